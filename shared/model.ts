@@ -1,0 +1,91 @@
+// The shapes the database hands to the rest of the farm: what a project page,
+// the statistics and the search index are made from. The database layer
+// produces them for both dialects; the site renders them; the coordinator
+// passes them along. Keep field meanings in step with the piwheels originals
+// (noted per field) so that output built from them stays compatible.
+
+/** Build outcome of one version for one active ABI (piwheels: releases[v].abis). */
+export type AbiStatusKind = 'success' | 'fail' | 'pending' | 'skip';
+
+export interface AbiStatus {
+  status: AbiStatusKind;
+  /** The build that decided this status; null when pending or skipped without a build. */
+  buildId: number | null;
+}
+
+/** One wheel of a release (piwheels: releases[v].files[filename]). */
+export interface FileInfo {
+  filename: string;
+  /** SHA-256, hex. */
+  hash: string;
+  size: number;
+  /** ABI of the build machine that produced it (piwheels: abi_builder). */
+  abiBuilder: string;
+  /** ABI tag in the wheel's filename (piwheels: abi_file). */
+  abiFile: string;
+  platform: string;
+  requiresPython: string | null;
+  /** Debian packages to install, less those preinstalled for the ABI. */
+  aptDependencies: string[];
+  pipDependencies: string[];
+  /** SHA-256 of the wheel's METADATA (PEP 658), when known. */
+  metadataHash: string | null;
+  /** When the build that produced it finished (PEP 700 upload-time). */
+  builtAt: Date;
+  buildId: number;
+}
+
+/** One version of a project (piwheels: releases[v]). */
+export interface ReleaseData {
+  version: string;
+  released: Date;
+  prerelease: boolean;
+  yanked: boolean;
+  /** The version's skip reason, or else the package's; '' when not skipped. */
+  skip: string;
+  /** Keyed by active ABI tag. */
+  abis: Record<string, AbiStatus>;
+  /** Keyed by filename. */
+  files: Record<string, FileInfo>;
+}
+
+/** Everything a project's pages need (piwheels: get_project_data). */
+export interface ProjectData {
+  /** Canonical (PEP 503) name: the key everywhere. */
+  package: string;
+  /** The most recently seen spelling of the name, for display. */
+  name: string;
+  description: string;
+  /** Package-level skip reason; '' when not skipped. */
+  skip: string;
+  /** Other known spellings of the name (not including `package`). */
+  aliases: string[];
+  /** Newest first by PEP 440. */
+  releases: ReleaseData[];
+  downloadsRecent: number;
+  downloadsAll: number;
+}
+
+/** Statistics for the home page and monitors (piwheels: get_statistics). */
+export interface FarmStatistics {
+  packagesBuilt: number;
+  /** Seconds of build time, builds longer than a week excluded (clock skew). */
+  buildsTime: number;
+  /** Bytes of wheels, linux_armv6l twins excluded. */
+  buildsSize: number;
+  filesCount: number;
+  newLastHour: number;
+  buildsLastHour: Record<string, number>;
+  buildsPending: Record<string, number>;
+  downloadsLastHour: number;
+  downloadsLastMonth: number;
+  downloadsAll: number;
+}
+
+/** One row of the search index (piwheels: get_search_index). */
+export interface SearchEntry {
+  package: string;
+  description: string;
+  downloadsRecent: number;
+  downloadsAll: number;
+}
