@@ -1,0 +1,285 @@
+// PyPI's changelog, turned into database changes, without waiting.
+//
+// PyPI numbers its events (serials) in one order and stamps them (timestamps)
+// in another: an event can arrive after a later-stamped one by up to a few
+// minutes (by years before serial ~628000). The meaning of the history is the
+// timestamp order. Rather than hold every event until the stream has moved
+// five minutes past it, each event is applied at once and the few that arrive
+// late are reconciled against a short window of recent events per package:
+//
+// - uploads and creates are idempotent (insert if absent, `released` lowered
+//   to the earliest upload, a source upload lifts "binary only"), so their
+//   order among themselves does not matter;
+// - a removal, yank or unyank carries its timestamp and only wins over older
+//   facts: a late event that a newer removal already covers is dropped; a late
+//   removal deletes, then re-applies the window's newer events; a yank is only
+//   applied to a version released by the yank's time.
+//
+// Everything here is pure: `ChangelogState.ingest` turns one event into the
+// effects the caller must store, in order.
+import { canonicalizeName, isValidProjectName } from '../shared/names.ts';
+
+/** The kinds of event that matter to the farm. */
+export type EventAction = 'create' | 'source' | 'binary' | 'remove' | 'yank' | 'unyank';
+
+/** One row of `changelog_since_serial`, as validated by the upstream client. */
+export interface ChangelogRow {
+  name: string;
+  version: string | null;
+  /** Seconds since the epoch. */
+  timestamp: number;
+  action: string;
+  serial: number;
+}
+
+export interface UpstreamEvent {
+  /** Canonical (PEP 503) name. */
+  package: string;
+  /** The spelling PyPI used in this event. */
+  name: string;
+  version: string | null;
+  timestamp: number;
+  serial: number;
+  action: EventAction;
+}
+
+/** Longest name or version the database columns hold. */
+export const MAX_NAME_LENGTH = 200;
+
+/**
+ * Maps PyPI's action text to an event kind; null for actions the farm ignores
+ * (ownership changes, "remove file", documentation uploads...).
+ */
+export function classifyAction(action: string): EventAction | null {
+  const file = /^add (\S+) file/.exec(action);
+  if (file) return file[1] === 'source' ? 'source' : 'binary';
+  if (action === 'create') return 'create';
+  if (/^remove(?: (?:project|release))?$/.test(action)) return 'remove';
+  if (action === 'yank release') return 'yank';
+  if (action === 'unyank release') return 'unyank';
+  return null;
+}
+
+export type RowOutcome = { event: UpstreamEvent } | { ignored: string };
+
+/** Turns a changelog row into an event, or says why it is ignored. */
+export function toEvent(row: ChangelogRow): RowOutcome {
+  const action = classifyAction(row.action);
+  if (action === null) return { ignored: `action "${row.action}" is not followed` };
+  if (row.name.length > MAX_NAME_LENGTH) return { ignored: 'package name too long' };
+  if (!isValidProjectName(row.name)) return { ignored: 'not a valid project name' };
+  const pkg = canonicalizeName(row.name);
+  if (row.version !== null && row.version.length > MAX_NAME_LENGTH) return { ignored: 'version too long' };
+  const needsVersion = action === 'source' || action === 'binary' || action === 'yank' || action === 'unyank';
+  if (needsVersion && (row.version === null || row.version === '')) return { ignored: `"${row.action}" without a version` };
+  const version = action === 'create' || row.version === '' ? null : row.version;
+  return { event: { package: pkg, name: row.name, version, timestamp: row.timestamp, serial: row.serial, action } };
+}
+
+/** What the caller must store, in the order given. */
+export type Effect =
+  /** Insert the package if absent; record `name` as seen at `at`. `describe`: fetch its description. */
+  | { op: 'addPackage'; package: string; name: string; at: number; describe: boolean }
+  /**
+   * Insert the version if absent (skip "binary only" unless `source`); if
+   * present, lower `released` to this one when earlier and, for a source
+   * upload, lift a "binary only" skip.
+   */
+  | { op: 'addVersion'; package: string; version: string; released: number; source: boolean }
+  /** Set the yank flag of the version if it exists and was released at or before `at`. */
+  | { op: 'setYanked'; package: string; version: string; yanked: boolean; at: number }
+  | { op: 'deleteVersion'; package: string; version: string }
+  | { op: 'deletePackage'; package: string };
+
+export interface ChangelogOptions {
+  /** Seconds of upstream time an event is remembered for reconciling late arrivals. */
+  window?: number;
+  /** Below this serial PyPI's timestamps are unreliable: nothing is forgotten. */
+  epoch?: number;
+  /** Number of (package, version) pairs remembered to suppress repeated uploads. */
+  dedupSize?: number;
+}
+
+/** piwheels' observation: before this serial, timestamps jump around by years. */
+export const PYPI_EPOCH = 628_000;
+export const DEFAULT_WINDOW = 600;
+export const DEFAULT_DEDUP_SIZE = 10_000;
+
+interface PackageWindow {
+  /** Sorted by (timestamp, serial). */
+  events: UpstreamEvent[];
+  latest: number;
+}
+
+function later(a: UpstreamEvent, b: UpstreamEvent): boolean {
+  return a.timestamp > b.timestamp || (a.timestamp === b.timestamp && a.serial > b.serial);
+}
+
+const isUpload = (e: UpstreamEvent): boolean => e.action === 'source' || e.action === 'binary';
+const isYank = (e: UpstreamEvent): boolean => e.action === 'yank' || e.action === 'unyank';
+
+/** True when removal `r` takes away what event `e` refers to. */
+function covers(r: UpstreamEvent, e: UpstreamEvent): boolean {
+  if (r.action !== 'remove') return false;
+  if (r.version === null) return true;
+  return e.version !== null && e.version === r.version;
+}
+
+const dedupKey = (pkg: string, version: string): string => `${pkg}\u0000${version}`;
+
+/**
+ * The reconciling state: recent events per package, and the cache that
+ * suppresses repeated reports of the same upload (one per file of a release).
+ */
+export class ChangelogState {
+  private readonly windowSeconds: number;
+  private readonly epoch: number;
+  private readonly dedupSize: number;
+  private readonly windows = new Map<string, PackageWindow>();
+  /** Packages in the order their windows were touched, for expiry. */
+  private readonly touched: Array<{ package: string; at: number }> = [];
+  private touchedHead = 0;
+  private readonly seen = new Map<string, 'source' | 'binary'>();
+  private maxTimestamp = Number.NEGATIVE_INFINITY;
+  private maxSerial = -1;
+
+  constructor(options: ChangelogOptions = {}) {
+    this.windowSeconds = options.window ?? DEFAULT_WINDOW;
+    this.epoch = options.epoch ?? PYPI_EPOCH;
+    this.dedupSize = options.dedupSize ?? DEFAULT_DEDUP_SIZE;
+  }
+
+  /** Number of packages with remembered events (for monitoring and tests). */
+  get windowSize(): number {
+    return this.windows.size;
+  }
+
+  /** The effects of one event, given every event ingested before it. */
+  ingest(event: UpstreamEvent): Effect[] {
+    const window = this.windowFor(event);
+    const events = window.events;
+    let index = events.length;
+    while (index > 0 && later(events[index - 1] as UpstreamEvent, event)) index -= 1;
+    const newer = events.slice(index);
+    events.splice(index, 0, event);
+    this.maxTimestamp = Math.max(this.maxTimestamp, event.timestamp);
+    this.maxSerial = Math.max(this.maxSerial, event.serial);
+    const effects = newer.length === 0 ? this.inOrder(event) : this.late(event, newer);
+    // Past the epoch nothing arrives more than a window late, so a busy
+    // package's older events can go.
+    if (this.maxSerial >= this.epoch) {
+      const horizon = this.maxTimestamp - this.windowSeconds;
+      let drop = 0;
+      while (drop < events.length && (events[drop] as UpstreamEvent).timestamp < horizon) drop += 1;
+      if (drop > 0) events.splice(0, drop);
+    }
+    return effects;
+  }
+
+  /**
+   * Forgets packages whose newest event is older than the window, once past
+   * the epoch. Call after each batch.
+   */
+  expire(): void {
+    if (this.maxSerial < this.epoch) return;
+    const horizon = this.maxTimestamp - this.windowSeconds;
+    while (this.touchedHead < this.touched.length) {
+      const entry = this.touched[this.touchedHead] as { package: string; at: number };
+      if (entry.at >= horizon) break;
+      this.touchedHead += 1;
+      const window = this.windows.get(entry.package);
+      if (window !== undefined && window.latest < horizon) this.windows.delete(entry.package);
+    }
+    if (this.touchedHead > 4096 && this.touchedHead * 2 > this.touched.length) {
+      this.touched.splice(0, this.touchedHead);
+      this.touchedHead = 0;
+    }
+  }
+
+  private windowFor(event: UpstreamEvent): PackageWindow {
+    let window = this.windows.get(event.package);
+    if (window === undefined) {
+      window = { events: [], latest: event.timestamp };
+      this.windows.set(event.package, window);
+    }
+    if (event.timestamp >= window.latest || window.events.length === 0) {
+      window.latest = Math.max(window.latest, event.timestamp);
+      this.touched.push({ package: event.package, at: window.latest });
+    }
+    return window;
+  }
+
+  /** An event newer than everything known about its package: apply as is. */
+  private inOrder(e: UpstreamEvent): Effect[] {
+    if (isUpload(e)) {
+      const key = dedupKey(e.package, e.version as string);
+      const before = this.seen.get(key);
+      if (before === 'source' || before === e.action) {
+        this.seen.delete(key);
+        this.seen.set(key, before);
+        return [];
+      }
+    }
+    return this.apply(e);
+  }
+
+  /** An event older than some already applied: reconcile with the newer ones. */
+  private late(e: UpstreamEvent, newer: UpstreamEvent[]): Effect[] {
+    if (newer.some((r) => covers(r, e))) return [];
+    if (e.action === 'create' || isUpload(e)) {
+      const effects = this.apply(e);
+      if (isUpload(e)) {
+        const lastYank = newer.filter((n) => isYank(n) && n.version === e.version).pop();
+        if (lastYank) effects.push(...this.apply(lastYank));
+      }
+      return effects;
+    }
+    if (isYank(e)) {
+      return newer.some((n) => isYank(n) && n.version === e.version) ? [] : this.apply(e);
+    }
+    const effects = this.apply(e);
+    const replay = e.version === null ? newer : newer.filter((n) => n.version === e.version);
+    for (const n of replay) effects.push(...this.apply(n));
+    return effects;
+  }
+
+  /** The effects of an event applied in timestamp order, remembering uploads. */
+  private apply(e: UpstreamEvent): Effect[] {
+    switch (e.action) {
+      case 'create':
+        return [{ op: 'addPackage', package: e.package, name: e.name, at: e.timestamp, describe: true }];
+      case 'source':
+      case 'binary': {
+        const version = e.version as string;
+        this.remember(dedupKey(e.package, version), e.action);
+        return [
+          { op: 'addPackage', package: e.package, name: e.name, at: e.timestamp, describe: false },
+          { op: 'addVersion', package: e.package, version, released: e.timestamp, source: e.action === 'source' },
+        ];
+      }
+      case 'yank':
+      case 'unyank':
+        return [
+          { op: 'setYanked', package: e.package, version: e.version as string, yanked: e.action === 'yank', at: e.timestamp },
+        ];
+      case 'remove':
+        if (e.version === null) {
+          const prefix = dedupKey(e.package, '');
+          for (const key of this.seen.keys()) if (key.startsWith(prefix)) this.seen.delete(key);
+          return [{ op: 'deletePackage', package: e.package }];
+        }
+        this.seen.delete(dedupKey(e.package, e.version));
+        return [{ op: 'deleteVersion', package: e.package, version: e.version }];
+    }
+  }
+
+  private remember(key: string, kind: 'source' | 'binary'): void {
+    const before = this.seen.get(key);
+    this.seen.delete(key);
+    this.seen.set(key, before === 'source' ? 'source' : kind);
+    if (this.seen.size > this.dedupSize) {
+      const oldest = this.seen.keys().next();
+      if (!oldest.done) this.seen.delete(oldest.value);
+    }
+  }
+}
