@@ -17,7 +17,8 @@
 //                          table; returns { msg, data }; throws ProtocolError.
 //   toWire(schema, value)  a value in its wire form, for data that travels
 //                          inside an untyped slot (monitor SLAVE, OK results).
-//   ProtocolError          carries the message name (when known) and a kind.
+//   ProtocolError          carries the message name (when known), a kind and,
+//                          from a ROUTER socket, the sender's address.
 //   Message<Table>         the union of { msg, data } a table admits.
 //   DataOf<Table, K>       the data type of one message.
 //
@@ -39,6 +40,9 @@ export type ProtocolErrorKind =
   | 'encode'; // data cannot be written as CBOR
 
 export class ProtocolError extends Error {
+  /** the sender's ROUTER address, when the message came through one */
+  address: Buffer | undefined;
+
   constructor(
     readonly kind: ProtocolErrorKind,
     message: string,
