@@ -1,0 +1,96 @@
+// Compiles the Astro site (site/render.ts and the components it imports) into
+// a plain ES module once, with Astro's own Vite configuration, and loads it
+// in-process. The result is cached under dist/renderer/<hash of the sources>
+// so a restart reuses it and an edited component triggers a rebuild.
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, readdir, rename, rm } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { SiteRenderer } from '../../site/lib/renderer.ts';
+
+export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const SITE_DIR = join(REPO_ROOT, 'site');
+const BUNDLE_ROOT = join(REPO_ROOT, 'dist', 'renderer');
+
+async function listFiles(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) out.push(...(await listFiles(path)));
+    else out.push(path);
+  }
+  return out.sort();
+}
+
+/** A digest of everything that goes into the bundle. */
+export async function siteSourceHash(): Promise<string> {
+  const hash = createHash('sha256');
+  const require = createRequire(import.meta.url);
+  const astroVersion = (JSON.parse(await readFile(require.resolve('astro/package.json'), 'utf8')) as { version: string }).version;
+  hash.update(`astro ${astroVersion}\n`);
+  const files = [join(REPO_ROOT, 'astro.config.mjs'), join(REPO_ROOT, 'shared', 'model.ts'), ...(await listFiles(SITE_DIR))];
+  for (const file of files) {
+    hash.update(`${relative(REPO_ROOT, file)}\n`);
+    hash.update(await readFile(file));
+  }
+  return hash.digest('hex').slice(0, 16);
+}
+
+async function buildBundle(outDir: string): Promise<void> {
+  const [{ build }, { getViteConfig }] = await Promise.all([import('vite'), import('astro/config')]);
+  const config = await getViteConfig(
+    {
+      root: REPO_ROOT,
+      logLevel: 'warn',
+      build: {
+        ssr: join(SITE_DIR, 'render.ts'),
+        outDir,
+        emptyOutDir: true,
+        copyPublicDir: false,
+        minify: false,
+        rollupOptions: { output: { format: 'es', entryFileNames: 'render.mjs' } },
+      },
+    },
+    { root: REPO_ROOT, logLevel: 'warn' },
+  )({ mode: 'production', command: 'build' });
+  await build(config);
+}
+
+function isSiteModule(value: unknown): value is { createRenderer: () => Promise<SiteRenderer> } {
+  return typeof value === 'object' && value !== null && typeof (value as { createRenderer?: unknown }).createRenderer === 'function';
+}
+
+let cached: Promise<SiteRenderer> | null = null;
+
+/**
+ * The site renderer, compiling the bundle first when the sources changed.
+ * Concurrent processes may both compile; each builds into its own temporary
+ * directory and the first rename wins.
+ */
+export function loadSiteRenderer(): Promise<SiteRenderer> {
+  cached ??= (async () => {
+    const dir = join(BUNDLE_ROOT, await siteSourceHash());
+    const entry = join(dir, 'render.mjs');
+    if (!existsSync(entry)) {
+      await mkdir(BUNDLE_ROOT, { recursive: true });
+      const temp = join(BUNDLE_ROOT, `.build-${process.pid}-${randomBytes(4).toString('hex')}`);
+      try {
+        await buildBundle(temp);
+        await rename(temp, dir).catch((error: NodeJS.ErrnoException) => {
+          if (!existsSync(entry)) throw error;
+        });
+      } finally {
+        await rm(temp, { recursive: true, force: true });
+      }
+    }
+    const mod: unknown = await import(pathToFileURL(entry).href);
+    if (!isSiteModule(mod)) throw new Error(`site bundle ${entry} does not export createRenderer`);
+    return mod.createRenderer();
+  })();
+  cached.catch(() => {
+    cached = null;
+  });
+  return cached;
+}

@@ -1,0 +1,353 @@
+// Pure transformations from the database's ProjectData / SearchEntry /
+// FarmStatistics into what each output file shows. The Astro components and
+// the scribe both use these, so the HTML and the JSON always agree.
+import type { AbiStatusKind, FileInfo, ProjectData, ReleaseData, SearchEntry } from '../../shared/model.ts';
+import { formatDate, formatDateTime, formatSize } from './format.ts';
+
+/** Where the site is published; used for canonical links, sitemaps and JSON. */
+export interface SiteOptions {
+  /** Scheme and host, no trailing slash: "https://www.piwheels.org". */
+  baseUrl: string;
+}
+
+export const DEFAULT_SITE: SiteOptions = { baseUrl: 'https://www.piwheels.org' };
+
+/** PEP 691 / PEP 700 API version written in every simple page. */
+export const SIMPLE_API_VERSION = '1.1';
+
+export function fileUrl(pkg: string, filename: string): string {
+  return `/simple/${pkg}/${filename}`;
+}
+
+/**
+ * The three path parts of a build log: the id zero-padded to 12 digits and
+ * split in groups of four ("/logs/0000/0012/3456.txt.gz").
+ */
+export function logPathParts(buildId: number): [string, string, string] {
+  if (!Number.isSafeInteger(buildId) || buildId < 0 || buildId > 999_999_999_999) {
+    throw new RangeError(`build id out of range: ${buildId}`);
+  }
+  const digits = String(buildId).padStart(12, '0');
+  return [digits.slice(0, 4), digits.slice(4, 8), `${digits.slice(8)}.txt.gz`];
+}
+
+export function logUrl(buildId: number): string {
+  return `/logs/${logPathParts(buildId).join('/')}`;
+}
+
+/** Raspberry Pi OS release and Python version for the ABIs piwheels has built for. */
+export const KNOWN_ABIS: ReadonlyMap<string, { os: string; python: string }> = new Map([
+  ['cp34m', { os: 'Jessie', python: 'Python 3.4' }],
+  ['cp35m', { os: 'Stretch', python: 'Python 3.5' }],
+  ['cp37m', { os: 'Buster', python: 'Python 3.7' }],
+  ['cp39', { os: 'Bullseye', python: 'Python 3.9' }],
+  ['cp311', { os: 'Bookworm', python: 'Python 3.11' }],
+  ['cp313', { os: 'Trixie', python: 'Python 3.13' }],
+]);
+
+/** A human label for an ABI column: known ones by OS, others by tag. */
+export function abiLabel(abi: string): { os: string; python: string } {
+  const known = KNOWN_ABIS.get(abi);
+  if (known) return known;
+  const m = /^cp(\d)(\d+)/.exec(abi);
+  return { os: abi, python: m ? `Python ${m[1]}.${m[2]}` : abi };
+}
+
+/** Every ABI that appears in a project, known ones in release order first. */
+export function projectAbis(data: ProjectData): string[] {
+  const seen = new Set<string>();
+  for (const release of data.releases) for (const abi of Object.keys(release.abis)) seen.add(abi);
+  const known = [...KNOWN_ABIS.keys()];
+  const rank = (abi: string): number => {
+    const i = known.indexOf(abi);
+    return i === -1 ? known.length : i;
+  };
+  return [...seen].sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0));
+}
+
+// ---------------------------------------------------------------- simple ---
+
+/** One link of a simple page, with everything PEP 503/592/658/691/700 carry. */
+export interface SimpleFile {
+  filename: string;
+  url: string;
+  sha256: string;
+  requiresPython: string | null;
+  yanked: boolean;
+  /** SHA-256 of the `.metadata` companion file, or null when there is none. */
+  metadataSha256: string | null;
+  size: number;
+  uploadTime: string;
+}
+
+/**
+ * The files of a project's simple page, newest release first. `metadata`
+ * overrides or supplies the core-metadata hash per filename (the scribe
+ * passes what it extracted when the database has no hash yet).
+ */
+export function simpleFiles(data: ProjectData, metadata?: ReadonlyMap<string, string | null>): SimpleFile[] {
+  const out: SimpleFile[] = [];
+  for (const release of data.releases) {
+    for (const file of Object.values(release.files)) {
+      const known = metadata?.get(file.filename);
+      out.push({
+        filename: file.filename,
+        url: fileUrl(data.package, file.filename),
+        sha256: file.hash,
+        requiresPython: file.requiresPython,
+        yanked: release.yanked,
+        metadataSha256: known !== undefined ? known : file.metadataHash,
+        size: file.size,
+        uploadTime: file.builtAt.toISOString(),
+      });
+    }
+  }
+  return out;
+}
+
+/** PEP 691 project detail (JSON variant of /simple/<pkg>/). */
+export function simpleProjectJson(data: ProjectData, files: SimpleFile[]): object {
+  return {
+    meta: { 'api-version': SIMPLE_API_VERSION },
+    name: data.package,
+    files: files.map((f) => {
+      const metadata = f.metadataSha256 === null ? false : { sha256: f.metadataSha256 };
+      return {
+        filename: f.filename,
+        url: f.url,
+        hashes: { sha256: f.sha256 },
+        'requires-python': f.requiresPython,
+        yanked: f.yanked,
+        'core-metadata': metadata,
+        'dist-info-metadata': metadata,
+        size: f.size,
+        'upload-time': f.uploadTime,
+      };
+    }),
+    versions: data.releases.map((r) => r.version).reverse(),
+  };
+}
+
+/** PEP 691 root index (JSON variant of /simple/). */
+export function simpleIndexJson(packages: readonly string[]): object {
+  return {
+    meta: { 'api-version': SIMPLE_API_VERSION },
+    projects: packages.map((name) => ({ name })),
+  };
+}
+
+// ------------------------------------------------------------ project JSON ---
+
+/**
+ * The public per-project JSON: every key piwheels publishes, in its order,
+ * plus `name`, download counts and per-release `abis` (build status per ABI).
+ */
+export function projectJson(data: ProjectData, site: SiteOptions): object {
+  const releases: Record<string, object> = {};
+  for (const release of data.releases) {
+    const files: Record<string, object> = {};
+    for (const file of Object.values(release.files)) {
+      files[file.filename] = {
+        file_url: fileUrl(data.package, file.filename),
+        filehash: file.hash,
+        filesize: file.size,
+        builder_abi: file.abiBuilder,
+        file_abi_tag: file.abiFile,
+        platform: file.platform,
+        requires_python: file.requiresPython,
+        apt_dependencies: [...file.aptDependencies].sort(),
+        pip_dependencies: [...file.pipDependencies].sort(),
+      };
+    }
+    const abis: Record<string, object> = {};
+    for (const [abi, status] of Object.entries(release.abis)) {
+      abis[abi] = {
+        status: status.status,
+        build_id: status.buildId,
+        log_url: status.buildId === null ? null : logUrl(status.buildId),
+      };
+    }
+    releases[release.version] = {
+      released: formatDateTime(release.released),
+      prerelease: release.prerelease,
+      yanked: release.yanked,
+      skip_reason: release.skip,
+      files,
+      abis,
+    };
+  }
+  return {
+    package: data.package,
+    summary: data.description,
+    pypi_url: `https://pypi.org/project/${data.package}`,
+    piwheels_url: `${site.baseUrl}/project/${data.package}`,
+    releases,
+    name: data.name,
+    downloads_recent: data.downloadsRecent,
+    downloads_all: data.downloadsAll,
+  };
+}
+
+// ------------------------------------------------------------ project page ---
+
+export interface StatusCell {
+  abi: string;
+  status: AbiStatusKind | 'none';
+  title: string;
+  logUrl: string | null;
+}
+
+export interface FileRow {
+  filename: string;
+  url: string;
+  sha256: string;
+  size: string;
+  abi: string;
+  platform: string;
+  requiresPython: string | null;
+  aptDependencies: string[];
+}
+
+export interface ReleaseRow {
+  version: string;
+  anchor: string;
+  date: string;
+  dateTime: string;
+  prerelease: boolean;
+  yanked: boolean;
+  skip: string;
+  cells: StatusCell[];
+  files: FileRow[];
+}
+
+export interface ProjectView {
+  package: string;
+  name: string;
+  description: string;
+  skip: string;
+  abis: { abi: string; os: string; python: string }[];
+  releases: ReleaseRow[];
+  fileCount: number;
+  aptDependencies: string[];
+  pipDependencies: string[];
+  installVersion: string | null;
+  downloadsRecent: number;
+  downloadsAll: number;
+}
+
+const STATUS_TITLES: Record<AbiStatusKind | 'none', string> = {
+  success: 'Build succeeded',
+  fail: 'Build failed',
+  pending: 'Build pending',
+  skip: 'Skipped',
+  none: 'Not attempted',
+};
+
+function statusCell(abi: string, release: ReleaseData): StatusCell {
+  const status = release.abis[abi];
+  if (!status) return { abi, status: 'none', title: STATUS_TITLES.none, logUrl: null };
+  const title = status.status === 'skip' && release.skip ? `Skipped: ${release.skip}` : STATUS_TITLES[status.status];
+  return { abi, status: status.status, title, logUrl: status.buildId === null ? null : logUrl(status.buildId) };
+}
+
+function fileRow(pkg: string, file: FileInfo): FileRow {
+  return {
+    filename: file.filename,
+    url: fileUrl(pkg, file.filename),
+    sha256: file.hash,
+    size: formatSize(file.size),
+    abi: file.abiFile,
+    platform: file.platform,
+    requiresPython: file.requiresPython,
+    aptDependencies: [...file.aptDependencies].sort(),
+  };
+}
+
+/** An id-safe anchor for a version ("v1.0rc1"). */
+export function versionAnchor(version: string): string {
+  return `v${version.replace(/[^A-Za-z0-9._-]/g, '_')}`;
+}
+
+export function projectView(data: ProjectData): ProjectView {
+  const abis = projectAbis(data);
+  // The install hint follows the newest stable, unyanked release with a wheel.
+  const installFrom = data.releases.find(
+    (r) => !r.prerelease && !r.yanked && Object.keys(r.files).length > 0,
+  );
+  const firstFile = installFrom ? Object.values(installFrom.files)[0] : undefined;
+  return {
+    package: data.package,
+    name: data.name,
+    description: data.description,
+    skip: data.skip,
+    abis: abis.map((abi) => ({ abi, ...abiLabel(abi) })),
+    releases: data.releases.map((release) => ({
+      version: release.version,
+      anchor: versionAnchor(release.version),
+      date: formatDate(release.released),
+      dateTime: `${formatDateTime(release.released)} UTC`,
+      prerelease: release.prerelease,
+      yanked: release.yanked,
+      skip: release.skip,
+      cells: abis.map((abi) => statusCell(abi, release)),
+      files: Object.values(release.files).map((f) => fileRow(data.package, f)),
+    })),
+    fileCount: data.releases.reduce((n, r) => n + Object.keys(r.files).length, 0),
+    aptDependencies: firstFile ? [...firstFile.aptDependencies].sort() : [],
+    pipDependencies: firstFile ? [...firstFile.pipDependencies].sort() : [],
+    installVersion: installFrom ? installFrom.version : null,
+    downloadsRecent: data.downloadsRecent,
+    downloadsAll: data.downloadsAll,
+  };
+}
+
+// ------------------------------------------------------------------ search ---
+
+/**
+ * packages.json rows: `[package, downloads_30_days, downloads_all, description]`.
+ * The first three positions are piwheels' layout, so existing scripts that
+ * unpack `pkg, d_month, d_all, *_` keep working.
+ */
+export function searchIndexRows(entries: readonly SearchEntry[]): [string, number, number, string][] {
+  return entries.map((e) => [e.package, e.downloadsRecent, e.downloadsAll, e.description]);
+}
+
+// ----------------------------------------------------------------- sitemap ---
+
+export const SITEMAP_LINKS_PER_PAGE = 50_000;
+export const STATIC_PAGES = ['index.html', 'packages.html', 'faq.html', 'json.html', 'stats.html'] as const;
+
+function xmlEscape(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' })[c] ?? c);
+}
+
+function urlset(locs: readonly string[]): string {
+  const body = locs.map((loc) => `<url><loc>${xmlEscape(loc)}</loc></url>\n`).join('');
+  return `<?xml version="1.0" encoding="UTF-8"?>\n<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n${body}</urlset>\n`;
+}
+
+/**
+ * Every sitemap file by name: `sitemap0.xml` (static pages), then one file
+ * per 50,000 projects, and the `sitemap.xml` index listing them all.
+ */
+export function sitemaps(packages: readonly string[], site: SiteOptions, today: Date, perPage = SITEMAP_LINKS_PER_PAGE): Map<string, string> {
+  const files = new Map<string, string>();
+  files.set('sitemap0.xml', urlset(STATIC_PAGES.map((page) => `${site.baseUrl}/${page}`)));
+  for (let start = 0, n = 1; start < packages.length; start += perPage, n += 1) {
+    const chunk = packages.slice(start, start + perPage);
+    files.set(`sitemap${n}.xml`, urlset(chunk.map((pkg) => `${site.baseUrl}/project/${pkg}/`)));
+  }
+  const lastmod = formatDate(today);
+  const entries = [...files.keys()]
+    .map((name) => `<sitemap><loc>${xmlEscape(`${site.baseUrl}/${name}`)}</loc><lastmod>${lastmod}</lastmod></sitemap>\n`)
+    .join('');
+  files.set(
+    'sitemap.xml',
+    `<?xml version="1.0" encoding="UTF-8"?>\n<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n${entries}</sitemapindex>\n`,
+  );
+  return files;
+}
+
+export function robotsTxt(site: SiteOptions): string {
+  return `User-agent: *\nDisallow: /simple/\nDisallow: /logs/\nSitemap: ${site.baseUrl}/sitemap.xml\n`;
+}
