@@ -1,0 +1,366 @@
+// The derived tables (build_queue, farm_counters, package_tag_files,
+// download_counts, downloads_daily): incremental upkeep, called by Database in
+// the same transaction as the change it follows, and the from-scratch
+// recomputation that rebuilds them or checks them.
+import { sql, type Kysely, type RawBuilder } from 'kysely';
+import { compareAbis } from './abi.ts';
+import type { DialectName } from './connect.ts';
+import { nextBuildAbi, type BuildCoverage } from './queue.ts';
+import type { Tables } from './schema.ts';
+import { utcDay, WEEK_US } from './values.ts';
+
+type Db = Kysely<Tables>;
+
+/** What the counters need to know of a file being added or removed. */
+export interface FileFacts {
+  filename: string;
+  filesize: number;
+  platformTag: string;
+  packageTag: string;
+  /** Canonical package of the build that holds it. */
+  package: string;
+}
+
+export const COUNTERS = ['files_count', 'builds_size', 'builds_time_us', 'packages_built'] as const;
+export const PENDING_PREFIX = 'pending:';
+
+// Big IN lists are cut to stay clear of SQLite's parameter limit.
+const CHUNK = 500;
+
+function chunks<T>(items: readonly T[]): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += CHUNK) out.push(items.slice(i, i + CHUNK));
+  return out;
+}
+
+function addTo(map: Map<string, number>, key: string, delta: number): void {
+  map.set(key, (map.get(key) ?? 0) + delta);
+}
+
+export class DerivedTables {
+  constructor(readonly dialect: DialectName) {}
+
+  /** The UTC day of a timestamp column, as 'YYYY-MM-DD'. */
+  dayOf(column: string): RawBuilder<string> {
+    return this.dialect === 'postgres'
+      ? sql<string>`CAST(${sql.ref(column)} AS DATE)`
+      : sql<string>`substr(${sql.ref(column)}, 1, 10)`;
+  }
+
+  /** A duration column in whole microseconds. */
+  durationMicros(column: string): RawBuilder<number> {
+    return this.dialect === 'postgres'
+      ? sql<number>`CAST(ROUND(EXTRACT(EPOCH FROM ${sql.ref(column)}) * 1000000) AS BIGINT)`
+      : sql<number>`CAST(ROUND(${sql.ref(column)} * 1000000) AS INTEGER)`;
+  }
+
+  /** A duration value to store, from microseconds. */
+  durationValue(micros: number): RawBuilder<unknown> {
+    return this.dialect === 'postgres'
+      ? sql`CAST(${micros} AS DOUBLE PRECISION) * INTERVAL '1 microsecond'`
+      : sql`${micros / 1_000_000}`;
+  }
+
+  async activeAbis(db: Db): Promise<string[]> {
+    const rows = await db.selectFrom('build_abis').select('abi_tag').where('skip', '=', '').execute();
+    return rows.map((r) => r.abi_tag).sort(compareAbis);
+  }
+
+  async bump(db: Db, deltas: Map<string, number>): Promise<void> {
+    for (const [name, delta] of deltas) {
+      if (delta === 0) continue;
+      await db
+        .insertInto('farm_counters')
+        .values({ name, value: delta })
+        .onConflict((oc) => oc.column('name').doUpdateSet({ value: sql<number>`farm_counters.value + excluded.value` }))
+        .execute();
+    }
+  }
+
+  /**
+   * Brings build_queue (and the pending counters) in line with the rows for
+   * the given versions of a package, or all its versions.
+   */
+  async refreshQueue(db: Db, pkg: string, versions?: readonly string[]): Promise<void> {
+    if (versions !== undefined && versions.length === 0) return;
+    const abis = await this.activeAbis(db);
+    const pkgRow = await db.selectFrom('packages').select('skip').where('package', '=', pkg).executeTakeFirst();
+    const wanted = new Map<string, { abi: string; released: string }>();
+    const existing = new Map<string, string>();
+    for (const part of versions ? chunks(versions) : [null]) {
+      let queued = db.selectFrom('build_queue').select(['version', 'abi_tag']).where('package', '=', pkg);
+      if (part) queued = queued.where('version', 'in', part);
+      for (const row of await queued.execute()) existing.set(row.version, row.abi_tag);
+      if (!pkgRow || pkgRow.skip !== '' || abis.length === 0) continue;
+      let vq = db.selectFrom('versions').select(['version', 'released']).where('package', '=', pkg).where('skip', '=', '');
+      if (part) vq = vq.where('version', 'in', part);
+      const candidates = await vq.execute();
+      if (candidates.length === 0) continue;
+      let bq = db
+        .selectFrom('builds as b')
+        .leftJoin('files as f', 'f.build_id', 'b.build_id')
+        .select(['b.version', 'b.build_id', 'b.abi_tag as builder_abi', 'f.abi_tag as file_abi'])
+        .where('b.package', '=', pkg);
+      if (part) bq = bq.where('b.version', 'in', part);
+      const coverage = new Map<string, Map<number, BuildCoverage & { fileAbis: string[] }>>();
+      for (const row of await bq.execute()) {
+        let builds = coverage.get(row.version);
+        if (!builds) coverage.set(row.version, (builds = new Map()));
+        let build = builds.get(row.build_id);
+        if (!build) builds.set(row.build_id, (build = { builderAbi: row.builder_abi, fileAbis: [] }));
+        if (row.file_abi !== null) build.fileAbis.push(row.file_abi);
+      }
+      for (const v of candidates) {
+        const abi = nextBuildAbi(abis, [...(coverage.get(v.version)?.values() ?? [])]);
+        if (abi !== null) wanted.set(v.version, { abi, released: v.released });
+      }
+    }
+    const deltas = new Map<string, number>();
+    for (const [version, abi] of existing) {
+      if (wanted.get(version)?.abi === abi) continue;
+      await db.deleteFrom('build_queue').where('package', '=', pkg).where('version', '=', version).execute();
+      addTo(deltas, PENDING_PREFIX + abi, -1);
+    }
+    for (const [version, want] of wanted) {
+      if (existing.get(version) === want.abi) continue;
+      await db
+        .insertInto('build_queue')
+        .values({ package: pkg, version, abi_tag: want.abi, released: want.released })
+        .execute();
+      addTo(deltas, PENDING_PREFIX + want.abi, 1);
+    }
+    await this.bump(db, deltas);
+  }
+
+  /** Counts (per package and day) of the downloads of some files. */
+  private async downloadsOf(db: Db, files: readonly FileFacts[]): Promise<Map<string, Map<string, number>>> {
+    const packageOf = new Map(files.map((f) => [f.filename, f.package]));
+    const result = new Map<string, Map<string, number>>();
+    for (const part of chunks([...packageOf.keys()])) {
+      const rows = await db
+        .selectFrom('downloads')
+        .select(['filename', this.dayOf('accessed_at').as('day'), sql<number>`COUNT(*)`.as('n')])
+        .where('filename', 'in', part)
+        .groupBy(['filename', this.dayOf('accessed_at')])
+        .execute();
+      for (const row of rows) {
+        const pkg = packageOf.get(row.filename);
+        if (pkg === undefined) continue;
+        let days = result.get(pkg);
+        if (!days) result.set(pkg, (days = new Map()));
+        addTo(days, String(row.day), Number(row.n));
+      }
+    }
+    return result;
+  }
+
+  private async bumpDownloadCounts(db: Db, counts: Map<string, Map<string, number>>, sign: 1 | -1): Promise<void> {
+    for (const [pkg, days] of counts) {
+      for (const [day, n] of days) {
+        await db
+          .insertInto('download_counts')
+          .values({ package: pkg, day, downloads: sign * n })
+          .onConflict((oc) =>
+            oc.columns(['package', 'day']).doUpdateSet({ downloads: sql<number>`download_counts.downloads + excluded.downloads` }),
+          )
+          .execute();
+      }
+      if (sign < 0) {
+        await db.deleteFrom('download_counts').where('package', '=', pkg).where('downloads', '<=', 0).execute();
+      }
+    }
+  }
+
+  private async bumpPackageTags(db: Db, tagDeltas: Map<string, number>): Promise<number> {
+    let builtDelta = 0;
+    const tags = [...tagDeltas.keys()];
+    const before = new Map<string, number>();
+    for (const part of chunks(tags)) {
+      const rows = await db.selectFrom('package_tag_files').select(['package_tag', 'files']).where('package_tag', 'in', part).execute();
+      for (const row of rows) before.set(row.package_tag, Number(row.files));
+    }
+    for (const [tag, delta] of tagDeltas) {
+      if (delta === 0) continue;
+      const was = before.get(tag) ?? 0;
+      const now = was + delta;
+      if (now <= 0) {
+        await db.deleteFrom('package_tag_files').where('package_tag', '=', tag).execute();
+      } else if (was === 0) {
+        await db.insertInto('package_tag_files').values({ package_tag: tag, files: now }).execute();
+      } else {
+        await db.updateTable('package_tag_files').set({ files: now }).where('package_tag', '=', tag).execute();
+      }
+      if (was <= 0 && now > 0) builtDelta += 1;
+      if (was > 0 && now <= 0) builtDelta -= 1;
+    }
+    return builtDelta;
+  }
+
+  /** Follows files entering (sign 1) or leaving (sign -1) the files table. */
+  async filesChanged(db: Db, files: readonly FileFacts[], sign: 1 | -1): Promise<void> {
+    if (files.length === 0) return;
+    const deltas = new Map<string, number>();
+    const tagDeltas = new Map<string, number>();
+    for (const f of files) {
+      addTo(deltas, 'files_count', sign);
+      if (f.platformTag !== 'linux_armv6l') addTo(deltas, 'builds_size', sign * f.filesize);
+      addTo(tagDeltas, f.packageTag, sign);
+    }
+    addTo(deltas, 'packages_built', await this.bumpPackageTags(db, tagDeltas));
+    await this.bump(db, deltas);
+    await this.bumpDownloadCounts(db, await this.downloadsOf(db, files), sign);
+  }
+
+  /** Follows builds entering or leaving the builds table (their durations). */
+  async buildsChanged(db: Db, micros: readonly number[], sign: 1 | -1): Promise<void> {
+    const total = micros.reduce((sum, us) => sum + (us < WEEK_US ? us : 0), 0);
+    await this.bump(db, new Map([['builds_time_us', sign * total]]));
+  }
+
+  async downloadLogged(db: Db, filename: string, accessedAt: Date): Promise<void> {
+    const day = utcDay(accessedAt);
+    await db
+      .insertInto('downloads_daily')
+      .values({ day, downloads: 1 })
+      .onConflict((oc) => oc.column('day').doUpdateSet({ downloads: sql<number>`downloads_daily.downloads + 1` }))
+      .execute();
+    const owner = await db
+      .selectFrom('files as f')
+      .innerJoin('builds as b', 'b.build_id', 'f.build_id')
+      .select('b.package')
+      .where('f.filename', '=', filename)
+      .executeTakeFirst();
+    if (owner) await this.bumpDownloadCounts(db, new Map([[owner.package, new Map([[day, 1]])]]), 1);
+  }
+
+  // ---- from scratch ----
+
+  /** Rank of an ABI column in ABI order, for the set-based queue query. */
+  private abiRank(column: string, abis: readonly string[]): RawBuilder<number> {
+    if (abis.length === 0) return sql<number>`0`;
+    const whens = abis.map((abi, i) => sql`WHEN ${abi} THEN ${i}`);
+    return sql<number>`CASE ${sql.ref(column)} ${sql.join(whens, sql` `)} END`;
+  }
+
+  /** The build queue recomputed from the rows: (package, version, abi_tag, released). */
+  private expectedQueue(abis: readonly string[]): RawBuilder<unknown> {
+    return sql`
+      SELECT package, version, abi_tag, released FROM (
+        SELECT v.package, v.version, a.abi_tag, v.released,
+               ROW_NUMBER() OVER (PARTITION BY v.package, v.version ORDER BY ${this.abiRank('a.abi_tag', abis)}) AS rn
+        FROM versions v
+        JOIN packages p ON p.package = v.package
+        CROSS JOIN build_abis a
+        WHERE p.skip = '' AND v.skip = '' AND a.skip = ''
+          AND NOT EXISTS (
+            SELECT 1 FROM builds b LEFT JOIN files f ON f.build_id = b.build_id
+            WHERE b.package = v.package AND b.version = v.version
+              AND (f.abi_tag IN ('none', 'abi3') OR COALESCE(f.abi_tag, b.abi_tag) = a.abi_tag)
+          )
+      ) t WHERE rn = 1`;
+  }
+
+  private expectedPackageTags(): RawBuilder<unknown> {
+    return sql`SELECT package_tag, COUNT(*) AS files FROM files GROUP BY package_tag`;
+  }
+
+  private expectedDownloadCounts(): RawBuilder<unknown> {
+    return sql`
+      SELECT b.package, ${this.dayOf('d.accessed_at')} AS day, COUNT(*) AS downloads
+      FROM downloads d
+      JOIN files f ON f.filename = d.filename
+      JOIN builds b ON b.build_id = f.build_id
+      GROUP BY b.package, ${this.dayOf('d.accessed_at')}`;
+  }
+
+  private expectedDownloadsDaily(): RawBuilder<unknown> {
+    return sql`SELECT ${this.dayOf('accessed_at')} AS day, COUNT(*) AS downloads FROM downloads GROUP BY ${this.dayOf('accessed_at')}`;
+  }
+
+  private async expectedCounters(db: Db): Promise<Map<string, number>> {
+    const files = await sql<{ files_count: number | null; builds_size: number | null; packages_built: number | null }>`
+      SELECT COUNT(*) AS files_count,
+             SUM(CASE WHEN platform_tag <> 'linux_armv6l' THEN filesize ELSE 0 END) AS builds_size,
+             COUNT(DISTINCT package_tag) AS packages_built
+      FROM files`.execute(db);
+    const builds = await sql<{ builds_time_us: number | null }>`
+      SELECT SUM(CASE WHEN us < ${WEEK_US} THEN us ELSE 0 END) AS builds_time_us
+      FROM (SELECT ${this.durationMicros('duration')} AS us FROM builds) t`.execute(db);
+    const pending = await db
+      .selectFrom('build_queue')
+      .select(['abi_tag', sql<number>`COUNT(*)`.as('n')])
+      .groupBy('abi_tag')
+      .execute();
+    const f = files.rows[0];
+    const expected = new Map<string, number>([
+      ['files_count', Number(f?.files_count ?? 0)],
+      ['builds_size', Number(f?.builds_size ?? 0)],
+      ['packages_built', Number(f?.packages_built ?? 0)],
+      ['builds_time_us', Number(builds.rows[0]?.builds_time_us ?? 0)],
+    ]);
+    for (const row of pending) expected.set(PENDING_PREFIX + row.abi_tag, Number(row.n));
+    return expected;
+  }
+
+  /** Rebuilds just the build queue and its counters (after ABIs change). */
+  async rebuildQueue(db: Db): Promise<void> {
+    const abis = await this.activeAbis(db);
+    await db.deleteFrom('build_queue').execute();
+    await sql`INSERT INTO build_queue (package, version, abi_tag, released) ${this.expectedQueue(abis)}`.execute(db);
+    await db.deleteFrom('farm_counters').where('name', 'like', `${PENDING_PREFIX}%`).execute();
+    await sql`INSERT INTO farm_counters (name, value)
+              SELECT ${PENDING_PREFIX} || abi_tag, COUNT(*) FROM build_queue GROUP BY abi_tag`.execute(db);
+  }
+
+  /** Recomputes every derived table from the rows. */
+  async rebuild(db: Db): Promise<void> {
+    await this.rebuildQueue(db);
+    await db.deleteFrom('package_tag_files').execute();
+    await sql`INSERT INTO package_tag_files (package_tag, files) ${this.expectedPackageTags()}`.execute(db);
+    await db.deleteFrom('download_counts').execute();
+    await sql`INSERT INTO download_counts (package, day, downloads) ${this.expectedDownloadCounts()}`.execute(db);
+    await db.deleteFrom('downloads_daily').execute();
+    await sql`INSERT INTO downloads_daily (day, downloads) ${this.expectedDownloadsDaily()}`.execute(db);
+    const counters = await this.expectedCounters(db);
+    await db.deleteFrom('farm_counters').where('name', 'in', [...COUNTERS]).execute();
+    for (const name of COUNTERS) {
+      await db.insertInto('farm_counters').values({ name, value: counters.get(name) ?? 0 }).execute();
+    }
+  }
+
+  private async differences(db: Db, table: string, columns: string, expected: RawBuilder<unknown>): Promise<string[]> {
+    const actual = sql`SELECT ${sql.raw(columns)} FROM ${sql.table(table)}`;
+    const count = async (a: RawBuilder<unknown>, b: RawBuilder<unknown>): Promise<number> => {
+      const result = await sql<{ n: number }>`SELECT COUNT(*) AS n FROM (${a} EXCEPT ${b}) x`.execute(db);
+      return Number(result.rows[0]?.n ?? 0);
+    };
+    const missing = await count(sql`SELECT ${sql.raw(columns)} FROM (${expected}) e`, actual);
+    const extra = await count(actual, sql`SELECT ${sql.raw(columns)} FROM (${expected}) e`);
+    const out: string[] = [];
+    if (missing > 0) out.push(`${table}: ${missing} row(s) missing or different`);
+    if (extra > 0) out.push(`${table}: ${extra} row(s) that should not be there`);
+    return out;
+  }
+
+  /** Recomputes every derived table and lists how the stored ones differ ([] when exact). */
+  async verify(db: Db): Promise<string[]> {
+    const abis = await this.activeAbis(db);
+    const problems = [
+      ...(await this.differences(db, 'build_queue', 'package, version, abi_tag, released', this.expectedQueue(abis))),
+      ...(await this.differences(db, 'package_tag_files', 'package_tag, files', this.expectedPackageTags())),
+      ...(await this.differences(db, 'download_counts', 'package, day, downloads', this.expectedDownloadCounts())),
+      ...(await this.differences(db, 'downloads_daily', 'day, downloads', this.expectedDownloadsDaily())),
+    ];
+    const expected = await this.expectedCounters(db);
+    const stored = new Map<string, number>();
+    for (const row of await db.selectFrom('farm_counters').select(['name', 'value']).execute()) {
+      stored.set(row.name, Number(row.value));
+    }
+    for (const name of new Set([...expected.keys(), ...stored.keys()])) {
+      const want = expected.get(name) ?? 0;
+      const have = stored.get(name) ?? 0;
+      if (want !== have) problems.push(`farm_counters.${name}: stored ${have}, rows say ${want}`);
+    }
+    return problems;
+  }
+}

@@ -1,0 +1,863 @@
+// The database API of the farm: every operation piwheels' Database offers,
+// with the same meanings, over SQLite or PostgreSQL through kysely. Writes
+// that other tables summarise keep those summaries (derived.ts) in the same
+// transaction.
+import { sql, type Kysely } from 'kysely';
+import type { AbiStatus, FarmStatistics, FileInfo, ProjectData, ReleaseData, SearchEntry } from '../model.ts';
+import { compareAbis } from './abi.ts';
+import { connect, type Connection, type DialectName } from './connect.ts';
+import { DerivedTables, PENDING_PREFIX, type FileFacts } from './derived.ts';
+import { detectState, LATEST_VERSION } from './migrate.ts';
+import { releaseAbiStatuses, type BuildOutcome } from './project.ts';
+import {
+  BuildRecordSchema,
+  DownloadRecordSchema,
+  JsonHitRecordSchema,
+  PageHitRecordSchema,
+  ProjectHitRecordSchema,
+  RewritePendingSchema,
+  SearchRecordSchema,
+  type BuildRecord,
+  type DownloadRecord,
+  type JsonHitRecord,
+  type PageHitRecord,
+  type ProjectHitRecord,
+  type RewritePending,
+  type SearchRecord,
+} from './records.ts';
+import type { Tables } from './schema.ts';
+import {
+  checkAddress,
+  durationToMicros,
+  fromDbFlag,
+  fromDbTimestamp,
+  recentFirstDay,
+  sanitize,
+  toDbTimestamp,
+} from './values.ts';
+import { compareVersionKeys, keyIsPrerelease, versionKey } from './versions.ts';
+import { UserError } from '../cli.ts';
+
+export { defaultDsn, parseDsn, redact } from './connect.ts';
+export type { DialectName } from './connect.ts';
+export type {
+  BuildFileRecord,
+  BuildRecord,
+  DownloadRecord,
+  JsonHitRecord,
+  PageHitRecord,
+  ProjectHitRecord,
+  RewritePending,
+  SearchRecord,
+} from './records.ts';
+export { compareAbis, sortAbis } from './abi.ts';
+
+export interface QueueEntry {
+  package: string;
+  version: string;
+}
+
+type Db = Kysely<Tables>;
+
+const EPOCH = new Date(0);
+const HOUR_MS = 3_600_000;
+
+function clip(text: string | null | undefined, width: number): string | null {
+  const clean = sanitize(text);
+  return clean === null ? null : clean.slice(0, width);
+}
+
+export class Database {
+  private readonly derived: DerivedTables;
+
+  constructor(private readonly conn: Connection) {
+    this.derived = new DerivedTables(conn.dialect);
+  }
+
+  get dialect(): DialectName {
+    return this.conn.dialect;
+  }
+
+  /** The kysely instance, for tools that work on the tables directly (bulk loaders, tests). */
+  get kysely(): Kysely<Tables> {
+    return this.conn.kysely;
+  }
+
+  async close(): Promise<void> {
+    await this.conn.close();
+  }
+
+  private tx<T>(work: (db: Db) => Promise<T>): Promise<T> {
+    return this.conn.kysely.transaction().execute(work);
+  }
+
+  // ---- packages and versions ----
+
+  /** Inserts a package; false (not an error) when it is already known. */
+  async addNewPackage(pkg: string, skip = '', description = ''): Promise<boolean> {
+    const result = await this.conn.kysely
+      .insertInto('packages')
+      .values({ package: pkg, skip, description: clip(description, 200) ?? '' })
+      .onConflict((oc) => oc.column('package').doNothing())
+      .executeTakeFirst();
+    return Number(result.numInsertedOrUpdatedRows ?? 0) > 0;
+  }
+
+  /** Inserts a version (released defaults to now); false when it is already known. */
+  async addNewPackageVersion(pkg: string, version: string, released?: Date, skip = ''): Promise<boolean> {
+    return this.tx(async (db) => {
+      const result = await db
+        .insertInto('versions')
+        .values({ package: pkg, version, released: toDbTimestamp(released ?? new Date()), skip, yanked: 0 })
+        .onConflict((oc) => oc.columns(['package', 'version']).doNothing())
+        .executeTakeFirst();
+      const added = Number(result.numInsertedOrUpdatedRows ?? 0) > 0;
+      if (added) await this.derived.refreshQueue(db, pkg, [version]);
+      return added;
+    });
+  }
+
+  /** Records a spelling of a package's name, or when it was last seen. */
+  async addPackageName(pkg: string, name: string, seen: Date = EPOCH): Promise<void> {
+    await this.conn.kysely
+      .insertInto('package_names')
+      .values({ package: pkg, name, seen: toDbTimestamp(seen) })
+      .onConflict((oc) => oc.column('name').doUpdateSet({ seen: toDbTimestamp(seen) }))
+      .execute();
+  }
+
+  /** Every known spelling of the package's name other than the canonical one. */
+  async getPackageAliases(pkg: string): Promise<string[]> {
+    const rows = await this.conn.kysely
+      .selectFrom('package_names')
+      .select('name')
+      .where('package', '=', pkg)
+      .where('name', '!=', pkg)
+      .orderBy('name')
+      .execute();
+    return rows.map((r) => r.name);
+  }
+
+  /** The most recently seen spelling of the package's name (null for an unknown package). */
+  async getPackageName(pkg: string): Promise<string | null> {
+    const row = await this.conn.kysely
+      .selectFrom('package_names')
+      .select('name')
+      .where('package', '=', pkg)
+      .orderBy('seen', 'desc')
+      .orderBy('name')
+      .limit(1)
+      .executeTakeFirst();
+    return row?.name ?? null;
+  }
+
+  async setPackageDescription(pkg: string, description: string): Promise<void> {
+    await this.conn.kysely
+      .updateTable('packages')
+      .set({ description: clip(description, 200) ?? '' })
+      .where('package', '=', pkg)
+      .execute();
+  }
+
+  /** Skips every version of a package, now and to come ('' un-skips). */
+  async skipPackage(pkg: string, reason: string): Promise<void> {
+    await this.tx(async (db) => {
+      await db.updateTable('packages').set({ skip: reason }).where('package', '=', pkg).execute();
+      await this.derived.refreshQueue(db, pkg);
+    });
+  }
+
+  /** Skips one version ('' un-skips). */
+  async skipPackageVersion(pkg: string, version: string, reason: string): Promise<void> {
+    await this.tx(async (db) => {
+      await db.updateTable('versions').set({ skip: reason }).where('package', '=', pkg).where('version', '=', version).execute();
+      await this.derived.refreshQueue(db, pkg, [version]);
+    });
+  }
+
+  /** What the counters must forget before some builds (and their files) go. */
+  private async forgetBuilds(db: Db, pkg: string, version?: string): Promise<void> {
+    let builds = db
+      .selectFrom('builds')
+      .select(this.derived.durationMicros('duration').as('us'))
+      .where('package', '=', pkg);
+    if (version !== undefined) builds = builds.where('version', '=', version);
+    const micros = (await builds.execute()).map((r) => Number(r.us));
+    let files = db
+      .selectFrom('files as f')
+      .innerJoin('builds as b', 'b.build_id', 'f.build_id')
+      .select(['f.filename', 'f.filesize', 'f.platform_tag', 'f.package_tag'])
+      .where('b.package', '=', pkg);
+    if (version !== undefined) files = files.where('b.version', '=', version);
+    const facts: FileFacts[] = (await files.execute()).map((f) => ({
+      filename: f.filename,
+      filesize: Number(f.filesize),
+      platformTag: f.platform_tag,
+      packageTag: f.package_tag,
+      package: pkg,
+    }));
+    await this.derived.filesChanged(db, facts, -1);
+    await this.derived.buildsChanged(db, micros, -1);
+  }
+
+  /** Removes a package with its versions, builds, files and dependencies. */
+  async deletePackage(pkg: string): Promise<void> {
+    await this.tx(async (db) => {
+      await this.forgetBuilds(db, pkg);
+      await db.deleteFrom('packages').where('package', '=', pkg).execute();
+      await this.derived.refreshQueue(db, pkg);
+    });
+  }
+
+  /** Removes a version with its builds, files and dependencies. */
+  async deleteVersion(pkg: string, version: string): Promise<void> {
+    await this.tx(async (db) => {
+      await this.forgetBuilds(db, pkg, version);
+      await db.deleteFrom('versions').where('package', '=', pkg).where('version', '=', version).execute();
+      await this.derived.refreshQueue(db, pkg, [version]);
+    });
+  }
+
+  /** Removes every build of a version with their files and dependencies (it goes back in the queue). */
+  async deleteBuild(pkg: string, version: string): Promise<void> {
+    await this.tx(async (db) => {
+      await this.forgetBuilds(db, pkg, version);
+      await db.deleteFrom('builds').where('package', '=', pkg).where('version', '=', version).execute();
+      await this.derived.refreshQueue(db, pkg, [version]);
+    });
+  }
+
+  async yankVersion(pkg: string, version: string): Promise<void> {
+    await this.conn.kysely.updateTable('versions').set({ yanked: 1 }).where('package', '=', pkg).where('version', '=', version).execute();
+  }
+
+  async unyankVersion(pkg: string, version: string): Promise<void> {
+    await this.conn.kysely.updateTable('versions').set({ yanked: 0 }).where('package', '=', pkg).where('version', '=', version).execute();
+  }
+
+  /** Whether the package is known, skipped or not. */
+  async testPackage(pkg: string): Promise<boolean> {
+    const row = await this.conn.kysely.selectFrom('packages').select('package').where('package', '=', pkg).executeTakeFirst();
+    return row !== undefined;
+  }
+
+  /** Whether the package is marked for deletion (skip reason 'deleted'). */
+  async packageMarkedDeleted(pkg: string): Promise<boolean> {
+    const row = await this.conn.kysely
+      .selectFrom('packages')
+      .select('package')
+      .where('package', '=', pkg)
+      .where('skip', '=', 'deleted')
+      .executeTakeFirst();
+    return row !== undefined;
+  }
+
+  async testPackageVersion(pkg: string, version: string): Promise<boolean> {
+    const row = await this.conn.kysely
+      .selectFrom('versions')
+      .select('version')
+      .where('package', '=', pkg)
+      .where('version', '=', version)
+      .executeTakeFirst();
+    return row !== undefined;
+  }
+
+  /** Versions of the package marked for deletion (skip reason 'deleted'). */
+  async getVersionsDeleted(pkg: string): Promise<Set<string>> {
+    const rows = await this.conn.kysely
+      .selectFrom('versions')
+      .select('version')
+      .where('package', '=', pkg)
+      .where('skip', '=', 'deleted')
+      .execute();
+    return new Set(rows.map((r) => r.version));
+  }
+
+  /** The version's skip reason ('' when not skipped), or null for an unknown version. */
+  async getVersionSkip(pkg: string, version: string): Promise<string | null> {
+    const row = await this.conn.kysely
+      .selectFrom('versions')
+      .select('skip')
+      .where('package', '=', pkg)
+      .where('version', '=', version)
+      .executeTakeFirst();
+    return row?.skip ?? null;
+  }
+
+  async getAllPackages(): Promise<Set<string>> {
+    const rows = await this.conn.kysely.selectFrom('packages').select('package').execute();
+    return new Set(rows.map((r) => r.package));
+  }
+
+  /** Every known version, by package. */
+  async getAllPackageVersions(): Promise<Map<string, Set<string>>> {
+    const rows = await this.conn.kysely.selectFrom('versions').select(['package', 'version']).execute();
+    const out = new Map<string, Set<string>>();
+    for (const row of rows) {
+      let versions = out.get(row.package);
+      if (!versions) out.set(row.package, (versions = new Set()));
+      versions.add(row.version);
+    }
+    return out;
+  }
+
+  // ---- ABIs and configuration ----
+
+  /** Build ABIs in ABI order; only the active ones when excludeSkipped. */
+  async getBuildAbis(excludeSkipped = false): Promise<string[]> {
+    let query = this.conn.kysely.selectFrom('build_abis').select('abi_tag');
+    if (excludeSkipped) query = query.where('skip', '=', '');
+    return (await query.execute()).map((r) => r.abi_tag).sort(compareAbis);
+  }
+
+  /** Adds a build ABI, or re-activates a retired one; the queue is recomputed. */
+  async addBuildAbi(abi: string): Promise<void> {
+    if (abi === 'none' || abi === 'abi3' || !/^[a-z0-9_]+$/.test(abi)) {
+      throw new UserError(`${JSON.stringify(abi)} is not a build ABI tag (e.g. cp311)`);
+    }
+    await this.tx(async (db) => {
+      await db
+        .insertInto('build_abis')
+        .values({ abi_tag: abi, skip: '' })
+        .onConflict((oc) => oc.column('abi_tag').doUpdateSet({ skip: '' }))
+        .execute();
+      await this.derived.rebuildQueue(db);
+    });
+  }
+
+  /** Retires a build ABI (its builds stay); the queue is recomputed. */
+  async skipBuildAbi(abi: string, reason: string): Promise<void> {
+    if (reason === '') throw new UserError('retiring an ABI needs a reason');
+    await this.tx(async (db) => {
+      const result = await db.updateTable('build_abis').set({ skip: reason }).where('abi_tag', '=', abi).executeTakeFirst();
+      if (Number(result.numUpdatedRows) === 0) throw new UserError(`no build ABI ${JSON.stringify(abi)}`);
+      await this.derived.rebuildQueue(db);
+    });
+  }
+
+  async getPypiSerial(): Promise<number> {
+    const row = await this.conn.kysely.selectFrom('configuration').select('pypi_serial').where('id', '=', 1).executeTakeFirst();
+    return Number(row?.pypi_serial ?? 0);
+  }
+
+  /** Records the last PyPI event seen; refuses to go backwards. */
+  async setPypiSerial(serial: number): Promise<void> {
+    if (!Number.isSafeInteger(serial) || serial < 0) throw new RangeError(`invalid PyPI serial: ${serial}`);
+    const result = await this.conn.kysely
+      .updateTable('configuration')
+      .set({ pypi_serial: serial })
+      .where('id', '=', 1)
+      .where('pypi_serial', '<=', serial)
+      .executeTakeFirst();
+    if (Number(result.numUpdatedRows) === 0) {
+      throw new RangeError(`PyPI serial cannot go backwards (to ${serial} from ${await this.getPypiSerial()})`);
+    }
+  }
+
+  // ---- access logs ----
+
+  async logDownload(record: DownloadRecord): Promise<void> {
+    const d = DownloadRecordSchema.parse(record);
+    const filename = clip(d.filename, 255) ?? '';
+    await this.tx(async (db) => {
+      await db
+        .insertInto('downloads')
+        .values({
+          filename,
+          accessed_by: checkAddress(d.host),
+          accessed_at: toDbTimestamp(d.timestamp),
+          arch: clip(d.arch, 100),
+          distro_name: clip(d.distroName, 100),
+          distro_version: clip(d.distroVersion, 100),
+          os_name: clip(d.osName, 100),
+          os_version: clip(d.osVersion, 100),
+          py_name: clip(d.pyName, 100),
+          py_version: clip(d.pyVersion, 100),
+          installer_name: clip(d.installerName, 20),
+          installer_version: clip(d.installerVersion, 100),
+          setuptools_version: clip(d.setuptoolsVersion, 100),
+        })
+        .execute();
+      await this.derived.downloadLogged(db, filename, d.timestamp);
+    });
+  }
+
+  async logSearch(record: SearchRecord): Promise<void> {
+    const s = SearchRecordSchema.parse(record);
+    await this.conn.kysely
+      .insertInto('searches')
+      .values({
+        package: clip(s.package, 200) ?? '',
+        accessed_by: checkAddress(s.host),
+        accessed_at: toDbTimestamp(s.timestamp),
+        arch: clip(s.arch, 100),
+        distro_name: clip(s.distroName, 100),
+        distro_version: clip(s.distroVersion, 100),
+        os_name: clip(s.osName, 100),
+        os_version: clip(s.osVersion, 100),
+        py_name: clip(s.pyName, 100),
+        py_version: clip(s.pyVersion, 100),
+        installer_name: clip(s.installerName, 20),
+        installer_version: clip(s.installerVersion, 100),
+        setuptools_version: clip(s.setuptoolsVersion, 100),
+      })
+      .execute();
+  }
+
+  async logProject(record: ProjectHitRecord): Promise<void> {
+    const p = ProjectHitRecordSchema.parse(record);
+    await this.conn.kysely
+      .insertInto('project_page_hits')
+      .values({
+        package: clip(p.package, 200) ?? '',
+        accessed_by: checkAddress(p.host),
+        accessed_at: toDbTimestamp(p.timestamp),
+        user_agent: clip(p.userAgent, 2000),
+        bot: 0,
+      })
+      .execute();
+  }
+
+  async logJson(record: JsonHitRecord): Promise<void> {
+    const j = JsonHitRecordSchema.parse(record);
+    await this.conn.kysely
+      .insertInto('project_json_downloads')
+      .values({
+        package: clip(j.package, 200) ?? '',
+        accessed_by: checkAddress(j.host),
+        accessed_at: toDbTimestamp(j.timestamp),
+        user_agent: clip(j.userAgent, 2000),
+      })
+      .execute();
+  }
+
+  async logPage(record: PageHitRecord): Promise<void> {
+    const p = PageHitRecordSchema.parse(record);
+    await this.conn.kysely
+      .insertInto('web_page_hits')
+      .values({
+        page: clip(p.page, 30) ?? '',
+        accessed_by: checkAddress(p.host),
+        accessed_at: toDbTimestamp(p.timestamp),
+        user_agent: clip(p.userAgent, 2000),
+        bot: 0,
+      })
+      .execute();
+  }
+
+  // ---- builds ----
+
+  /**
+   * Records a build attempt with its files and their apt/pip dependencies in
+   * one transaction; returns the new build id. A file of the same name from
+   * an earlier build is replaced (with its dependencies).
+   */
+  async logBuild(record: BuildRecord): Promise<number> {
+    const build = BuildRecordSchema.parse(record);
+    const micros = durationToMicros(build.duration);
+    return this.tx(async (db) => {
+      const inserted = await db
+        .insertInto('builds')
+        .values({
+          package: build.package,
+          version: build.version,
+          built_by: build.slaveId,
+          built_at: toDbTimestamp(build.builtAt),
+          duration: this.derived.durationValue(micros),
+          status: build.status ? 1 : 0,
+          abi_tag: build.abiTag,
+        })
+        .returning('build_id')
+        .executeTakeFirstOrThrow();
+      const buildId = Number(inserted.build_id);
+      await this.derived.buildsChanged(db, [micros], 1);
+      const touched = new Map<string, Set<string>>([[build.package, new Set([build.version])]]);
+      if (build.files.length > 0) {
+        const names = build.files.map((f) => f.filename);
+        const replaced = await db
+          .selectFrom('files as f')
+          .innerJoin('builds as b', 'b.build_id', 'f.build_id')
+          .select(['f.filename', 'f.filesize', 'f.platform_tag', 'f.package_tag', 'b.package', 'b.version'])
+          .where('f.filename', 'in', names)
+          .execute();
+        if (replaced.length > 0) {
+          await this.derived.filesChanged(
+            db,
+            replaced.map((f) => ({
+              filename: f.filename,
+              filesize: Number(f.filesize),
+              platformTag: f.platform_tag,
+              packageTag: f.package_tag,
+              package: f.package,
+            })),
+            -1,
+          );
+          await db.deleteFrom('files').where('filename', 'in', names).execute();
+          for (const f of replaced) {
+            let versions = touched.get(f.package);
+            if (!versions) touched.set(f.package, (versions = new Set()));
+            versions.add(f.version);
+          }
+        }
+        await db
+          .insertInto('files')
+          .values(
+            build.files.map((f) => ({
+              filename: f.filename,
+              build_id: buildId,
+              filesize: f.filesize,
+              filehash: f.filehash,
+              package_tag: f.packageTag,
+              package_version_tag: f.packageVersionTag,
+              py_version_tag: f.pyVersionTag,
+              abi_tag: f.abiTag,
+              platform_tag: f.platformTag,
+              requires_python: f.requiresPython,
+              metadata_hash: f.metadataHash,
+            })),
+          )
+          .execute();
+        const deps = build.files.flatMap((f) => [
+          ...[...new Set(f.dependencies.apt)].map((dependency) => ({ filename: f.filename, tool: 'apt', dependency })),
+          ...[...new Set(f.dependencies.pip)].map((dependency) => ({ filename: f.filename, tool: 'pip', dependency })),
+        ]);
+        if (deps.length > 0) await db.insertInto('dependencies').values(deps).execute();
+        await this.derived.filesChanged(
+          db,
+          build.files.map((f) => ({
+            filename: f.filename,
+            filesize: f.filesize,
+            platformTag: f.platformTag,
+            packageTag: f.packageTag,
+            package: build.package,
+          })),
+          1,
+        );
+      }
+      for (const [pkg, versions] of touched) await this.derived.refreshQueue(db, pkg, [...versions]);
+      return buildId;
+    });
+  }
+
+  /** Filename to SHA-256 of every wheel of the package (successful builds). */
+  async getPackageFiles(pkg: string): Promise<Map<string, string>> {
+    const rows = await this.conn.kysely
+      .selectFrom('builds as b')
+      .innerJoin('files as f', 'f.build_id', 'b.build_id')
+      .select(['f.filename', 'f.filehash'])
+      .where('b.package', '=', pkg)
+      .where(sql<boolean>`b.status`)
+      .orderBy('f.filename')
+      .execute();
+    return new Map(rows.map((r) => [r.filename, r.filehash]));
+  }
+
+  /** Names of the wheels of one version (successful builds). */
+  async getVersionFiles(pkg: string, version: string): Promise<Set<string>> {
+    const rows = await this.conn.kysely
+      .selectFrom('builds as b')
+      .innerJoin('files as f', 'f.build_id', 'b.build_id')
+      .select('f.filename')
+      .where('b.package', '=', pkg)
+      .where('b.version', '=', version)
+      .where(sql<boolean>`b.status`)
+      .execute();
+    return new Set(rows.map((r) => r.filename));
+  }
+
+  /**
+   * Per active ABI (in ABI order, every one present), up to `limit` versions
+   * that need building there, oldest release first.
+   */
+  async getBuildQueue(limit = 1000): Promise<Map<string, QueueEntry[]>> {
+    if (!Number.isSafeInteger(limit) || limit < 0) throw new RangeError(`invalid queue limit: ${limit}`);
+    const abis = await this.derived.activeAbis(this.conn.kysely);
+    const out = new Map<string, QueueEntry[]>();
+    for (const abi of abis) {
+      const rows =
+        limit === 0
+          ? []
+          : await this.conn.kysely
+              .selectFrom('build_queue')
+              .select(['package', 'version'])
+              .where('abi_tag', '=', abi)
+              .orderBy('released')
+              .orderBy('package')
+              .orderBy('version')
+              .limit(limit)
+              .execute();
+      out.set(abi, rows);
+    }
+    return out;
+  }
+
+  // ---- rewrites pending (the secretary's queue across restarts) ----
+
+  /** Replaces the stored queue with `queue`. */
+  async saveRewritesPending(queue: readonly RewritePending[]): Promise<void> {
+    const rows = queue.map((r) => RewritePendingSchema.parse(r));
+    await this.tx(async (db) => {
+      await db.deleteFrom('rewrites_pending').execute();
+      if (rows.length > 0) {
+        await db
+          .insertInto('rewrites_pending')
+          .values(rows.map((r) => ({ package: r.package, added_at: toDbTimestamp(r.addedAt), command: r.command })))
+          .execute();
+      }
+    });
+  }
+
+  /** The stored queue, oldest first. */
+  async loadRewritesPending(): Promise<RewritePending[]> {
+    const rows = await this.conn.kysely
+      .selectFrom('rewrites_pending')
+      .select(['package', 'added_at', 'command'])
+      .orderBy('added_at')
+      .orderBy('package')
+      .execute();
+    return rows.map((r) => RewritePendingSchema.parse({ package: r.package, addedAt: fromDbTimestamp(r.added_at), command: r.command }));
+  }
+
+  // ---- pages and statistics ----
+
+  /** Everything a project's pages need, or null for an unknown package. */
+  async getProjectData(pkg: string, now: Date = new Date()): Promise<ProjectData | null> {
+    let tx = this.conn.kysely.transaction();
+    if (this.conn.dialect === 'postgres') tx = tx.setIsolationLevel('repeatable read');
+    return tx.execute(async (db) => {
+      const row = await db.selectFrom('packages').select(['skip', 'description']).where('package', '=', pkg).executeTakeFirst();
+      if (!row) return null;
+      const names = await db
+        .selectFrom('package_names')
+        .select('name')
+        .where('package', '=', pkg)
+        .orderBy('seen', 'desc')
+        .orderBy('name')
+        .execute();
+      const abis = await this.derived.activeAbis(db);
+      const versions = await db
+        .selectFrom('versions')
+        .select(['version', 'released', 'skip', 'yanked'])
+        .where('package', '=', pkg)
+        .execute();
+      const builds = await db
+        .selectFrom('builds')
+        .select(['build_id', 'version', 'abi_tag', 'status', 'built_at'])
+        .where('package', '=', pkg)
+        .execute();
+      const files = await db
+        .selectFrom('files as f')
+        .innerJoin('builds as b', 'b.build_id', 'f.build_id')
+        .select([
+          'f.filename',
+          'f.build_id',
+          'f.filesize',
+          'f.filehash',
+          'f.abi_tag',
+          'f.platform_tag',
+          'f.requires_python',
+          'f.metadata_hash',
+        ])
+        .where('b.package', '=', pkg)
+        .execute();
+      // Apt dependencies less what the builder's OS release has preinstalled.
+      const deps = await db
+        .selectFrom('dependencies as d')
+        .innerJoin('files as f', 'f.filename', 'd.filename')
+        .innerJoin('builds as b', 'b.build_id', 'f.build_id')
+        .leftJoin('preinstalled_apt_packages as pa', (join) =>
+          join.onRef('pa.abi_tag', '=', 'b.abi_tag').onRef('pa.apt_package', '=', 'd.dependency').on('d.tool', '=', 'apt'),
+        )
+        .select(['d.filename', 'd.tool', 'd.dependency'])
+        .where('b.package', '=', pkg)
+        .where('pa.apt_package', 'is', null)
+        .execute();
+      const recentDay = recentFirstDay(now);
+      const downloads = await db
+        .selectFrom('download_counts')
+        .select([
+          sql<number | null>`SUM(downloads)`.as('all'),
+          sql<number | null>`SUM(CASE WHEN day >= ${recentDay} THEN downloads ELSE 0 END)`.as('recent'),
+        ])
+        .where('package', '=', pkg)
+        .executeTakeFirst();
+
+      const buildById = new Map<number, { version: string; abi: string; status: boolean; builtAt: Date }>();
+      const outcomes = new Map<string, Map<number, BuildOutcome & { fileAbis: string[] }>>();
+      for (const b of builds) {
+        const status = fromDbFlag(b.status);
+        buildById.set(b.build_id, { version: b.version, abi: b.abi_tag, status, builtAt: fromDbTimestamp(b.built_at) });
+        let perVersion = outcomes.get(b.version);
+        if (!perVersion) outcomes.set(b.version, (perVersion = new Map()));
+        perVersion.set(b.build_id, { buildId: b.build_id, builderAbi: b.abi_tag, status, fileAbis: [] });
+      }
+      const depsByFile = new Map<string, { apt: string[]; pip: string[] }>();
+      for (const d of deps) {
+        let entry = depsByFile.get(d.filename);
+        if (!entry) depsByFile.set(d.filename, (entry = { apt: [], pip: [] }));
+        if (d.tool === 'apt') entry.apt.push(d.dependency);
+        else if (d.tool === 'pip') entry.pip.push(d.dependency);
+      }
+      const filesByVersion = new Map<string, Record<string, FileInfo>>();
+      for (const f of files) {
+        const build = buildById.get(f.build_id);
+        if (!build) continue;
+        outcomes.get(build.version)?.get(f.build_id)?.fileAbis.push(f.abi_tag);
+        let perVersion = filesByVersion.get(build.version);
+        if (!perVersion) filesByVersion.set(build.version, (perVersion = {}));
+        const fileDeps = depsByFile.get(f.filename);
+        perVersion[f.filename] = {
+          filename: f.filename,
+          hash: f.filehash.trim(),
+          size: Number(f.filesize),
+          abiBuilder: build.abi,
+          abiFile: f.abi_tag,
+          platform: f.platform_tag,
+          requiresPython: f.requires_python,
+          aptDependencies: (fileDeps?.apt ?? []).sort(),
+          pipDependencies: (fileDeps?.pip ?? []).sort(),
+          metadataHash: f.metadata_hash === null ? null : f.metadata_hash.trim(),
+          builtAt: build.builtAt,
+          buildId: f.build_id,
+        };
+      }
+      const keyed = versions.map((v) => ({ v, key: versionKey(v.version) }));
+      keyed.sort((a, b) => compareVersionKeys(b.key, a.key));
+      const releases: ReleaseData[] = keyed.map(({ v, key }) => {
+        const skip = v.skip !== '' ? v.skip : row.skip;
+        const abiStatus: Record<string, AbiStatus> = releaseAbiStatuses(
+          abis,
+          [...(outcomes.get(v.version)?.values() ?? [])],
+          skip !== '',
+        );
+        return {
+          version: v.version,
+          released: fromDbTimestamp(v.released),
+          prerelease: keyIsPrerelease(key),
+          yanked: fromDbFlag(v.yanked),
+          skip,
+          abis: abiStatus,
+          files: filesByVersion.get(v.version) ?? {},
+        };
+      });
+      return {
+        package: pkg,
+        name: names[0]?.name ?? pkg,
+        description: row.description,
+        skip: row.skip,
+        aliases: names.map((n) => n.name).filter((n) => n !== pkg).sort(),
+        releases,
+        downloadsRecent: Number(downloads?.recent ?? 0),
+        downloadsAll: Number(downloads?.all ?? 0),
+      };
+    });
+  }
+
+  /** Figures for the home page and the monitors. */
+  async getStatistics(now: Date = new Date()): Promise<FarmStatistics> {
+    const db = this.conn.kysely;
+    const hourAgo = toDbTimestamp(new Date(now.getTime() - HOUR_MS));
+    const abis = await this.derived.activeAbis(db);
+    const counters = new Map<string, number>();
+    for (const row of await db.selectFrom('farm_counters').select(['name', 'value']).execute()) {
+      counters.set(row.name, Number(row.value));
+    }
+    const newLastHour = await db
+      .selectFrom('versions')
+      .select(sql<number>`COUNT(*)`.as('n'))
+      .where('released', '>', hourAgo)
+      .executeTakeFirst();
+    const builds = await db
+      .selectFrom('builds')
+      .select(['abi_tag', sql<number>`COUNT(*)`.as('n')])
+      .where('built_at', '>', hourAgo)
+      .groupBy('abi_tag')
+      .execute();
+    const downloadsHour = await db
+      .selectFrom('downloads')
+      .select(sql<number>`COUNT(*)`.as('n'))
+      .where('accessed_at', '>', hourAgo)
+      .executeTakeFirst();
+    const daily = await db
+      .selectFrom('downloads_daily')
+      .select([
+        sql<number | null>`SUM(downloads)`.as('all'),
+        sql<number | null>`SUM(CASE WHEN day >= ${recentFirstDay(now)} THEN downloads ELSE 0 END)`.as('recent'),
+      ])
+      .executeTakeFirst();
+    const buildsByAbi = new Map(builds.map((b) => [b.abi_tag, Number(b.n)]));
+    return {
+      packagesBuilt: counters.get('packages_built') ?? 0,
+      buildsTime: (counters.get('builds_time_us') ?? 0) / 1_000_000,
+      buildsSize: counters.get('builds_size') ?? 0,
+      filesCount: counters.get('files_count') ?? 0,
+      newLastHour: Number(newLastHour?.n ?? 0),
+      buildsLastHour: Object.fromEntries(abis.map((abi) => [abi, buildsByAbi.get(abi) ?? 0])),
+      buildsPending: Object.fromEntries(abis.map((abi) => [abi, counters.get(PENDING_PREFIX + abi) ?? 0])),
+      downloadsLastHour: Number(downloadsHour?.n ?? 0),
+      downloadsLastMonth: Number(daily?.recent ?? 0),
+      downloadsAll: Number(daily?.all ?? 0),
+    };
+  }
+
+  /** Every package with its description and download counts, by name. */
+  async getSearchIndex(now: Date = new Date()): Promise<SearchEntry[]> {
+    const db = this.conn.kysely;
+    const counts = await db
+      .selectFrom('download_counts')
+      .select([
+        'package',
+        sql<number>`SUM(downloads)`.as('all'),
+        sql<number>`SUM(CASE WHEN day >= ${recentFirstDay(now)} THEN downloads ELSE 0 END)`.as('recent'),
+      ])
+      .groupBy('package')
+      .execute();
+    const byPackage = new Map(counts.map((c) => [c.package, c]));
+    const packages = await db.selectFrom('packages').select(['package', 'description']).orderBy('package').execute();
+    return packages.map((p) => {
+      const c = byPackage.get(p.package);
+      return {
+        package: p.package,
+        description: p.description,
+        downloadsRecent: Number(c?.recent ?? 0),
+        downloadsAll: Number(c?.all ?? 0),
+      };
+    });
+  }
+
+  // ---- derived tables ----
+
+  /** Recomputes the derived tables from the rows and lists differences ([] when exact). */
+  async verifyDerived(): Promise<string[]> {
+    return this.tx((db) => this.derived.verify(db));
+  }
+
+  /** Recomputes every derived table from the rows (after bulk loads). */
+  async rebuildDerived(): Promise<void> {
+    await this.tx((db) => this.derived.rebuild(db));
+  }
+}
+
+export interface OpenOptions {
+  /** PostgreSQL pool size. */
+  poolSize?: number;
+}
+
+/**
+ * Opens the farm's database for either dialect. It must exist and be at the
+ * schema version this software expects (piw-initdb makes it so).
+ */
+export async function openDatabase(dsn: string, options: OpenOptions = {}): Promise<Database> {
+  const conn = await connect(dsn, { create: false, ...(options.poolSize ? { poolSize: options.poolSize } : {}) });
+  try {
+    const state = await detectState(conn);
+    if (state.kind !== 'ours' || state.version !== LATEST_VERSION) {
+      const found = state.kind === 'ours' ? `schema version ${state.version}` : state.kind === 'piwheels' ? `a piwheels ${state.version} database` : `an ${state.kind} database`;
+      throw new UserError(`${conn.target} holds ${found}, this software needs schema version ${LATEST_VERSION}: run piw-initdb`);
+    }
+  } catch (error) {
+    await conn.close();
+    throw error;
+  }
+  return new Database(conn);
+}

@@ -1,0 +1,68 @@
+// Per-ABI build status of one release, as the project page shows it. The
+// scoring follows piwheels' get_project_data: for each active ABI, every build
+// by a builder of that ABI or a lower one is scored with each of its files,
+// and the best score decides. Unlike the original, "lower" is interpreter
+// order (compareAbis), and an ABI that no build decides is reported as
+// pending (the original left it out).
+import type { AbiStatus } from '../model.ts';
+import { compareAbis, UNIVERSAL_ABIS } from './abi.ts';
+
+export interface BuildOutcome {
+  buildId: number;
+  builderAbi: string;
+  status: boolean;
+  /** ABI tags of the files this build holds now. */
+  fileAbis: readonly string[];
+}
+
+function score(abi: string, build: BuildOutcome, fileAbi: string | null): number {
+  if (build.builderAbi === abi) {
+    if (!build.status) return 2;
+    if (fileAbi === null) return 1;
+    if (fileAbi === abi) return 5;
+    if (UNIVERSAL_ABIS.has(fileAbi)) return 4;
+    return -1;
+  }
+  if (!build.status || fileAbi === null) return -1;
+  if (fileAbi === abi) return 4;
+  if (UNIVERSAL_ABIS.has(fileAbi)) return 3;
+  return -1;
+}
+
+/**
+ * Status of a release on each active ABI (given in ABI order). A skipped
+ * release reads 'skip' everywhere, still naming the deciding build if any. A
+ * successful build whose files have all been replaced by later builds counts
+ * as a failure for its own ABI: it left no wheel.
+ */
+export function releaseAbiStatuses(
+  activeAbis: readonly string[],
+  builds: readonly BuildOutcome[],
+  skipped: boolean,
+): Record<string, AbiStatus> {
+  const result: Record<string, AbiStatus> = {};
+  for (const abi of activeAbis) {
+    let best: { score: number; build: BuildOutcome; fileAbi: string | null } | null = null;
+    for (const build of builds) {
+      if (compareAbis(build.builderAbi, abi) > 0) continue;
+      const fileAbis = build.fileAbis.length > 0 ? build.fileAbis : [null];
+      for (const fileAbi of fileAbis) {
+        const s = score(abi, build, fileAbi);
+        if (s < 0) continue;
+        // Ties go to the most recent build.
+        if (best === null || s > best.score || (s === best.score && build.buildId > best.build.buildId)) {
+          best = { score: s, build, fileAbi };
+        }
+      }
+    }
+    if (skipped) {
+      result[abi] = { status: 'skip', buildId: best?.build.buildId ?? null };
+    } else if (best === null) {
+      result[abi] = { status: 'pending', buildId: null };
+    } else {
+      const succeeded = best.build.status && best.fileAbi !== null;
+      result[abi] = { status: succeeded ? 'success' : 'fail', buildId: best.build.buildId };
+    }
+  }
+  return result;
+}

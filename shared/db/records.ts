@@ -1,0 +1,96 @@
+// What the farm hands the database to record: builds from the slaves and
+// access-log entries from the logger. Validated here because they come from
+// outside (slaves, log lines) however many hands they pass through.
+import { z } from 'zod';
+
+const name = z.string().min(1).max(200);
+const tag = z.string().min(1).max(100);
+
+export const BuildFileRecordSchema = z.object({
+  filename: z
+    .string()
+    .min(1)
+    .max(255)
+    .refine((f) => !/[/\\\0]/.test(f) && f !== '.' && f !== '..', 'must be a plain file name'),
+  filesize: z.number().int().nonnegative(),
+  /** SHA-256 of the wheel, hex. */
+  filehash: z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lower-case hex digits'),
+  packageTag: name,
+  packageVersionTag: name,
+  pyVersionTag: tag,
+  abiTag: tag,
+  platformTag: tag,
+  requiresPython: z.string().max(200).nullable(),
+  dependencies: z.object({
+    apt: z.array(z.string().min(1).max(255)),
+    pip: z.array(z.string().min(1).max(255)),
+  }),
+  /** SHA-256 of the wheel's METADATA (PEP 658), when known. */
+  metadataHash: z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lower-case hex digits').nullable(),
+});
+
+export const BuildRecordSchema = z
+  .object({
+    package: name,
+    version: name,
+    /** ABI of the build machine. */
+    abiTag: tag.refine((t) => t !== 'none', 'a build machine has a real ABI'),
+    status: z.boolean(),
+    /** Seconds. */
+    duration: z.number().finite().nonnegative(),
+    slaveId: z.number().int().nonnegative(),
+    builtAt: z.date(),
+    files: z.array(BuildFileRecordSchema),
+  })
+  .refine((b) => !b.status || b.files.length > 0, { message: 'a successful build must include at least one file', path: ['files'] })
+  .refine((b) => b.status || b.files.length === 0, { message: 'a failed build has no files', path: ['files'] })
+  .refine((b) => new Set(b.files.map((f) => f.filename)).size === b.files.length, {
+    message: 'file names must be unique',
+    path: ['files'],
+  });
+
+export type BuildFileRecord = z.infer<typeof BuildFileRecordSchema>;
+export type BuildRecord = z.infer<typeof BuildRecordSchema>;
+
+// Longer values are cut to the column width when stored, not refused: an odd
+// user agent must not cost the log entry.
+const agentField = z.string().nullable().optional();
+
+/** pip's user-agent details, as piw-logger extracts them. */
+const PipAgentSchema = z.object({
+  arch: agentField,
+  distroName: agentField,
+  distroVersion: agentField,
+  osName: agentField,
+  osVersion: agentField,
+  pyName: agentField,
+  pyVersion: agentField,
+  installerName: agentField,
+  installerVersion: agentField,
+  setuptoolsVersion: agentField,
+});
+
+const access = {
+  /** Client address (IPv4 or IPv6). */
+  host: z.string().min(1),
+  timestamp: z.date(),
+};
+
+export const DownloadRecordSchema = PipAgentSchema.extend({ filename: z.string().min(1).max(255), ...access });
+export const SearchRecordSchema = PipAgentSchema.extend({ package: name, ...access });
+export const ProjectHitRecordSchema = z.object({ package: name, ...access, userAgent: agentField });
+export const JsonHitRecordSchema = ProjectHitRecordSchema;
+export const PageHitRecordSchema = z.object({ page: z.string().min(1).max(30), ...access, userAgent: agentField });
+
+export type DownloadRecord = z.infer<typeof DownloadRecordSchema>;
+export type SearchRecord = z.infer<typeof SearchRecordSchema>;
+export type ProjectHitRecord = z.infer<typeof ProjectHitRecordSchema>;
+export type JsonHitRecord = z.infer<typeof JsonHitRecordSchema>;
+export type PageHitRecord = z.infer<typeof PageHitRecordSchema>;
+
+export const RewritePendingSchema = z.object({
+  package: name,
+  addedAt: z.date(),
+  command: z.enum(['PROJECT', 'BOTH']),
+});
+export type RewritePending = z.infer<typeof RewritePendingSchema>;
