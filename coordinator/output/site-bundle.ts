@@ -71,7 +71,8 @@ let cached: Promise<SiteRenderer> | null = null;
  */
 export function loadSiteRenderer(): Promise<SiteRenderer> {
   cached ??= (async () => {
-    const dir = join(BUNDLE_ROOT, await siteSourceHash());
+    const hash = await siteSourceHash();
+    const dir = join(BUNDLE_ROOT, hash);
     const entry = join(dir, 'render.mjs');
     if (!existsSync(entry)) {
       await mkdir(BUNDLE_ROOT, { recursive: true });
@@ -81,6 +82,11 @@ export function loadSiteRenderer(): Promise<SiteRenderer> {
         await rename(temp, dir).catch((error: NodeJS.ErrnoException) => {
           if (!existsSync(entry)) throw error;
         });
+        // Bundles of older sources are single files already loaded by
+        // whoever uses them; keep only the current one on disk.
+        for (const name of await readdir(BUNDLE_ROOT)) {
+          if (name !== hash && !name.startsWith('.')) await rm(join(BUNDLE_ROOT, name), { recursive: true, force: true });
+        }
       } finally {
         await rm(temp, { recursive: true, force: true });
       }
