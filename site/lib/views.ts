@@ -118,8 +118,9 @@ export function simpleProjectJson(data: ProjectData, files: SimpleFile[]): objec
         hashes: { sha256: f.sha256 },
         'requires-python': f.requiresPython,
         yanked: f.yanked,
+        // PEP 714: only the new key in JSON; pip 22.3 to 23.1 crash on the
+        // old `dist-info-metadata` key when it holds a hash dictionary.
         'core-metadata': metadata,
-        'dist-info-metadata': metadata,
         size: f.size,
         'upload-time': f.uploadTime,
       };

@@ -58,7 +58,6 @@ export const pep691ProjectSchema = z.strictObject({
       'requires-python': z.string().nullable(),
       yanked: z.union([z.boolean(), z.string()]),
       'core-metadata': coreMetadata,
-      'dist-info-metadata': coreMetadata,
       size: z.number().int().nonnegative(),
       'upload-time': z.string().regex(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/),
     }),
