@@ -3,6 +3,7 @@
 // the same data (generation stamps aside).
 import type { FarmStatistics, SearchEntry } from '../../shared/model.ts';
 import type { Logger } from '../../shared/log.ts';
+import type { SiteRenderer } from '../../site/lib/renderer.ts';
 import type { SiteOptions } from '../../site/lib/views.ts';
 import { Scribe, type ScribeDatabase } from '../scribe.ts';
 
@@ -16,6 +17,7 @@ export interface RegenerateOptions {
   site?: SiteOptions;
   logger?: Logger;
   now?: () => Date;
+  renderer?: SiteRenderer;
   /** Packages in flight at once: overlaps database reads, rendering and file writes. */
   concurrency?: number;
   onProgress?: (done: number, total: number) => void;
