@@ -283,3 +283,173 @@ export class ChangelogState {
     }
   }
 }
+
+// --- batches ----------------------------------------------------------------------
+//
+// Storing one statement per effect is too slow at PyPI's scale (a first sync
+// is tens of millions of events). A batch's effects are instead replayed on an
+// image of the rows they touch, and the difference between the image before
+// and after is what gets written: deletions, then inserts and updates in bulk.
+
+export interface VersionImage {
+  /** Milliseconds since the epoch. */
+  released: number;
+  skip: string;
+  yanked: boolean;
+}
+
+/** The stored rows of the packages a batch touches (absent: not stored). */
+export interface BatchImage {
+  /** Package → its skip reason. */
+  packages: Map<string, string>;
+  /** dedupKey(package, version) → row. */
+  versions: Map<string, VersionImage>;
+}
+
+export type PageRewrite =
+  | { kind: 'BOTH' | 'PROJECT' | 'DELPKG'; package: string }
+  | { kind: 'DELVER'; package: string; version: string };
+
+export interface VersionRow extends VersionImage {
+  package: string;
+  version: string;
+}
+
+export interface BatchPlan {
+  /** Stored packages to delete (with everything of theirs), before anything else. */
+  deletePackages: string[];
+  /** Stored versions to delete, of packages not deleted. */
+  deleteVersions: Array<{ package: string; version: string }>;
+  insertPackages: Array<{ package: string; skip: string }>;
+  insertVersions: VersionRow[];
+  /** Stored versions whose released, skip or yank changed. */
+  updateVersions: VersionRow[];
+  /** Stored versions whose "binary only" skip was lifted (the build queue must look again). */
+  enabled: Array<{ package: string; version: string }>;
+  /** Name spellings with when last seen (ms), for packages that exist afterwards. */
+  names: Array<{ package: string; name: string; seen: number }>;
+  /** Packages whose description should be (re)fetched. */
+  describe: string[];
+  /** Deletions first, then the pages of what was added or changed. */
+  rewrites: PageRewrite[];
+}
+
+export const BINARY_ONLY = 'binary only';
+
+/** The packages and (package, version) keys a batch of effects touches. */
+export function touchedPackages(effects: readonly Effect[]): Set<string> {
+  return new Set(effects.map((e) => e.package));
+}
+
+/**
+ * Plans the writes for a batch of effects. `newPackageSkip` gives the skip
+ * reason of a package the batch creates ('' to build it).
+ */
+export function planBatch(image: BatchImage, effects: readonly Effect[], newPackageSkip: (pkg: string) => string): BatchPlan {
+  const packages = new Map(image.packages);
+  const versions = new Map<string, VersionImage>();
+  for (const [key, row] of image.versions) versions.set(key, { ...row });
+  const deletedPackages = new Set<string>();
+  const deletedVersions = new Set<string>();
+  const names = new Map<string, { package: string; name: string; seen: number }>();
+  const describe = new Set<string>();
+  const versionsOf = (pkg: string): string[] => {
+    const prefix = dedupKey(pkg, '');
+    return [...versions.keys()].filter((key) => key.startsWith(prefix));
+  };
+  const seeName = (pkg: string, name: string, seen: number): void => {
+    const before = names.get(name);
+    if (before === undefined || before.package !== pkg || before.seen < seen) names.set(name, { package: pkg, name, seen });
+  };
+
+  for (const effect of effects) {
+    const pkg = effect.package;
+    switch (effect.op) {
+      case 'addPackage':
+        if (!packages.has(pkg)) {
+          packages.set(pkg, newPackageSkip(pkg));
+          describe.add(pkg);
+        }
+        if (effect.describe) describe.add(pkg);
+        // The canonical spelling is always recorded, dated so it never becomes the display name.
+        if (effect.name !== pkg) seeName(pkg, pkg, 0);
+        seeName(pkg, effect.name, effect.at * 1000);
+        break;
+      case 'addVersion': {
+        if (!packages.has(pkg)) packages.set(pkg, newPackageSkip(pkg));
+        const key = dedupKey(pkg, effect.version);
+        const row = versions.get(key);
+        const released = effect.released * 1000;
+        if (row === undefined) {
+          versions.set(key, { released, skip: effect.source ? '' : BINARY_ONLY, yanked: false });
+        } else {
+          row.released = Math.min(row.released, released);
+          if (effect.source && row.skip === BINARY_ONLY) row.skip = '';
+        }
+        break;
+      }
+      case 'setYanked': {
+        const row = versions.get(dedupKey(pkg, effect.version));
+        if (row !== undefined && row.released <= effect.at * 1000) row.yanked = effect.yanked;
+        break;
+      }
+      case 'deleteVersion': {
+        const key = dedupKey(pkg, effect.version);
+        if (versions.delete(key) && image.versions.has(key)) deletedVersions.add(key);
+        break;
+      }
+      case 'deletePackage':
+        if (packages.delete(pkg) && image.packages.has(pkg)) deletedPackages.add(pkg);
+        for (const key of versionsOf(pkg)) versions.delete(key);
+        for (const [name, entry] of names) if (entry.package === pkg) names.delete(name);
+        break;
+    }
+  }
+
+  const plan: BatchPlan = {
+    deletePackages: [...deletedPackages],
+    deleteVersions: [],
+    insertPackages: [],
+    insertVersions: [],
+    updateVersions: [],
+    enabled: [],
+    names: [...names.values()].filter((n) => packages.has(n.package)),
+    describe: [...describe].filter((pkg) => packages.has(pkg)),
+    rewrites: [],
+  };
+  const changed = new Map<string, 'BOTH' | 'PROJECT'>();
+  const mark = (pkg: string, kind: 'BOTH' | 'PROJECT'): void => {
+    if (changed.get(pkg) !== 'BOTH') changed.set(pkg, kind);
+  };
+  for (const pkg of deletedPackages) plan.rewrites.push({ kind: 'DELPKG', package: pkg });
+  for (const [pkg, skip] of packages) {
+    if (!image.packages.has(pkg) || deletedPackages.has(pkg)) {
+      plan.insertPackages.push({ package: pkg, skip });
+      mark(pkg, 'BOTH');
+    }
+  }
+  const split = (key: string): { package: string; version: string } => {
+    const at = key.indexOf('\u0000');
+    return { package: key.slice(0, at), version: key.slice(at + 1) };
+  };
+  for (const key of deletedVersions) {
+    const id = split(key);
+    if (deletedPackages.has(id.package)) continue;
+    plan.deleteVersions.push(id);
+    plan.rewrites.push({ kind: 'DELVER', ...id });
+  }
+  for (const [key, row] of versions) {
+    const id = split(key);
+    const before = deletedPackages.has(id.package) || deletedVersions.has(key) ? undefined : image.versions.get(key);
+    if (before === undefined) {
+      plan.insertVersions.push({ ...id, ...row });
+      mark(id.package, 'BOTH');
+    } else if (before.released !== row.released || before.skip !== row.skip || before.yanked !== row.yanked) {
+      plan.updateVersions.push({ ...id, ...row });
+      if (before.skip === BINARY_ONLY && row.skip === '') plan.enabled.push(id);
+      mark(id.package, before.yanked !== row.yanked || before.released !== row.released ? 'BOTH' : 'PROJECT');
+    }
+  }
+  for (const [pkg, kind] of changed) plan.rewrites.push({ kind, package: pkg });
+  return plan;
+}
