@@ -134,7 +134,7 @@ export class ControlEndpoints extends Task {
         this.logger.error({ err: error }, 'control queue failed');
         return;
       }
-      this.dispatch(message.msg, message.data ?? null);
+      if (message) this.dispatch(message.msg, message.data ?? null);
     }
   }
 

@@ -168,12 +168,12 @@ export class Scribe {
   async writeStaticPages(): Promise<void> {
     const publicDir = join(SITE_DIR, 'public');
     for (const name of await readdir(publicDir)) {
-      await writeFileAtomic(join(this.output, name), await readFile(join(publicDir, name)));
+      writeFileAtomic(join(this.output, name), await readFile(join(publicDir, name)));
     }
     for (const [page, file] of Object.entries(STATIC_PAGES) as [StaticPage, string][]) {
-      await writeFileAtomic(join(this.output, file), await this.renderer.staticPage(page, this.site));
+      writeFileAtomic(join(this.output, file), await this.renderer.staticPage(page, this.site));
     }
-    await writeFileAtomic(join(this.output, 'robots.txt'), robotsTxt(this.site));
+    writeFileAtomic(join(this.output, 'robots.txt'), robotsTxt(this.site));
     if (!(await this.exists(join(this.output, 'simple', 'index.html')))) await this.writeSimpleIndex();
   }
 
@@ -195,17 +195,17 @@ export class Scribe {
     const pkg = packageName.parse(data.package);
     const generated = this.generated();
     const projectDir = join(this.output, 'project', pkg);
-    await ensureRealDir(projectDir);
-    await ensureRealDir(join(projectDir, 'json'));
+    ensureRealDir(projectDir);
+    ensureRealDir(join(projectDir, 'json'));
     const [page, json] = [
       await this.renderer.project(projectView(data), this.site, generated),
       JSON.stringify(projectJson(data, this.site)),
     ];
-    await writeFileAtomic(join(projectDir, 'index.html'), page);
-    await writeFileAtomic(join(projectDir, 'json', 'index.json'), json);
+    writeFileAtomic(join(projectDir, 'index.html'), page);
+    writeFileAtomic(join(projectDir, 'json', 'index.json'), json);
     if (both) {
       const simpleDir = join(this.output, 'simple', pkg);
-      await ensureRealDir(simpleDir);
+      ensureRealDir(simpleDir);
       const metadata = new Map<string, string | null>();
       for (const release of data.releases) {
         for (const file of Object.values(release.files)) {
@@ -214,8 +214,8 @@ export class Scribe {
         }
       }
       const files = simpleFiles(data, metadata);
-      await writeFileAtomic(join(simpleDir, 'index.html'), await this.renderer.simplePackage(pkg, files, generated));
-      await writeFileAtomic(join(simpleDir, 'index.json'), JSON.stringify(simpleProjectJson(data, files)));
+      writeFileAtomic(join(simpleDir, 'index.html'), await this.renderer.simplePackage(pkg, files, generated));
+      writeFileAtomic(join(simpleDir, 'index.json'), JSON.stringify(simpleProjectJson(data, files)));
       const known = await this.knownPackages();
       if (!known.has(pkg)) {
         known.add(pkg);
@@ -225,7 +225,7 @@ export class Scribe {
     for (const alias of data.aliases) {
       if (alias === pkg || !isSafeFilename(alias)) continue;
       for (const area of ['simple', 'project']) {
-        if (!(await symlinkAtomic(pkg, join(this.output, area, alias)))) {
+        if (!(symlinkAtomic(pkg, join(this.output, area, alias)))) {
           this.logger.warn({ package: pkg, alias, area }, 'alias is a real directory; not linked');
         }
       }
@@ -237,24 +237,24 @@ export class Scribe {
   async writeSimpleIndex(): Promise<void> {
     const packages = [...(await this.knownPackages())].sort();
     const generated = this.generated();
-    await writeFileAtomic(join(this.output, 'simple', 'index.html'), await this.renderer.simpleIndex(packages, generated));
-    await writeFileAtomic(join(this.output, 'simple', 'index.json'), JSON.stringify(simpleIndexJson(packages)));
+    writeFileAtomic(join(this.output, 'simple', 'index.html'), await this.renderer.simpleIndex(packages, generated));
+    writeFileAtomic(join(this.output, 'simple', 'index.json'), JSON.stringify(simpleIndexJson(packages)));
   }
 
   async writeHome(stats: FarmStatistics): Promise<void> {
     const generated = this.generated();
-    await writeFileAtomic(join(this.output, 'index.html'), await this.renderer.home(stats, this.site, generated));
-    await writeFileAtomic(join(this.output, 'stats.html'), await this.renderer.stats(stats, this.site, generated));
+    writeFileAtomic(join(this.output, 'index.html'), await this.renderer.home(stats, this.site, generated));
+    writeFileAtomic(join(this.output, 'stats.html'), await this.renderer.stats(stats, this.site, generated));
   }
 
   async writeSearchIndex(entries: readonly SearchEntry[]): Promise<void> {
-    await writeFileAtomic(join(this.output, 'packages.json'), JSON.stringify(searchIndexRows(entries)));
+    writeFileAtomic(join(this.output, 'packages.json'), JSON.stringify(searchIndexRows(entries)));
   }
 
   async writeSitemaps(): Promise<void> {
     const packages = [...(await this.knownPackages())].sort();
     for (const [name, xml] of sitemaps(packages, this.site, this.now())) {
-      await writeFileAtomic(join(this.output, name), xml);
+      writeFileAtomic(join(this.output, name), xml);
     }
   }
 
@@ -263,7 +263,7 @@ export class Scribe {
     const [a, b, file] = logPathParts(buildId);
     const dir = join(this.output, 'logs', a, b);
     await mkdir(dir, { recursive: true });
-    await writeFileAtomic(join(dir, file), gzipSync(Buffer.from(log, 'utf8')));
+    writeFileAtomic(join(dir, file), gzipSync(Buffer.from(log, 'utf8')));
   }
 
   /** Removes a package's simple and project directories (wheels included) and its alias links. */
@@ -271,8 +271,8 @@ export class Scribe {
     packageName.parse(pkg);
     for (const alias of aliases) {
       if (alias === pkg || !isSafeFilename(alias)) continue;
-      await removeSymlink(join(this.output, 'simple', alias));
-      await removeSymlink(join(this.output, 'project', alias));
+      removeSymlink(join(this.output, 'simple', alias));
+      removeSymlink(join(this.output, 'project', alias));
     }
     await rm(join(this.output, 'simple', pkg), { recursive: true, force: true });
     await rm(join(this.output, 'project', pkg), { recursive: true, force: true });
@@ -294,8 +294,8 @@ export class Scribe {
     const removed: string[] = [];
     for (const name of names) {
       if (name.endsWith('.whl') && wheelIsVersion(name, version)) {
-        await removeFile(join(dir, name));
-        await removeFile(join(dir, `${name}.metadata`));
+        removeFile(join(dir, name));
+        removeFile(join(dir, `${name}.metadata`));
         removed.push(name);
       }
     }

@@ -37,6 +37,8 @@ export interface BuiltFile {
   dependencies: Record<string, string[]>;
   location: string;
   transferred: boolean;
+  /** SHA-256 of the wheel's METADATA, once the master has the file (PEP 658). */
+  metadataHash?: string | null;
 }
 
 /** A finished build attempt, ready to be recorded. */

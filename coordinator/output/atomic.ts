@@ -1,8 +1,13 @@
 // File-system primitives for the output tree. Every file is written to a
 // temporary name in its own directory and renamed into place, so nginx and
 // its clients only ever see a whole old file or a whole new one.
+//
+// The calls are synchronous on purpose: each is a handful of syscalls taking
+// microseconds, while a round trip through libuv's thread pool costs far more
+// under load; a package's pages are a few files, so the event loop is held
+// for well under a millisecond.
 import { randomBytes } from 'node:crypto';
-import { lstat, mkdir, readlink, rename, rm, symlink, unlink, writeFile } from 'node:fs/promises';
+import { lstatSync, mkdirSync, readlinkSync, renameSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 
 function tempName(path: string): string {
@@ -10,34 +15,26 @@ function tempName(path: string): string {
 }
 
 /** Writes `data` to `path` atomically (temp file + rename, mode 0644). */
-export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
+export function writeFileAtomic(path: string, data: string | Uint8Array): void {
   const temp = tempName(path);
   try {
-    await writeFile(temp, data, { mode: 0o644 });
-    await rename(temp, path);
+    writeFileSync(temp, data, { mode: 0o644 });
+    renameSync(temp, path);
   } catch (error) {
-    await rm(temp, { force: true });
+    rmSync(temp, { force: true });
     throw error;
   }
-}
-
-function isErrno(error: unknown, ...codes: string[]): boolean {
-  return error instanceof Error && codes.includes((error as NodeJS.ErrnoException).code ?? '');
 }
 
 /**
  * Makes `dir` a real directory. A symlink in its place (the name used to be an
  * alias of another package) is removed first.
  */
-export async function ensureRealDir(dir: string): Promise<void> {
-  try {
-    const stat = await lstat(dir);
-    if (stat.isDirectory()) return;
-    await unlink(dir);
-  } catch (error) {
-    if (!isErrno(error, 'ENOENT')) throw error;
-  }
-  await mkdir(dir, { recursive: true });
+export function ensureRealDir(dir: string): void {
+  const stat = lstatSync(dir, { throwIfNoEntry: false });
+  if (stat?.isDirectory()) return;
+  if (stat) unlinkSync(dir);
+  mkdirSync(dir, { recursive: true });
 }
 
 /**
@@ -45,44 +42,31 @@ export async function ensureRealDir(dir: string): Promise<void> {
  * atomically. A real directory already at `link` is left alone: that name is
  * a package of its own. Returns whether the link now points at `target`.
  */
-export async function symlinkAtomic(target: string, link: string): Promise<boolean> {
-  try {
-    const stat = await lstat(link);
-    if (!stat.isSymbolicLink()) return false;
-    if ((await readlink(link)) === target) return true;
-  } catch (error) {
-    if (!isErrno(error, 'ENOENT')) throw error;
-  }
+export function symlinkAtomic(target: string, link: string): boolean {
+  const stat = lstatSync(link, { throwIfNoEntry: false });
+  if (stat && !stat.isSymbolicLink()) return false;
+  if (stat && readlinkSync(link) === target) return true;
   const temp = tempName(link);
-  await symlink(target, temp);
+  symlinkSync(target, temp);
   try {
-    await rename(temp, link);
+    renameSync(temp, link);
   } catch (error) {
-    await rm(temp, { force: true });
+    rmSync(temp, { force: true });
     throw error;
   }
   return true;
 }
 
 /** Removes a symlink if `path` is one; anything else is left alone. */
-export async function removeSymlink(path: string): Promise<boolean> {
-  try {
-    if (!(await lstat(path)).isSymbolicLink()) return false;
-    await unlink(path);
-    return true;
-  } catch (error) {
-    if (isErrno(error, 'ENOENT')) return false;
-    throw error;
-  }
+export function removeSymlink(path: string): boolean {
+  if (!lstatSync(path, { throwIfNoEntry: false })?.isSymbolicLink()) return false;
+  unlinkSync(path);
+  return true;
 }
 
 /** Removes a file, ignoring one that is already gone. */
-export async function removeFile(path: string): Promise<boolean> {
-  try {
-    await unlink(path);
-    return true;
-  } catch (error) {
-    if (isErrno(error, 'ENOENT')) return false;
-    throw error;
-  }
+export function removeFile(path: string): boolean {
+  if (!lstatSync(path, { throwIfNoEntry: false })) return false;
+  unlinkSync(path);
+  return true;
 }
