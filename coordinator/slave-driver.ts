@@ -67,8 +67,6 @@ export interface SlaveDriverDeps {
   cancelTransfers(slaveId: number): void;
   /** The build is recorded: write its log and the package's pages. */
   buildRecorded(buildId: number, build: BuildResult): void;
-  /** A build was abandoned and went back to the queue. */
-  buildAbandoned?(): void;
   /** Status for monitors: [slave id, timestamp, message, data]. */
   status?(data: [number, UtcDateTime, string, unknown]): void;
 }
@@ -500,7 +498,6 @@ export class SlaveDriver extends Task {
     slave.currentBuild = undefined;
     slave.build = undefined;
     this.deps.queues.abandon(slave.abi, current[0], current[1]);
-    this.deps.buildAbandoned?.();
     this.wakeWaiting();
   }
 
