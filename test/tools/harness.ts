@@ -1,0 +1,144 @@
+// A coordinator made of the real parts the operator tools talk to: MrChase
+// and the Lumberjack on ipc endpoints, the file juggler on a loopback port,
+// the scribe writing a real output tree, over a fresh database. Tools run as
+// child processes through their bin/ shims.
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { FileJuggler } from '../../coordinator/file-juggler.ts';
+import { Lumberjack } from '../../coordinator/lumberjack.ts';
+import { MrChase } from '../../coordinator/mr-chase.ts';
+import { Scribe, type ScribeRequest } from '../../coordinator/scribe.ts';
+import type { BuildResult } from '../../coordinator/slave-driver.ts';
+import { AccessStore } from '../../coordinator/tools/access-store.ts';
+import type { BuildRecord } from '../../shared/db/index.ts';
+import { createDatabase, tempDir, type Dialect, type TestDatabase } from './fixture.ts';
+
+export interface Harness {
+  t: TestDatabase;
+  dir: string;
+  output: string;
+  importQueue: string;
+  fileQueue: string;
+  logQueue: string;
+  chase: MrChase;
+  jack: Lumberjack;
+  deleted: Array<[string, string | null]>;
+  pages: ScribeRequest[];
+  stop(): Promise<void>;
+}
+
+export function toRecord(build: BuildResult): BuildRecord {
+  return {
+    package: build.package,
+    version: build.version,
+    abiTag: build.abiTag,
+    status: build.status,
+    duration: build.duration,
+    slaveId: build.slaveId,
+    builtAt: new Date(),
+    files: build.files.map((f) => ({
+      filename: f.filename,
+      filesize: f.filesize,
+      filehash: f.filehash,
+      packageTag: f.packageTag,
+      packageVersionTag: f.packageVersionTag,
+      pyVersionTag: f.pyVersionTag,
+      abiTag: f.abiTag,
+      platformTag: f.platformTag,
+      requiresPython: f.requiresPython,
+      dependencies: { apt: f.dependencies.apt ?? [], pip: f.dependencies.pip ?? [] },
+      metadataHash: f.metadataHash ?? null,
+    })),
+  };
+}
+
+export async function startHarness(dialect: Dialect, options: { fileQueue?: string; importQueue?: string; logQueue?: string } = {}): Promise<Harness> {
+  const t = await createDatabase(dialect, ['cp311', 'cp39']);
+  const tmp = await tempDir();
+  const output = join(tmp.path, 'www');
+  const scribe = await Scribe.create({ output, db: t.db });
+  await scribe.writeStaticPages();
+  const juggler = new FileJuggler({ address: options.fileQueue ?? 'tcp://127.0.0.1:0', outputPath: output });
+  const deleted: Array<[string, string | null]> = [];
+  const pages: ScribeRequest[] = [];
+  const chase = new MrChase({
+    endpoint: options.importQueue ?? `ipc://${join(tmp.path, 'import')}`,
+    deps: {
+      db: t.db,
+      logBuild: (build) => t.db.logBuild(toRecord(build)),
+      expectFile: (slaveId, file) => juggler.expect(slaveId, file),
+      verifyFile: (slaveId, pkg) => juggler.verify(slaveId, pkg),
+      cancelTransfers: (slaveId) => juggler.cancel(slaveId),
+      buildRecorded: (buildId, build) => {
+        void scribe.writeLog(buildId, build.output).then(() => scribe.handle({ kind: 'BOTH', package: build.package }));
+      },
+      pages: async (request) => {
+        pages.push(request);
+        await scribe.handle(request);
+      },
+      rebuildHome: async () => {
+        await scribe.writeHome(await t.db.getStatistics());
+        await scribe.writeSearchIndex(await t.db.getSearchIndex());
+      },
+      deleted: (pkg, version) => deleted.push([pkg, version]),
+    },
+  });
+  const jack = new Lumberjack({
+    endpoint: options.logQueue ?? `ipc://${join(tmp.path, 'logger')}`,
+    deps: { store: new AccessStore(t.db) },
+    flushInterval: 0.05,
+  });
+  await juggler.start();
+  await chase.start();
+  await jack.start();
+  return {
+    t,
+    dir: tmp.path,
+    output,
+    importQueue: chase.endpoint!,
+    fileQueue: juggler.endpoint!,
+    logQueue: jack.endpoint!,
+    chase,
+    jack,
+    deleted,
+    pages,
+    stop: async () => {
+      await jack.stop();
+      await chase.stop();
+      await juggler.stop();
+      await t.cleanup();
+      await tmp.cleanup();
+    },
+  };
+}
+
+export interface ToolResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs bin/piw-<name>.js with the arguments; stdin is closed unless given. */
+export function runTool(name: string, args: string[], options: { stdin?: string; env?: NodeJS.ProcessEnv } = {}): Promise<ToolResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [`bin/piw-${name}.js`, ...args], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env: { ...process.env, ...options.env },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    child.stdin.end(options.stdin ?? '');
+  });
+}
+
+export async function until(check: () => Promise<boolean> | boolean, what: string): Promise<void> {
+  for (let i = 0; i < 300; i++) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
