@@ -4,7 +4,7 @@
 // realistically shaped data (versions, two ABIs, wheels, aliases); set
 // SITE_BENCH_PACKAGES to change the regeneration size (default 10,000).
 import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FarmStatistics, FileInfo, ProjectData, ReleaseData, SearchEntry } from '../shared/model.ts';
 import { Scribe } from '../coordinator/scribe.ts';
@@ -173,15 +173,17 @@ async function main(): Promise<void> {
       peak = Math.max(peak, process.memoryUsage().rss);
     }, 50);
     const t0 = performance.now();
-    const result = await regenerate(new SyntheticDatabase(count), { output: join(out, 'full'), renderer });
+    const workers = availableParallelism();
+    const result = await regenerate(new SyntheticDatabase(count), { output: join(out, 'full'), renderer, workers });
     const seconds = (performance.now() - t0) / 1000;
     clearInterval(sampler);
+    // Worker threads share the process, so the process's RSS covers them too.
     peak = Math.max(peak, process.memoryUsage().rss, process.resourceUsage().maxRSS * 1024);
     console.log('| measure | p50 | p99 |\n|---|---|---|');
     for (const row of rows) console.log(`| ${row.join(' | ')} |`);
     console.log('\n| full regeneration | packages | seconds | packages/s | peak RSS |\n|---|---|---|---|---|');
     console.log(
-      `| synthetic farm (1-61 versions, 2 ABIs) | ${result.packages.toLocaleString('en-US')} | ${seconds.toFixed(1)} | ${Math.round(result.packages / seconds).toLocaleString('en-US')} | ${Math.round(peak / 2 ** 20)} MB |`,
+      `| synthetic farm (1-61 versions, 2 ABIs), ${workers} worker threads | ${result.packages.toLocaleString('en-US')} | ${seconds.toFixed(1)} | ${Math.round(result.packages / seconds).toLocaleString('en-US')} | ${Math.round(peak / 2 ** 20)} MB |`,
     );
   } finally {
     await rm(out, { recursive: true, force: true });

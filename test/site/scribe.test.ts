@@ -234,14 +234,15 @@ describe('scribe', () => {
 });
 
 describe('full regeneration', () => {
-  test('produces the same bytes as incremental rewrites of the same data', async () => {
+  test('produces the same bytes as incremental rewrites, in worker threads or not', async () => {
     const projects = [sampleProject(), otherProject('numpy'), otherProject('scipy', 'Science <fast>')];
-    const full = await tempDir('full');
+    const threaded = await tempDir('full');
+    const inline = await tempDir('inline');
     const incr = await tempDir('incr');
     try {
       const db = new FixtureDatabase(projects);
-      const result = await regenerate(db, { output: full.path, now: fixedClock });
-      assert.deepEqual(result, { packages: 3, missing: 0 });
+      assert.deepEqual(await regenerate(db, { output: threaded.path, now: fixedClock, workers: 2 }), { packages: 3, missing: 0 });
+      assert.deepEqual(await regenerate(db, { output: inline.path, now: fixedClock, workers: 0 }), { packages: 3, missing: 0 });
 
       const scribe = await Scribe.create({ output: incr.path, db, now: fixedClock });
       await scribe.writeStaticPages();
@@ -250,15 +251,18 @@ describe('full regeneration', () => {
       await scribe.handle({ kind: 'SEARCH', entries: await db.getSearchIndex() });
       await scribe.handle({ kind: 'HOME', stats: await db.getStatistics() });
 
-      const a = await treeFiles(full.path);
-      const b = await treeFiles(incr.path);
-      assert.deepEqual(a, b);
-      assert.ok(a.includes('project/scipy/json/index.json'));
-      for (const file of a.filter((f) => !f.includes(' -> '))) {
-        assert.deepEqual(await readFile(join(full.path, file)), await readFile(join(incr.path, file)), file);
+      const files = await treeFiles(incr.path);
+      assert.ok(files.includes('project/scipy/json/index.json'));
+      assert.ok(files.includes('simple/Sample_Pkg -> sample-pkg'));
+      for (const other of [threaded.path, inline.path]) {
+        assert.deepEqual(await treeFiles(other), files);
+        for (const file of files.filter((f) => !f.includes(' -> '))) {
+          assert.deepEqual(await readFile(join(other, file)), await readFile(join(incr.path, file)), file);
+        }
       }
     } finally {
-      await full.cleanup();
+      await threaded.cleanup();
+      await inline.cleanup();
       await incr.cleanup();
     }
   });
