@@ -1,0 +1,319 @@
+// Assembles piw-master: opens the database, creates every task, connects them
+// with plain calls, starts them in dependency order and stops them in reverse.
+// The CLI (master.ts) and the end-to-end tests both start the farm here.
+import { z } from 'zod';
+import { UserError } from '../shared/cli.ts';
+import { defaultDsn, openDatabase, type BuildRecord, type Database } from '../shared/db/index.ts';
+import type { Logger } from '../shared/log.ts';
+import { DEFAULT_ENDPOINTS } from '../shared/wire/transport.ts';
+import { envBoolean, envInteger, envNumber, zmqAddress } from '../shared/config.ts';
+import { AllowList } from './allow-list.ts';
+import { Architect, BuildQueues, type BuildKey } from './architect.ts';
+import { BigBrother } from './big-brother.ts';
+import { CloudGazer, type Upstream } from './cloud-gazer.ts';
+import { ControlEndpoints } from './control.ts';
+import { WorkerObject, isPostgresDsn, type AsyncApi } from './db-pool.ts';
+import { FileJuggler } from './file-juggler.ts';
+import { Lumberjack } from './lumberjack.ts';
+import { MrChase } from './mr-chase.ts';
+import { PyPIClient } from './pypi.ts';
+import { Scribe, scribeRequest, type ScribeRequest } from './scribe.ts';
+import { Secretary } from './secretary.ts';
+import { SlaveDriver, type BuildResult } from './slave-driver.ts';
+import { Task, TaskRunner, type TaskOptions } from './tasks.ts';
+import { AccessStore, type AccessBatch } from './tools/access-store.ts';
+
+const url = z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' });
+
+export const masterConfigSchema = z.object({
+  dsn: z.string().min(1).default(() => defaultDsn()),
+  outputPath: z.string().min(1).default('/var/www'),
+  devMode: envBoolean.default(false),
+  pypiXmlrpc: url.default('https://pypi.org/pypi'),
+  pypiSimple: url.default('https://pypi.org/simple'),
+  pypiJson: url.default('https://pypi.org/pypi'),
+  statusQueue: zmqAddress.default(DEFAULT_ENDPOINTS.status),
+  controlQueue: zmqAddress.default(DEFAULT_ENDPOINTS.control),
+  importQueue: zmqAddress.default(DEFAULT_ENDPOINTS.import),
+  logQueue: zmqAddress.default(DEFAULT_ENDPOINTS.logger),
+  slaveQueue: zmqAddress.default(DEFAULT_ENDPOINTS.slaves),
+  fileQueue: zmqAddress.default(DEFAULT_ENDPOINTS.files),
+  logFile: z.string().min(1).optional(),
+  /** Build only the packages listed in this file (a private farm). */
+  allowList: z.string().min(1).optional(),
+  /** Follow the upstream changelog (off for a farm fed only by piw-add / piw-import). */
+  follow: envBoolean.default(true),
+  /** Seconds between upstream changelog polls once caught up. */
+  pollInterval: envNumber.pipe(z.number().positive()).default(10),
+  /** Seconds between scheduled build-queue refreshes (new versions also refresh it at once). */
+  queueRefresh: envNumber.pipe(z.number().positive()).default(60),
+  /** Seconds an IDLE slave is held waiting for work before it is told to SLEEP. */
+  idleHold: envNumber.pipe(z.number().min(0)).default(10),
+  /** Seconds a page rewrite waits to absorb duplicates. */
+  pageWindow: envNumber.pipe(z.number().min(0)).default(2),
+  /** Builds per ABI kept in memory for dispatch. */
+  queueLimit: envInteger.pipe(z.number().int().positive()).default(1000),
+});
+
+export type MasterConfig = z.output<typeof masterConfigSchema>;
+
+/** A build as the database records it; the armv6l twin shares its original's METADATA hash. */
+export function toBuildRecord(build: BuildResult, builtAt: Date): BuildRecord {
+  const metadataByHash = new Map<string, string>();
+  for (const f of build.files) if (f.metadataHash) metadataByHash.set(f.filehash, f.metadataHash);
+  return {
+    package: build.package,
+    version: build.version,
+    abiTag: build.abiTag,
+    status: build.status,
+    duration: build.duration,
+    slaveId: build.slaveId,
+    builtAt,
+    files: build.files.map((f) => ({
+      filename: f.filename,
+      filesize: f.filesize,
+      filehash: f.filehash,
+      packageTag: f.packageTag,
+      packageVersionTag: f.packageVersionTag,
+      pyVersionTag: f.pyVersionTag,
+      abiTag: f.abiTag,
+      platformTag: f.platformTag,
+      requiresPython: f.requiresPython,
+      dependencies: { apt: f.dependencies.apt ?? [], pip: f.dependencies.pip ?? [] },
+      metadataHash: f.metadataHash ?? metadataByHash.get(f.filehash) ?? null,
+    })),
+  };
+}
+
+/** The scribe behind the secretary, as one task: pending rewrites are saved on stop. */
+class Pages extends Task {
+  readonly name = 'pages';
+  override readonly pauseMode = 'nonstop' as const;
+  private scribe: Scribe | undefined;
+  private secretary: Secretary | undefined;
+
+  constructor(
+    private readonly options: TaskOptions & { output: string; db: Database; heavy: AsyncApi<Database>; windowMs: number },
+  ) {
+    super(options);
+  }
+
+  protected override async setup(): Promise<void> {
+    const scribe = await Scribe.create({ output: this.options.output, db: this.options.heavy, logger: this.logger });
+    await scribe.writeStaticPages();
+    this.scribe = scribe;
+    this.secretary = new Secretary({
+      sink: (request) => scribe.handle(request),
+      store: this.options.db,
+      windowMs: this.options.windowMs,
+      logger: this.logger,
+    });
+    await this.secretary.start();
+  }
+
+  /** Queues a page rewrite; failures are logged, never thrown at the caller. */
+  request(request: ScribeRequest): Promise<void> {
+    const secretary = this.secretary;
+    if (!secretary) return Promise.resolve();
+    return secretary.request(request).catch((error: unknown) => {
+      this.logger.error({ err: error, kind: request.kind }, 'page request failed');
+    });
+  }
+
+  protected override async teardown(): Promise<void> {
+    await this.secretary?.stop();
+  }
+}
+
+export interface Coordinator {
+  readonly runner: TaskRunner;
+  readonly slaveDriver: SlaveDriver;
+  readonly fileJuggler: FileJuggler;
+  readonly architect: Architect;
+  readonly control: ControlEndpoints;
+  readonly db: Database;
+  /** Resolves when a QUIT arrives (monitor, signal, or a task giving up). */
+  untilQuit(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  logger: Logger;
+  /** Upstream stand-in (tests); a PyPIClient on the configured URLs otherwise. */
+  upstream?: Upstream;
+}
+
+async function openHeavy(dsn: string, main: Database): Promise<{ api: AsyncApi<Database>; close(): Promise<void> }> {
+  if (isPostgresDsn(dsn)) return { api: main, close: async () => undefined };
+  const worker = new WorkerObject<Database>(new URL('../shared/db/index.ts', import.meta.url).href, 'openDatabase', [dsn]);
+  try {
+    await worker.ready;
+  } catch (error) {
+    await worker.close();
+    if (error instanceof Error && error.name === 'UserError') throw new UserError(error.message);
+    throw error;
+  }
+  return { api: worker.api, close: () => worker.close('close') };
+}
+
+async function openAccessStore(dsn: string, main: Database): Promise<{ store: { logAccessBatch(b: AccessBatch): Promise<void> }; close(): Promise<void> }> {
+  if (isPostgresDsn(dsn)) return { store: new AccessStore(main), close: async () => undefined };
+  // a busy web server's log is many inserts: keep them off the event loop
+  const worker = new WorkerObject<AccessStore>(new URL('./tools/access-store.ts', import.meta.url).href, 'openAccessStore', [dsn]);
+  await worker.ready;
+  return { store: worker.api, close: () => worker.close('close') };
+}
+
+export async function startCoordinator(config: MasterConfig, options: StartOptions): Promise<Coordinator> {
+  const logger = options.logger;
+  const child = (name: string): Logger => logger.child({ task: name });
+  const main = await openDatabase(config.dsn);
+  const closers: Array<() => Promise<void>> = [() => main.close()];
+  const closeAll = async (): Promise<void> => {
+    for (const close of closers.reverse()) await close().catch((error: unknown) => logger.error({ err: error }, 'close failed'));
+  };
+  try {
+    const heavy = await openHeavy(config.dsn, main);
+    closers.push(heavy.close);
+    const access = await openAccessStore(config.dsn, main);
+    closers.push(access.close);
+
+    const runner = new TaskRunner(logger);
+    const queues = new BuildQueues(config.queueLimit);
+    const pages = new Pages({ logger: child('pages'), output: config.outputPath, db: main, heavy: heavy.api, windowMs: config.pageWindow * 1000 });
+    const page = (request: ScribeRequest): Promise<void> => pages.request(request);
+    const buildRecorded = (buildId: number, build: BuildResult): void => {
+      void page({ kind: 'LOG', buildId, log: build.output });
+      void page({ kind: build.status ? 'BOTH' : 'PROJECT', package: build.package });
+    };
+    const logBuild = (build: BuildResult): Promise<number> => main.logBuild(toBuildRecord(build, new Date()));
+
+    const fileJuggler = new FileJuggler({ logger: child('file-juggler'), address: config.fileQueue, outputPath: config.outputPath });
+    let control: ControlEndpoints | undefined;
+    const slaveDriver = new SlaveDriver({
+      logger: child('slave-driver'),
+      pypiSimple: config.pypiSimple,
+      idleHoldMs: config.idleHold * 1000,
+      deps: {
+        queues,
+        logBuild,
+        expectFile: (id, file) => fileJuggler.expect(id, file),
+        verifyFile: (id, pkg) => fileJuggler.verify(id, pkg),
+        cancelTransfers: (id) => fileJuggler.cancel(id),
+        buildRecorded,
+        status: (data) => control?.publish('SLAVE', data),
+      },
+    });
+    const architect = new Architect({
+      logger: child('architect'),
+      queues,
+      refreshSeconds: config.queueRefresh,
+      onRefresh: () => slaveDriver.wakeWaiting(),
+      source: {
+        async getBuildQueue(limit: number) {
+          const raw = await heavy.api.getBuildQueue(limit);
+          return new Map([...raw].map(([abi, entries]) => [abi, entries.map((e): BuildKey => [e.package, e.version])]));
+        },
+      },
+    });
+    const pauseAll = (): void => runner.control('PAUSE');
+    const bigBrother = new BigBrother({
+      logger: child('big-brother'),
+      outputPath: config.outputPath,
+      deps: {
+        getStatistics: () => heavy.api.getStatistics(),
+        getSearchIndex: () => heavy.api.getSearchIndex(),
+        writeHome: (stats) => page({ kind: 'HOME', stats }),
+        writeSearchIndex: (entries) => page({ kind: 'SEARCH', entries }),
+        publish: (stats) => control?.publish('STATS', stats),
+        diskFull: () => {
+          pauseAll();
+          slaveDriver.controlSlave('SLEEP', null);
+        },
+      },
+    });
+    control = new ControlEndpoints({
+      logger: child('control'),
+      statusAddress: config.statusQueue,
+      controlAddress: config.controlQueue,
+      handlers: {
+        replay: () => {
+          bigBrother.replay();
+          slaveDriver.replay();
+        },
+        slave: (action, id) => {
+          slaveDriver.controlSlave(action, id);
+          if (action === 'WAKE' && id === null) bigBrother.woken();
+        },
+        pauseAll,
+        resumeAll: () => runner.control('RESUME'),
+        quit: () => runner.quit(),
+      },
+    });
+    const mrChase = new MrChase({
+      logger: child('mr-chase'),
+      endpoint: config.importQueue,
+      deps: {
+        db: main,
+        logBuild,
+        expectFile: (id, file) => fileJuggler.expect(id, file),
+        verifyFile: (id, pkg) => fileJuggler.verify(id, pkg),
+        cancelTransfers: (id) => fileJuggler.cancel(id),
+        buildRecorded,
+        pages: page,
+        rebuildHome: async () => bigBrother.forceHome(),
+        deleted: (pkg, version) => slaveDriver.deleted(pkg, version),
+        queueChanged: () => architect.nudge(),
+      },
+    });
+    const lumberjack = new Lumberjack({
+      logger: child('lumberjack'),
+      endpoint: config.logQueue,
+      deps: { store: access.store, downloadsLogged: (count) => bigBrother.addDownloads(count) },
+    });
+    const tasks: Task[] = [control, pages, bigBrother, fileJuggler, slaveDriver, mrChase, lumberjack, architect];
+    if (config.follow) {
+      const pypi = options.upstream ?? new PyPIClient({ xmlrpcUrl: config.pypiXmlrpc, jsonUrl: config.pypiJson, logger: child('pypi') });
+      const allowList = config.allowList ? new AllowList(config.allowList) : undefined;
+      tasks.push(
+        new CloudGazer({
+          logger: child('cloud-gazer'),
+          db: main,
+          pypi,
+          devMode: config.devMode,
+          pollSeconds: config.pollInterval,
+          ...(allowList ? { allowList } : {}),
+          events: {
+            deleted: ({ package: pkg, version }) => slaveDriver.deleted(pkg, version ?? null),
+            rewrite: (request) => {
+              const parsed = scribeRequest.safeParse(request);
+              if (parsed.success) return page(parsed.data);
+              logger.error({ request }, 'unusable page request from the cloud gazer');
+              return undefined;
+            },
+            queueChanged: () => architect.nudge(),
+          },
+        }),
+      );
+    }
+    await runner.start(tasks);
+    logger.info('all tasks started');
+    let stopping: Promise<void> | undefined;
+    return {
+      runner, slaveDriver, fileJuggler, architect, control, db: main,
+      untilQuit: () => runner.untilQuit(),
+      stop: () => {
+        stopping ??= (async () => {
+          logger.info('stopping tasks');
+          await runner.stop();
+          await closeAll();
+          logger.info('stopped');
+        })();
+        return stopping;
+      },
+    };
+  } catch (error) {
+    await closeAll();
+    throw error;
+  }
+}
