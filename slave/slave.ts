@@ -202,6 +202,15 @@ export class Slave {
     }
   }
 
+  /** BYE is a courtesy (the master forgets us sooner): never wait long for it to leave. */
+  private async bye(socket: SlaveSocket): Promise<void> {
+    const sent = socket.send('BYE').then(
+      () => true,
+      () => false,
+    );
+    await Promise.race([sent, sleep(1000, new AbortController().signal)]);
+  }
+
   private async dropBuild(reason: string): Promise<void> {
     const build = this.build;
     this.build = null;
@@ -230,7 +239,12 @@ export class Slave {
     let sentAt = Date.now();
     for (;;) {
       const reply = await this.reply(socket, sent);
-      if (reply === null || stop.aborted) break;
+      if (reply === null) {
+        // Still waiting on the master: a REQ socket cannot send BYE now.
+        await this.dropBuild('slave shutting down');
+        return 'stopped';
+      }
+      if (stop.aborted) break;
       const heldMs = Date.now() - sentAt;
       const finished = this.build?.done ?? null;
       const action = decide(
@@ -245,7 +259,7 @@ export class Slave {
         case 'die':
           this.logger.warn('master asked us to terminate');
           await this.dropBuild('master said DIE');
-          await socket.send('BYE');
+          await this.bye(socket);
           return 'die';
         case 'ack':
           this.slaveId = action.slaveId;
@@ -328,9 +342,9 @@ export class Slave {
       }
       sentAt = Date.now();
     }
-    // Stopping: the socket is free (we hold a reply, or never sent), so BYE can go.
+    // Stopping with the master's last reply in hand: the socket is free for BYE.
     await this.dropBuild('slave shutting down');
-    await socket.send('BYE').catch(() => undefined);
+    await this.bye(socket);
     return 'stopped';
   }
 }
