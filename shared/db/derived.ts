@@ -217,20 +217,36 @@ export class DerivedTables {
     await this.bump(db, new Map([['builds_time_us', sign * total]]));
   }
 
-  async downloadLogged(db: Db, filename: string, accessedAt: Date): Promise<void> {
-    const day = utcDay(accessedAt);
-    await db
-      .insertInto('downloads_daily')
-      .values({ day, downloads: 1 })
-      .onConflict((oc) => oc.column('day').doUpdateSet({ downloads: sql<number>`downloads_daily.downloads + 1` }))
-      .execute();
-    const owner = await db
-      .selectFrom('files as f')
-      .innerJoin('builds as b', 'b.build_id', 'f.build_id')
-      .select('b.package')
-      .where('f.filename', '=', filename)
-      .executeTakeFirst();
-    if (owner) await this.bumpDownloadCounts(db, new Map([[owner.package, new Map([[day, 1]])]]), 1);
+  /** Follows downloads entering the downloads table. */
+  async downloadsLogged(db: Db, downloads: ReadonlyArray<{ filename: string; accessedAt: Date }>): Promise<void> {
+    const perDay = new Map<string, number>();
+    for (const d of downloads) addTo(perDay, utcDay(d.accessedAt), 1);
+    for (const [day, n] of perDay) {
+      await db
+        .insertInto('downloads_daily')
+        .values({ day, downloads: n })
+        .onConflict((oc) => oc.column('day').doUpdateSet({ downloads: sql<number>`downloads_daily.downloads + excluded.downloads` }))
+        .execute();
+    }
+    const owners = new Map<string, string>();
+    for (const part of chunks([...new Set(downloads.map((d) => d.filename))])) {
+      const rows = await db
+        .selectFrom('files as f')
+        .innerJoin('builds as b', 'b.build_id', 'f.build_id')
+        .select(['f.filename', 'b.package'])
+        .where('f.filename', 'in', part)
+        .execute();
+      for (const row of rows) owners.set(row.filename, row.package);
+    }
+    const counts = new Map<string, Map<string, number>>();
+    for (const d of downloads) {
+      const pkg = owners.get(d.filename);
+      if (pkg === undefined) continue;
+      let days = counts.get(pkg);
+      if (!days) counts.set(pkg, (days = new Map()));
+      addTo(days, utcDay(d.accessedAt), 1);
+    }
+    await this.bumpDownloadCounts(db, counts, 1);
   }
 
   // ---- from scratch ----
@@ -314,6 +330,8 @@ export class DerivedTables {
 
   /** Recomputes every derived table from the rows. */
   async rebuild(db: Db): Promise<void> {
+    // Big sorts and hashes: give them memory for this transaction only.
+    if (this.dialect === 'postgres') await sql`SET LOCAL work_mem = '256MB'`.execute(db);
     await this.rebuildQueue(db);
     await db.deleteFrom('package_tag_files').execute();
     await sql`INSERT INTO package_tag_files (package_tag, files) ${this.expectedPackageTags()}`.execute(db);

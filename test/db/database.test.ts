@@ -424,6 +424,28 @@ for (const dialect of DIALECTS) {
       });
     });
 
+    describe('batched downloads', () => {
+      test('a batch lands whole, counted per package and day; a bad record refuses it all', async () => {
+        await addVersions(db, 'batched', ['1.0']);
+        const file = wheel('batched', '1.0', 'none');
+        await db.logBuild(build('batched', '1.0', 'cp39', [file]));
+        const now = new Date('2026-06-30T12:00:00Z');
+        const batch = Array.from({ length: 1200 }, (_, i) => ({
+          filename: i % 3 === 0 ? 'not-ours-1.0-py3-none-any.whl' : file.filename,
+          host: '192.0.2.5',
+          timestamp: new Date(now.getTime() - (i % 40) * 86_400_000),
+        }));
+        await db.logDownloads(batch);
+        const data = await db.getProjectData('batched', now);
+        assert.equal(data?.downloadsAll, 800);
+        assert.equal(data?.downloadsRecent, batch.filter((d, i) => i % 3 !== 0 && now.getTime() - d.timestamp.getTime() < 30 * 86_400_000).length);
+        await assert.rejects(db.logDownloads([batch[1]!, { ...batch[1]!, host: 'nope' }]));
+        assert.equal((await db.getProjectData('batched', now))?.downloadsAll, 800);
+        await db.logDownloads([]);
+        await assertConsistent(db);
+      });
+    });
+
     describe('derived tables', () => {
       test('verifyDerived notices drift and rebuildDerived repairs it', async () => {
         await assertConsistent(db);
