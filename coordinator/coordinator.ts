@@ -192,6 +192,7 @@ export async function startCoordinator(config: MasterConfig, options: StartOptio
     let control: ControlEndpoints | undefined;
     const slaveDriver = new SlaveDriver({
       logger: child('slave-driver'),
+      address: config.slaveQueue,
       pypiSimple: config.pypiSimple,
       idleHoldMs: config.idleHold * 1000,
       deps: {

@@ -6,6 +6,8 @@
 import type { z } from 'zod';
 import { UtcDateTime } from '../shared/wire/cbor.ts';
 import {
+  ProtocolError,
+  encodeMessage,
   fileStateSchema,
   slaveDriver as slaveProtocol,
   slaveHelloSchema,
@@ -13,7 +15,9 @@ import {
   toWire,
   type Message,
 } from '../shared/wire/protocols.ts';
+import { createSocket, type WireSocket } from '../shared/wire/transport.ts';
 import type { BuildQueues } from './architect.ts';
+import { GarbageLog } from './control.ts';
 import { Task, type TaskOptions } from './tasks.ts';
 import { checkWheelFilename } from './wheel-check.ts';
 
@@ -73,6 +77,8 @@ export interface SlaveDriverDeps {
 
 export interface SlaveDriverOptions extends TaskOptions {
   deps: SlaveDriverDeps;
+  /** Where slaves connect (--slave-queue); without it only handle() is used (tests, benchmarks). */
+  address?: string;
   /** The index URL handed to slaves in ACK (--pypi-simple). */
   pypiSimple: string;
   /** How long an IDLE with nothing to build is held before SLEEP (ms). */
@@ -185,12 +191,74 @@ export class SlaveDriver extends Task {
   private readonly waiting = new Map<SlaveState, { timer: NodeJS.Timeout; resolve: (reply: SlaveReply) => void }>();
   private readonly now: () => number;
   private readonly deps: SlaveDriverDeps;
+  private socket: WireSocket<typeof slaveProtocol.recv, typeof slaveProtocol.send> | undefined;
+  private receiving: Promise<void> | undefined;
+  private readonly inProgress = new Set<Promise<void>>();
+  private readonly garbage: GarbageLog;
 
   constructor(private readonly options: SlaveDriverOptions) {
     super(options);
     this.deps = options.deps;
     this.now = options.now ?? Date.now;
+    this.garbage = new GarbageLog(this.logger, 'slave queue');
     this.every(10, 'remove expired slaves', () => this.removeExpired());
+  }
+
+  get endpoint(): string | null {
+    return this.socket?.endpoint ?? null;
+  }
+
+  protected override async setup(): Promise<void> {
+    if (this.options.address === undefined) return;
+    const socket = createSocket('ROUTER', { protocol: slaveProtocol, logger: this.logger, linger: 1 });
+    try {
+      await socket.bind(this.options.address);
+    } catch (error) {
+      socket.close();
+      throw error;
+    }
+    this.socket = socket;
+    this.receiving = this.receive(socket);
+  }
+
+  private async receive(socket: WireSocket<typeof slaveProtocol.recv, typeof slaveProtocol.send>): Promise<void> {
+    while (!socket.closed) {
+      let request;
+      try {
+        request = await socket.recvAddr();
+      } catch (error) {
+        if (socket.closed) return;
+        if (error instanceof ProtocolError) {
+          // no reply: a REQ peer sending garbage waits for its own timeout, as with piwheels
+          this.garbage.note({ error: error.message, peer: error.address?.toString('hex') });
+          continue;
+        }
+        this.logger.error({ err: error }, 'slave queue failed');
+        return;
+      }
+      if (!request) continue;
+      const { address, ...message } = request;
+      // requests of different slaves are handled side by side; one slave has one at a time
+      const work = this.serve(socket, address, message as SlaveRequest);
+      this.inProgress.add(work);
+      void work.finally(() => this.inProgress.delete(work));
+    }
+  }
+
+  private async serve(socket: WireSocket<typeof slaveProtocol.recv, typeof slaveProtocol.send>, address: Buffer, request: SlaveRequest): Promise<void> {
+    let reply: SlaveReply | undefined;
+    try {
+      reply = await this.handle(address.toString('hex'), request);
+    } catch (error) {
+      this.logger.error({ err: error, msg: request.msg }, 'failed to handle a slave request');
+      return;
+    }
+    if (!reply || socket.closed) return;
+    try {
+      await socket.sendRaw([address, '', encodeMessage(slaveProtocol.send, reply.msg, reply.data)]);
+    } catch (error) {
+      if (!socket.closed) this.logger.warn({ err: error, msg: reply.msg }, 'reply to slave failed');
+    }
   }
 
   /** Connected slaves, by id. */
@@ -522,5 +590,8 @@ export class SlaveDriver extends Task {
       this.waiting.delete(slave);
       waiter.resolve({ msg: 'SLEEP', data: false });
     }
+    await Promise.all([...this.inProgress]);
+    this.socket?.close();
+    await this.receiving;
   }
 }
