@@ -58,11 +58,17 @@ export function decide(sent: Request, reply: MasterReply, build: BuildFacts | nu
 }
 
 /**
+ * The longest a master holds an IDLE before answering (a long poll, so that
+ * new work goes out at once instead of after the slave's next nap). Our
+ * coordinator holds at most this long by default; piwheels' answers at once.
+ */
+export const IDLE_HOLD_MS = 10_000;
+
+/**
  * How long to wait for the reply to a request before deciding the master is
- * gone. HELLO, BUSY and the file-related replies come at once; a master may
- * hold an IDLE for a while (until work turns up), but never longer than a
- * third of the busy timeout we announce, which is also what bounds BUILT and
- * SENT (the master records the build or verifies the file first).
+ * gone (and starting over with HELLO). HELLO and BUSY are answered at once,
+ * IDLE within the hold above, while BUILT and SENT may take the master a
+ * while (it records the build, or verifies the file), up to the master timeout.
  */
 export function replyTimeoutMs(sent: Request, masterTimeoutMs: number, quickMs: number): number {
   switch (sent) {
@@ -70,7 +76,7 @@ export function replyTimeoutMs(sent: Request, masterTimeoutMs: number, quickMs: 
     case 'BUSY':
       return Math.min(quickMs, masterTimeoutMs);
     case 'IDLE':
-      return Math.min(masterTimeoutMs, Math.max(quickMs, Math.ceil(masterTimeoutMs / 3) + quickMs));
+      return Math.min(masterTimeoutMs, quickMs + Math.min(IDLE_HOLD_MS, masterTimeoutMs / 3));
     case 'BUILT':
     case 'SENT':
       return masterTimeoutMs;
