@@ -333,7 +333,9 @@ describe('interop with Python peers', () => {
     const dealer = socket('DEALER');
     dealer.connect(await py.endpoint);
     await sendFile(dealer as unknown as WireSocket<Table, Table>, 12, source);
-    assert.deepEqual(await py.result, { slave_id: 12, sha256: createHash('sha256').update(data).digest('hex') });
+    const received = (await py.result) as { slave_id: number; sha256: string };
+    assert.equal(received.slave_id, 12);
+    assert.equal(received.sha256, createHash('sha256').update(data).digest('hex'));
     assert.ok(readFileSync(target).equals(data));
   });
 });
