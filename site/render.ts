@@ -28,6 +28,9 @@ const STATIC: Record<StaticPage, Component> = {
 
 export async function createRenderer(): Promise<SiteRenderer> {
   let container = await AstroContainer.create();
+  // Pages do not look at the request; building one per render costs more
+  // than rendering a small page.
+  const request = new Request('http://localhost/');
   let renders = 0;
   async function render(component: Component, props: Record<string, unknown>): Promise<string> {
     if (renders >= RENDERS_PER_CONTAINER) {
@@ -35,7 +38,7 @@ export async function createRenderer(): Promise<SiteRenderer> {
       renders = 0;
     }
     renders += 1;
-    return container.renderToString(component, { props, partial: false });
+    return container.renderToString(component, { props, partial: false, request });
   }
   return {
     simplePackage: (pkg, files, generated) => render(SimplePackage, { package: pkg, files, generated }),

@@ -1,0 +1,77 @@
+// The repeated parts of a project page (a row per release, a file list per
+// release) as text. A popular project has hundreds of releases; joining
+// strings here is an order of magnitude cheaper than rendering each cell as
+// a template expression, and keeps a page rewrite within a few milliseconds.
+import { escapeHtml as e } from './format.ts';
+import type { ProjectView, ReleaseRow, StatusCell } from './views.ts';
+
+export const STATUS_SYMBOLS: Record<StatusCell['status'], string> = {
+  success: '\u2713',
+  fail: '\u2717',
+  pending: '\u2026',
+  skip: '\u2013',
+  none: '',
+};
+
+function badges(r: ReleaseRow, withSkip: boolean): string {
+  let out = '';
+  if (r.prerelease) out += ' <span class="badge pre">pre-release</span>';
+  if (r.yanked) out += ' <span class="badge yank">yanked</span>';
+  if (withSkip && r.skip) out += ` <span class="badge skip" title="${e(r.skip)}">skipped</span>`;
+  return out;
+}
+
+function cell(c: StatusCell): string {
+  const symbol = STATUS_SYMBOLS[c.status];
+  const inner = c.logUrl
+    ? `<a href="${e(c.logUrl)}" aria-label="${e(c.title)} (build log)">${symbol}</a>`
+    : `<span aria-label="${e(c.title)}">${symbol}</span>`;
+  return `<td class="st st-${c.status}" title="${e(c.title)}">${inner}</td>`;
+}
+
+/** The `<tr>` rows of the releases table. */
+export function releaseRows(view: ProjectView): string {
+  return view.releases
+    .map((r) => {
+      const files = r.files.length > 0 ? `<a href="#${e(r.anchor)}">${r.files.length}</a>` : '\u2013';
+      return (
+        `<tr class="release${r.yanked ? ' yanked' : ''}">` +
+        `<th scope="row"><span class="v">${e(r.version)}</span>${badges(r, true)}</th>` +
+        `<td class="date"><time datetime="${e(r.dateTime)}" title="${e(r.dateTime)}">${e(r.date)}</time></td>` +
+        r.cells.map(cell).join('') +
+        `<td>${files}</td></tr>\n`
+      );
+    })
+    .join('');
+}
+
+/** A `<details>` block per release with files, the newest open. */
+export function fileSections(view: ProjectView): string {
+  const pkg = e(view.package);
+  return view.releases
+    .filter((r) => r.files.length > 0)
+    .map((r, i) => {
+      const items = r.files
+        .map((f) => {
+          const apt = f.aptDependencies.length > 0 ? `sudo apt install ${e(f.aptDependencies.join(' '))} &amp;&amp; ` : '';
+          return (
+            `<li><a class="wheel" href="${e(f.url)}#sha256=${e(f.sha256)}">${e(f.filename)}</a>` +
+            '<dl class="meta">' +
+            `<dt>Size</dt><dd>${e(f.size)}</dd>` +
+            `<dt>ABI</dt><dd>${e(f.abi)} / ${e(f.platform)}</dd>` +
+            `<dt>Requires-Python</dt><dd>${f.requiresPython === null ? 'any' : e(f.requiresPython)}</dd>` +
+            `<dt>SHA-256</dt><dd><code class="hash">${e(f.sha256)}</code></dd>` +
+            `<dt>Install</dt><dd><code>${apt}pip3 install ${pkg}==${e(r.version)}</code></dd>` +
+            '</dl></li>\n'
+          );
+        })
+        .join('');
+      const count = `${r.files.length} ${r.files.length === 1 ? 'file' : 'files'}`;
+      return (
+        `<details id="${e(r.anchor)}" class="files"${i === 0 ? ' open' : ''}>` +
+        `<summary><strong>${e(r.version)}</strong>${badges(r, false)} <span class="count">${count}</span></summary>\n` +
+        `<ul>\n${items}</ul></details>\n`
+      );
+    })
+    .join('');
+}
