@@ -99,6 +99,11 @@ export class BuildQueues {
     return this.building.get(abi)?.has(keyOf(pkg, version)) ?? false;
   }
 
+  /** Versions waiting in one ABI's queue. */
+  size(abi: string): number {
+    return this.queues.get(abi)?.length ?? 0;
+  }
+
   /** Pending builds per ABI (for statistics). */
   sizes(): Record<string, number> {
     const out: Record<string, number> = {};

@@ -202,6 +202,7 @@ export async function startCoordinator(config: MasterConfig, options: StartOptio
         verifyFile: (id, pkg) => fileJuggler.verify(id, pkg),
         cancelTransfers: (id) => fileJuggler.cancel(id),
         buildRecorded,
+        queueLow: () => architect.nudge(),
         status: (data) => control?.publish('SLAVE', data),
       },
     });

@@ -71,6 +71,8 @@ export interface SlaveDriverDeps {
   cancelTransfers(slaveId: number): void;
   /** The build is recorded: write its log and the package's pages. */
   buildRecorded(buildId: number, build: BuildResult): void;
+  /** An ABI's queue is running low: refill it before slaves go idle. */
+  queueLow?(): void;
   /** Status for monitors: [slave id, timestamp, message, data]. */
   status?(data: [number, UtcDateTime, string, unknown]): void;
 }
@@ -360,6 +362,7 @@ export class SlaveDriver extends Task {
     const item = this.deps.queues.next(slave.abi, this.now() + slave.buildTimeoutMs);
     if (!item) return undefined;
     const [pkg, version] = item;
+    if (this.deps.queues.size(slave.abi) < this.deps.queues.limit / 2) this.deps.queueLow?.();
     this.logger.info({ slave: slave.id, label: slave.label, package: pkg, version }, 'build');
     slave.currentBuild = [pkg, version];
     slave.buildStarted = this.now();

@@ -31,6 +31,7 @@ function harness(entries: Record<string, BuildKey[]> = { cp311: [['foo', '1.0'],
   const recorded: number[] = [];
   const cancelled: number[] = [];
   const statuses: Array<[number, string]> = [];
+  const lows: number[] = [];
   const deps: SlaveDriverDeps = {
     queues,
     async logBuild(build) { logged.push(structuredClone(build)); return logged.length; },
@@ -39,10 +40,11 @@ function harness(entries: Record<string, BuildKey[]> = { cp311: [['foo', '1.0'],
     cancelTransfers(id) { cancelled.push(id); },
     buildRecorded(id) { recorded.push(id); },
     status([id, , msg]) { statuses.push([id, msg]); },
+    queueLow() { lows.push(queues.size('cp311')); },
   };
   const driver = new SlaveDriver({ deps, pypiSimple: 'http://index/simple', idleHoldMs: holdMs, now: () => clock });
   return {
-    driver, queues, logged, expected, verifies, recorded, cancelled, statuses,
+    driver, queues, logged, expected, verifies, recorded, cancelled, statuses, lows,
     tick(ms: number) { clock += ms; },
     async say(address: string, request: SlaveRequest) {
       const reply = await driver.handle(address, request);
@@ -57,6 +59,7 @@ describe('slave driver', () => {
     await h.driver.start();
     assert.deepEqual(await h.say('a', hello()), ['ACK', [1, 'http://index/simple']]);
     assert.deepEqual(await h.say('a', idle()), ['BUILD', ['foo', '1.0']]);
+    assert.deepEqual(h.lows, [1], 'a queue below half its limit asks for a refill');
     assert.deepEqual(await h.say('a', busy()), ['CONT', undefined]);
     const files = [fileTuple('foo-1.0-py3-none-any.whl'), fileTuple('foo-1.0-cp311-cp311-linux_armv7l.whl', 'linux_armv7l')];
     assert.deepEqual(await h.say('a', built(true, files)), ['SEND', 'foo-1.0-cp311-cp311-linux_armv7l.whl']);
