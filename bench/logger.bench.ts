@@ -58,12 +58,12 @@ async function writeLog(path: string): Promise<number> {
     if (r < 998) recordable += 1;
     chunk.push(line);
     if (chunk.length === 10_000) {
-      if (!out.write(`${chunk.join('\n')}\n`)) await new Promise((r2) => out.once('drain', r2));
+      if (!out.write(`${chunk.join('\n')}\n`)) await new Promise<void>((r2) => out.once('drain', () => r2()));
       chunk = [];
     }
   }
   out.end(chunk.length > 0 ? `${chunk.join('\n')}\n` : '');
-  await new Promise((r) => out.once('finish', r));
+  await new Promise<void>((r) => out.once('finish', () => r()));
   return recordable;
 }
 
