@@ -14,6 +14,9 @@
 //                                 with a timeout (seconds) resolves null when
 //                                 nothing arrived. Bad input rejects with a
 //                                 ProtocolError and the socket stays usable.
+//                                 One receive at a time per socket (zeromq.js
+//                                 refuses a second with EBUSY); sends may
+//                                 overlap, they are queued in order.
 //     sendAddr(addr, msg, data?) / recvAddr(timeout?)
 //                                 ROUTER framing [address, "", payload]; a
 //                                 ProtocolError from recvAddr carries .address
@@ -75,6 +78,8 @@ export interface SocketOptions<R extends Table, S extends Table> {
   linger?: number;
   /** refuse incoming protocol messages larger than this many bytes */
   maxMessageSize?: number;
+  /** seconds a send may wait at the high-water mark before failing (default: forever) */
+  sendTimeout?: number;
 }
 
 type AnySocket = zmq.Request | zmq.Reply | zmq.Router | zmq.Dealer | zmq.Push | zmq.Pull | zmq.Publisher | zmq.Subscriber;
@@ -118,6 +123,7 @@ export function createSocket<R extends Table = {}, S extends Table = {}>(
   const recvHwm = options.recvHwm ?? options.hwm;
   if (sendHwm !== undefined && 'sendHighWaterMark' in socket) socket.sendHighWaterMark = sendHwm;
   if (recvHwm !== undefined && 'receiveHighWaterMark' in socket) socket.receiveHighWaterMark = recvHwm;
+  if (options.sendTimeout !== undefined && 'sendTimeout' in socket) socket.sendTimeout = Math.round(options.sendTimeout * 1000);
   return new WireSocket<R, S>(kind, socket, options);
 }
 
@@ -194,7 +200,11 @@ export class WireSocket<R extends Table, S extends Table> {
 
   private enqueueSend(frames: Array<Uint8Array | string>): Promise<void> {
     const socket = this.writable();
-    const next = this.sendChain.then(() => socket.send(frames));
+    const next = this.sendChain.then(() =>
+      socket.send(frames).catch((error: unknown) => {
+        throw isTimeout(error) ? new TransportError(`send on ${this.kind} socket timed out`) : error;
+      }),
+    );
     // a failed send must not wedge the sends queued after it
     this.sendChain = next.catch(() => undefined);
     return next;

@@ -189,6 +189,15 @@ describe('transport', () => {
     pull.close();
   });
 
+  test('a send with nobody to take it times out as a TransportError', async () => {
+    const push = track(createSocket('PUSH', { protocol: reverse(masterControl), sendTimeout: 0.05, sendHwm: 1 }));
+    push.connect(`ipc://${join(dir, 'nobody')}`);
+    // the queue towards the absent peer fills, then a send waits and gives up
+    await assert.rejects(async () => {
+      for (let i = 0; i < 100; i++) await push.send('QUIT');
+    }, TransportError);
+  });
+
   test('many sends queued at once all arrive, in order', async () => {
     const address = `ipc://${join(dir, 'burst')}`;
     const pull = track(createSocket('PULL', { protocol: masterControl }));
