@@ -95,7 +95,7 @@ export class Scribe {
   private readonly logger: Logger;
   private readonly now: () => Date;
   private readonly renderer: SiteRenderer;
-  private packages: Set<string> | null = null;
+  private packages = new Set<string>();
 
   private constructor(options: ScribeOptions, renderer: SiteRenderer) {
     this.output = options.output;
@@ -109,6 +109,8 @@ export class Scribe {
   static async create(options: ScribeOptions): Promise<Scribe> {
     const renderer = options.renderer ?? (await loadSiteRenderer());
     const scribe = new Scribe(options, renderer);
+    // Known at start, so a package first seen later is added to the root index.
+    scribe.packages = new Set(await options.db.getAllPackages());
     await mkdir(join(options.output, 'simple'), { recursive: true });
     await mkdir(join(options.output, 'project'), { recursive: true });
     return scribe;
@@ -116,11 +118,6 @@ export class Scribe {
 
   private generated(): string {
     return this.now().toISOString();
-  }
-
-  private async knownPackages(): Promise<Set<string>> {
-    this.packages ??= new Set(await this.db.getAllPackages());
-    return this.packages;
   }
 
   /** Carries out one request; project requests read the database first. */
@@ -216,9 +213,8 @@ export class Scribe {
       const files = simpleFiles(data, metadata);
       writeFileAtomic(join(simpleDir, 'index.html'), await this.renderer.simplePackage(pkg, files, generated));
       writeFileAtomic(join(simpleDir, 'index.json'), JSON.stringify(simpleProjectJson(data, files)));
-      const known = await this.knownPackages();
-      if (!known.has(pkg)) {
-        known.add(pkg);
+      if (!this.packages.has(pkg)) {
+        this.packages.add(pkg);
         await this.writeSimpleIndex();
       }
     }
@@ -235,7 +231,7 @@ export class Scribe {
 
   /** The root simple index (HTML and PEP 691 JSON), sorted by name. */
   async writeSimpleIndex(): Promise<void> {
-    const packages = [...(await this.knownPackages())].sort();
+    const packages = [...this.packages].sort();
     const generated = this.generated();
     writeFileAtomic(join(this.output, 'simple', 'index.html'), await this.renderer.simpleIndex(packages, generated));
     writeFileAtomic(join(this.output, 'simple', 'index.json'), JSON.stringify(simpleIndexJson(packages)));
@@ -252,7 +248,7 @@ export class Scribe {
   }
 
   async writeSitemaps(): Promise<void> {
-    const packages = [...(await this.knownPackages())].sort();
+    const packages = [...this.packages].sort();
     for (const [name, xml] of sitemaps(packages, this.site, this.now())) {
       writeFileAtomic(join(this.output, name), xml);
     }
@@ -276,8 +272,7 @@ export class Scribe {
     }
     await rm(join(this.output, 'simple', pkg), { recursive: true, force: true });
     await rm(join(this.output, 'project', pkg), { recursive: true, force: true });
-    const known = await this.knownPackages();
-    if (known.delete(pkg)) await this.writeSimpleIndex();
+    if (this.packages.delete(pkg)) await this.writeSimpleIndex();
     this.logger.info({ package: pkg }, 'deleted package');
   }
 
