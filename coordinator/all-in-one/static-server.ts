@@ -48,8 +48,10 @@ function parseAccept(header: string): MediaRange[] {
       const [type = '', ...params] = part.split(';').map((s) => s.trim());
       let q = 1;
       for (const param of params) {
-        const match = /^q\s*=\s*([0-9.]+)$/i.exec(param);
-        if (match) q = Math.min(1, Math.max(0, Number(match[1])));
+        if (!/^q\s*=/i.test(param)) continue;
+        // a malformed weight counts as a refusal rather than a full yes
+        const match = /^q\s*=\s*([01](\.\d{0,3})?)$/i.exec(param);
+        q = match ? Math.min(1, Number(match[1])) : 0;
       }
       return { type: type.toLowerCase(), q: Number.isFinite(q) ? q : 0 };
     })
