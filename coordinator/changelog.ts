@@ -134,19 +134,18 @@ const dedupKey = (pkg: string, version: string): string => `${pkg}\u0000${versio
 export class ChangelogState {
   private readonly windowSeconds: number;
   private readonly epoch: number;
-  private readonly dedupSize: number;
   private readonly windows = new Map<string, PackageWindow>();
   /** Packages in the order their windows were touched, for expiry. */
   private readonly touched: Array<{ package: string; at: number }> = [];
   private touchedHead = 0;
-  private readonly seen = new Map<string, 'source' | 'binary'>();
+  private readonly seen: RecentUploads;
   private maxTimestamp = Number.NEGATIVE_INFINITY;
   private maxSerial = -1;
 
   constructor(options: ChangelogOptions = {}) {
     this.windowSeconds = options.window ?? DEFAULT_WINDOW;
     this.epoch = options.epoch ?? PYPI_EPOCH;
-    this.dedupSize = options.dedupSize ?? DEFAULT_DEDUP_SIZE;
+    this.seen = new RecentUploads(options.dedupSize ?? DEFAULT_DEDUP_SIZE);
   }
 
   /** Number of packages with remembered events (for monitoring and tests). */
@@ -214,11 +213,7 @@ export class ChangelogState {
     if (isUpload(e)) {
       const key = dedupKey(e.package, e.version as string);
       const before = this.seen.get(key);
-      if (before === 'source' || before === e.action) {
-        this.seen.delete(key);
-        this.seen.set(key, before);
-        return [];
-      }
+      if (before === 'source' || before === e.action) return [];
     }
     return this.apply(e);
   }
@@ -251,7 +246,7 @@ export class ChangelogState {
       case 'source':
       case 'binary': {
         const version = e.version as string;
-        this.remember(dedupKey(e.package, version), e.action);
+        this.remember(e.package, dedupKey(e.package, version), e.action);
         return [
           { op: 'addPackage', package: e.package, name: e.name, at: e.timestamp, describe: false },
           { op: 'addVersion', package: e.package, version, released: e.timestamp, source: e.action === 'source' },
@@ -264,23 +259,82 @@ export class ChangelogState {
         ];
       case 'remove':
         if (e.version === null) {
-          const prefix = dedupKey(e.package, '');
-          for (const key of this.seen.keys()) if (key.startsWith(prefix)) this.seen.delete(key);
+          this.seen.forgetPackage(e.package);
           return [{ op: 'deletePackage', package: e.package }];
         }
-        this.seen.delete(dedupKey(e.package, e.version));
+        this.seen.forget(e.package, dedupKey(e.package, e.version));
         return [{ op: 'deleteVersion', package: e.package, version: e.version }];
     }
   }
 
-  private remember(key: string, kind: 'source' | 'binary'): void {
+  private remember(pkg: string, key: string, kind: 'source' | 'binary'): void {
     const before = this.seen.get(key);
-    this.seen.delete(key);
-    this.seen.set(key, before === 'source' ? 'source' : kind);
-    if (this.seen.size > this.dedupSize) {
-      const oldest = this.seen.keys().next();
-      if (!oldest.done) this.seen.delete(oldest.value);
+    this.seen.set(pkg, key, before === 'source' ? 'source' : kind);
+  }
+}
+
+const packageOf = (key: string): string => key.slice(0, key.indexOf('\u0000'));
+
+/**
+ * The bounded memory of uploads already reported: two generations, the
+ * older dropped whole once the newer holds half the size. (A Map used as an
+ * LRU by deleting its oldest key degrades badly as deleted slots pile up.)
+ */
+class RecentUploads {
+  private young = new Map<string, 'source' | 'binary'>();
+  private old = new Map<string, 'source' | 'binary'>();
+  /** Keys by package, so a package's removal finds its own. */
+  private readonly byPackage = new Map<string, Set<string>>();
+
+  constructor(private readonly size: number) {}
+
+  get(key: string): 'source' | 'binary' | undefined {
+    const young = this.young.get(key);
+    if (young !== undefined) return young;
+    const old = this.old.get(key);
+    if (old !== undefined) {
+      this.old.delete(key);
+      this.young.set(key, old);
+      this.rotate();
     }
+    return old;
+  }
+
+  set(pkg: string, key: string, kind: 'source' | 'binary'): void {
+    this.old.delete(key);
+    this.young.set(key, kind);
+    let keys = this.byPackage.get(pkg);
+    if (keys === undefined) this.byPackage.set(pkg, (keys = new Set()));
+    keys.add(key);
+    this.rotate();
+  }
+
+  forget(pkg: string, key: string): void {
+    this.young.delete(key);
+    this.old.delete(key);
+    this.unindex(pkg, key);
+  }
+
+  forgetPackage(pkg: string): void {
+    for (const key of this.byPackage.get(pkg) ?? []) {
+      this.young.delete(key);
+      this.old.delete(key);
+    }
+    this.byPackage.delete(pkg);
+  }
+
+  private unindex(pkg: string, key: string): void {
+    const keys = this.byPackage.get(pkg);
+    if (keys === undefined) return;
+    keys.delete(key);
+    if (keys.size === 0) this.byPackage.delete(pkg);
+  }
+
+  private rotate(): void {
+    if (this.young.size * 2 < this.size) return;
+    for (const key of this.old.keys()) this.unindex(packageOf(key), key);
+    this.old = this.young;
+    this.young = new Map();
   }
 }
 
@@ -353,13 +407,21 @@ export function planBatch(image: BatchImage, effects: readonly Effect[], newPack
   const deletedVersions = new Set<string>();
   const names = new Map<string, { package: string; name: string; seen: number }>();
   const describe = new Set<string>();
-  const versionsOf = (pkg: string): string[] => {
-    const prefix = dedupKey(pkg, '');
-    return [...versions.keys()].filter((key) => key.startsWith(prefix));
+  // Version keys by package, so that deleting a package need not scan them all.
+  const byPackage = new Map<string, Set<string>>();
+  const index = (pkg: string, key: string): void => {
+    let keys = byPackage.get(pkg);
+    if (keys === undefined) byPackage.set(pkg, (keys = new Set()));
+    keys.add(key);
   };
+  for (const key of versions.keys()) index(key.slice(0, key.indexOf('\u0000')), key);
+  const namesOf = new Map<string, Set<string>>();
   const seeName = (pkg: string, name: string, seen: number): void => {
     const before = names.get(name);
     if (before === undefined || before.package !== pkg || before.seen < seen) names.set(name, { package: pkg, name, seen });
+    let spellings = namesOf.get(pkg);
+    if (spellings === undefined) namesOf.set(pkg, (spellings = new Set()));
+    spellings.add(name);
   };
 
   for (const effect of effects) {
@@ -382,6 +444,7 @@ export function planBatch(image: BatchImage, effects: readonly Effect[], newPack
         const released = effect.released * 1000;
         if (row === undefined) {
           versions.set(key, { released, skip: effect.source ? '' : BINARY_ONLY, yanked: false });
+          index(pkg, key);
         } else {
           row.released = Math.min(row.released, released);
           if (effect.source && row.skip === BINARY_ONLY) row.skip = '';
@@ -400,8 +463,10 @@ export function planBatch(image: BatchImage, effects: readonly Effect[], newPack
       }
       case 'deletePackage':
         if (packages.delete(pkg) && image.packages.has(pkg)) deletedPackages.add(pkg);
-        for (const key of versionsOf(pkg)) versions.delete(key);
-        for (const [name, entry] of names) if (entry.package === pkg) names.delete(name);
+        for (const key of byPackage.get(pkg) ?? []) versions.delete(key);
+        byPackage.delete(pkg);
+        for (const name of namesOf.get(pkg) ?? []) if (names.get(name)?.package === pkg) names.delete(name);
+        namesOf.delete(pkg);
         break;
     }
   }

@@ -105,6 +105,8 @@ export class CloudGazer extends Task {
   private serial = 0;
   private warmedUp = false;
   private readonly wantDescriptions = new Set<string>();
+  /** The next answer, asked for while the current one is being stored. */
+  private prefetch: { since: number; answer: Promise<ChangelogBatch> } | undefined;
   private describing: Promise<void> | undefined;
 
   constructor(options: CloudGazerOptions) {
@@ -131,6 +133,7 @@ export class CloudGazer extends Task {
 
   protected override async teardown(): Promise<void> {
     this.pypi.close();
+    this.prefetch = undefined;
     await this.describing;
   }
 
@@ -147,9 +150,15 @@ export class CloudGazer extends Task {
   async poll(): Promise<PollResult> {
     try {
       if (!this.warmedUp) await this.warmUp();
-      const batch = await this.pypi.changelogSinceSerial(this.serial);
+      const batch = await this.fetchSince(this.serial);
       const count = batch.rows.length + batch.rejected.length;
       if (count === 0) return { events: 0, serial: this.serial };
+      // While catching up, upstream's next answer is on its way during the writes.
+      if (batch.lastSerial > this.serial) {
+        const answer = this.pypi.changelogSinceSerial(batch.lastSerial);
+        answer.catch(() => undefined);
+        this.prefetch = { since: batch.lastSerial, answer };
+      }
       await this.store(batch);
       return { events: count, serial: this.serial };
     } catch (error) {
@@ -159,8 +168,15 @@ export class CloudGazer extends Task {
       // Whatever was half-done is replayed from the saved serial with a fresh window.
       this.window = new ChangelogState(this.options.changelog);
       this.warmedUp = false;
+      this.prefetch = undefined;
       return { events: 0, serial: this.serial };
     }
+  }
+
+  private fetchSince(serial: number): Promise<ChangelogBatch> {
+    const ahead = this.prefetch;
+    this.prefetch = undefined;
+    return ahead !== undefined && ahead.since === serial ? ahead.answer : this.pypi.changelogSinceSerial(serial);
   }
 
   /** Re-reads (without applying) the events just before the saved serial. */

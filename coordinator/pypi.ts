@@ -222,7 +222,8 @@ function unescapeXml(text: string): string {
  * this reads it several times faster than a general XML parser.
  */
 class PlainXmlRpc {
-  private readonly re = /<([^<>]*)>|([^<]+)/y;
+  // 1: a plain tag ("/"? name "/"?); 2: any other markup; 3: text.
+  private readonly re = /<(\/?[A-Za-z][\w.]*\/?)>|<([^<>]*)>|([^<]+)/y;
   private tag = '';
   private text = '';
 
@@ -236,15 +237,15 @@ class PlainXmlRpc {
     for (;;) {
       const m = this.re.exec(this.body);
       if (m === null) throw new NotPlain('unexpected end or stray "<"');
-      if (m[2] !== undefined) {
-        this.text += m[2];
+      if (m[3] !== undefined) {
+        this.text += m[3];
         continue;
       }
-      const tag = m[1] as string;
-      if (tag.startsWith('?')) continue;
-      if (tag.startsWith('!') || /\s/.test(tag.replace(/\s*\/?$/, ''))) throw new NotPlain(`<${tag}>`);
-      this.tag = tag.replace(/\s+$/, '');
-      return this.tag;
+      if (m[1] !== undefined) {
+        this.tag = m[1];
+        return this.tag;
+      }
+      if (!(m[2] as string).startsWith('?')) throw new NotPlain(`<${m[2] as string}>`);
     }
   }
 

@@ -243,8 +243,11 @@ export class Scribe {
     writeFileAtomic(join(this.output, 'stats.html'), await this.renderer.stats(stats, this.site, generated));
   }
 
+  /** packages.json, plus a gzipped twin nginx serves as is (it runs to tens of megabytes). */
   async writeSearchIndex(entries: readonly SearchEntry[]): Promise<void> {
-    writeFileAtomic(join(this.output, 'packages.json'), JSON.stringify(searchIndexRows(entries)));
+    const json = Buffer.from(JSON.stringify(searchIndexRows(entries)));
+    writeFileAtomic(join(this.output, 'packages.json'), json);
+    writeFileAtomic(join(this.output, 'packages.json.gz'), gzipSync(json));
   }
 
   async writeSitemaps(): Promise<void> {

@@ -137,7 +137,8 @@ export function parseDistFilename(filename: string): { name: string; version: st
 
 const escapeHtml = (s: string): string =>
   s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
-const escapeXml = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+const escapeXml = (s: string): string =>
+  /[&<>]/.test(s) ? s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;') : s;
 
 function xmlRow(row: HistoryRow): string {
   const version = row.version === null ? '<nil/>' : `<string>${escapeXml(row.version)}</string>`;

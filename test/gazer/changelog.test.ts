@@ -111,12 +111,11 @@ describe('ChangelogState in order', () => {
   });
 
   test('the duplicate cache is bounded', () => {
-    const state = new ChangelogState({ dedupSize: 2 });
-    state.ingest(ev(1, 10, 'source', 'a', '1'));
-    state.ingest(ev(2, 11, 'source', 'b', '1'));
-    state.ingest(ev(3, 12, 'source', 'c', '1'));
-    assert.equal(state.ingest(ev(4, 13, 'source', 'a', '1')).length, 2, 'oldest entry evicted');
-    assert.deepEqual(state.ingest(ev(5, 14, 'source', 'c', '1')), []);
+    const state = new ChangelogState({ dedupSize: 4 });
+    for (const [i, pkg] of ['a', 'b', 'c', 'd'].entries()) state.ingest(ev(i + 1, 10 + i, 'source', pkg, '1'));
+    assert.equal(state.ingest(ev(5, 20, 'source', 'a', '1')).length, 2, 'the oldest entries are forgotten');
+    assert.deepEqual(state.ingest(ev(6, 21, 'source', 'd', '1')), []);
+    assert.deepEqual(state.ingest(ev(7, 22, 'source', 'a', '1')), []);
   });
 
   test('yank and unyank carry their timestamps', () => {
