@@ -170,8 +170,9 @@ export class Lumberjack extends Task {
     for (;;) {
       if (this.paused) await new Promise<void>((resolve) => (this.resumed = resolve));
       if (socket.closed) return;
-      let message: LoggerMessage;
+      let message: LoggerMessage | null;
       try {
+        // null only when the socket is being closed
         message = await socket.recv();
       } catch (error) {
         if (socket.closed) return;
@@ -182,6 +183,7 @@ export class Lumberjack extends Task {
         this.logger.error({ err: error }, 'logger endpoint failed');
         return;
       }
+      if (message === null) return;
       const record = toAccessRecord(message);
       const problem = recordProblem(record);
       if (problem !== null) {

@@ -115,6 +115,8 @@ export class MrChase extends Task {
       let reply: ChaseReply;
       try {
         const request = await socket.recvAddr();
+        // null only when the socket is being closed
+        if (request === null) return;
         address = request.address;
         reply = await this.handle(address.toString('hex'), request);
       } catch (err) {

@@ -135,8 +135,8 @@ export function runTool(name: string, args: string[], options: { stdin?: string;
   });
 }
 
-export async function until(check: () => Promise<boolean> | boolean, what: string): Promise<void> {
-  for (let i = 0; i < 300; i++) {
+export async function until(check: () => Promise<boolean> | boolean, what: string, seconds = 15): Promise<void> {
+  for (let i = 0; i < seconds * 20; i++) {
     if (await check()) return;
     await new Promise((r) => setTimeout(r, 50));
   }
