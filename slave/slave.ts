@@ -51,7 +51,15 @@ export interface SlaveOptions {
 }
 
 /** Raised inside a session to drop the socket and start over with HELLO. */
-class Reset extends Error {}
+class Reset extends Error {
+  /** True when the master said nothing (the wait itself spaced the retries out). */
+  constructor(
+    message: string,
+    readonly silence = false,
+  ) {
+    super(message);
+  }
+}
 
 const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
   new Promise((resolve) => {
@@ -138,18 +146,20 @@ export class Slave {
         const socket = createSocket('REQ', { protocol: slaveSide, logger: this.logger, hwm: 10, linger: 1 });
         socket.connect(this.options.slaveEndpoint);
         this.sessions++;
+        let pause = 0;
         try {
           const ended = await this.session(socket);
           if (ended === 'die') return 0;
         } catch (error) {
           if (!(error instanceof Reset)) throw error;
           this.logger.warn({ reason: error.message }, 'resetting connection to the master');
+          // A master answering nonsense gets retries spaced out; a silent one is retried at once.
+          if (!error.silence) pause = Math.min(30_000, 250 * 2 ** this.failures++);
         } finally {
           socket.close(1);
           this.slaveId = null;
         }
-        this.failures++;
-        await sleep(Math.min(30_000, 250 * 2 ** (this.failures - 1)), this.stopping.signal);
+        await sleep(pause, this.stopping.signal);
       }
       return 0;
     } finally {
@@ -174,7 +184,14 @@ export class Slave {
   }
 
   private async stats(): Promise<StatsData> {
-    return statsMessage(await this.options.stats());
+    try {
+      return statsMessage(await this.options.stats());
+    } catch (error) {
+      // Statistics are for the monitors; a build directory gone missing must not stop the slave.
+      this.logger.warn({ error: error instanceof Error ? error.message : String(error) }, 'cannot read system statistics');
+      const zero = { diskSize: 0, diskFree: 0, memSize: 0, memFree: 0, swapSize: 0, swapFree: 0 };
+      return statsMessage({ timestamp: new Date(), ...zero, loadAverage: 0, cpuTemperature: 0 });
+    }
   }
 
   /** Waits for the reply to `sent`; null when asked to stop first. */
@@ -189,7 +206,7 @@ export class Slave {
       const until = Math.min(deadline, stopDeadline);
       if (now >= until) {
         if (this.stopping.signal.aborted) return null;
-        throw new Reset(`no reply to ${sent} within ${Math.round(limit / 1000)} s`);
+        throw new Reset(`no reply to ${sent} within ${Math.round(limit / 1000)} s`, true);
       }
       let message: MasterReply | null;
       try {

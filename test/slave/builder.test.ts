@@ -144,26 +144,31 @@ describe('real pip builds', () => {
 
   test('a build past its timeout is killed, whole tree, and recorded as failed', async () => {
     const pidfile = join(root, 'slow.pids');
-    const build = make('e2e-slow', '1.0', { timeoutMs: 8000, killGraceMs: 1000, env: { PIP_FIND_LINKS: '', E2E_SLOW_PIDFILE: pidfile } });
-    const result = await build.result;
-    const pids = readFileSync(pidfile, 'utf8').trim().split('\n').map(Number);
-    assert.equal(pids.length, 3, 'setup.py, its child and grandchild all started');
-    assert.equal(result.status, false);
-    assert.match(result.output, /timed out after 8 s/);
-    for (const pid of pids) assert.equal(isRunning(pid), false, `process ${pid} survived`);
-    await build.close();
+    // Long enough for pip to reach setup.py (which starts the tree) even on a loaded machine.
+    const build = make('e2e-slow', '1.0', { timeoutMs: 20_000, killGraceMs: 1000, env: { PIP_FIND_LINKS: '', E2E_SLOW_PIDFILE: pidfile } });
+    try {
+      const result = await build.result;
+      assert.ok(existsSync(pidfile), `the build never got as far as setup.py: ${result.output.slice(-500)}`);
+      const pids = readFileSync(pidfile, 'utf8').trim().split('\n').map(Number);
+      assert.equal(pids.length, 3, 'setup.py, its child and grandchild all started');
+      assert.equal(result.status, false);
+      assert.match(result.output, /timed out after 20 s/);
+      for (const pid of pids) assert.equal(isRunning(pid), false, `process ${pid} survived`);
+    } finally {
+      await build.close();
+    }
   });
 
   test('stopping a running build (master said DONE) kills it and removes its files', async () => {
     const pidfile = join(root, 'stopped.pids');
     const build = make('e2e-slow', '1.0', { killGraceMs: 1000, env: { PIP_FIND_LINKS: '', E2E_SLOW_PIDFILE: pidfile } });
     // Wait until the whole tree is up before stopping it.
-    for (let i = 0; i < 600 && (!existsSync(pidfile) || readFileSync(pidfile, 'utf8').trim().split('\n').length < 3); i++) {
+    for (let i = 0; i < 2400 && (!existsSync(pidfile) || readFileSync(pidfile, 'utf8').trim().split('\n').length < 3); i++) {
       await new Promise((r) => setTimeout(r, 50));
     }
-    const pids = readFileSync(pidfile, 'utf8').trim().split('\n').map(Number);
     const dir = build.directory;
     assert.equal(build.done, null, 'still running');
+    const pids = readFileSync(pidfile, 'utf8').trim().split('\n').map(Number);
     await build.close('master asked to stop');
     const result = await build.result;
     assert.equal(result.status, false);
