@@ -106,9 +106,11 @@ export type PythonTags = z.infer<typeof PythonTagsSchema>;
 /**
  * Asks the interpreter for its tags as pip computes them (packaging.tags, or
  * pip's vendored copy). The interpreter and ABI come from the first (most
- * specific) tag. For the platform the plain `linux_<arch>` tag is chosen over
- * the manylinux ones listed first, because that is what a wheel built on the
- * machine is tagged with and what piwheels slaves have always reported.
+ * specific) tag. The platform is the one a wheel built there gets, which is
+ * what piwheels slaves have always reported: the wheel package's answer when
+ * it is installed (it says linux_armv7l for 32-bit Raspberry Pi OS on a 64-bit
+ * kernel), else the plain linux_<arch> tag rather than the manylinux ones
+ * packaging lists first.
  */
 export const PYTHON_TAGS_SCRIPT = `
 import json, platform
@@ -117,11 +119,16 @@ try:
 except ImportError:
     from pip._vendor.packaging import tags
 first = next(iter(tags.sys_tags()))
-plain = [p for p in tags.platform_tags() if p.startswith('linux_')]
+try:
+    from wheel.bdist_wheel import get_platform
+    plat = get_platform(None)
+except Exception:
+    plain = [p for p in tags.platform_tags() if p.startswith('linux_')]
+    plat = plain[-1] if plain else first.platform
 print(json.dumps({
     'pyVersion': tags.interpreter_version(),
     'abi': first.abi,
-    'platform': plain[-1] if plain else first.platform,
+    'platform': plat,
     'version': platform.python_version(),
 }))
 `;
