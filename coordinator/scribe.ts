@@ -14,7 +14,8 @@
 //   await regenerate(db, { output })                 the whole tree from the database
 import { mkdir, readFile, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { gzipSync } from 'node:zlib';
+import { promisify } from 'node:util';
+import { gzip, gzipSync } from 'node:zlib';
 import { z } from 'zod';
 import type { FarmStatistics, ProjectData, SearchEntry } from '../shared/model.ts';
 import { canonicalizeName, compareVersions, isValidVersion } from '../shared/names.ts';
@@ -72,6 +73,8 @@ export interface ScribeOptions {
   /** A renderer to share (regeneration workers); loaded on demand otherwise. */
   renderer?: SiteRenderer;
 }
+
+const gzipAsync = promisify(gzip);
 
 const STATIC_PAGES: Record<StaticPage, string> = {
   faq: 'faq.html',
@@ -247,7 +250,8 @@ export class Scribe {
   async writeSearchIndex(entries: readonly SearchEntry[]): Promise<void> {
     const json = Buffer.from(JSON.stringify(searchIndexRows(entries)));
     writeFileAtomic(join(this.output, 'packages.json'), json);
-    writeFileAtomic(join(this.output, 'packages.json.gz'), gzipSync(json));
+    // Compressed off the main thread: at full scale this takes a second or two.
+    writeFileAtomic(join(this.output, 'packages.json.gz'), await gzipAsync(json));
   }
 
   async writeSitemaps(): Promise<void> {

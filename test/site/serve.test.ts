@@ -192,6 +192,10 @@ describe('serving the tree with nginx', () => {
     assert.notEqual(listing.status, 200);
     const search = await get(`${nginx.base}/packages.json`);
     assert.match(String(search.headers['content-type']), /^application\/json/);
+    assert.deepEqual(JSON.parse(search.body.toString()), [['tinypkg', 1, 2, 'A tiny package']]);
+    const compressed = await get(`${nginx.base}/packages.json`, { 'Accept-Encoding': 'gzip' });
+    assert.equal(compressed.headers['content-encoding'], 'gzip');
+    assert.deepEqual(gunzipSync(compressed.body), search.body);
   });
 
   test('requests that try to leave the tree get nothing from outside it', async () => {
