@@ -199,7 +199,7 @@ export class CloudGazer extends Task {
     this.window.expire();
     // Descriptions wanted before a restart were only in memory: ask again
     // for the recently created packages still without one.
-    for (const part of chunks([...created])) {
+    for (const part of this.options.descriptions === false ? [] : chunks([...created])) {
       const rows = await this.db.kysely
         .selectFrom('packages')
         .select('package')
@@ -345,7 +345,7 @@ export class CloudGazer extends Task {
       for (const { package: pkg, version } of plan.enabled) enabled.set(pkg, [...(enabled.get(pkg) ?? []), version]);
       for (const [pkg, versions] of enabled) await this.derived.refreshQueue(tx, pkg, versions);
     });
-    for (const pkg of plan.describe) this.wantDescriptions.add(pkg);
+    if (this.options.descriptions !== false) for (const pkg of plan.describe) this.wantDescriptions.add(pkg);
     for (const request of plan.rewrites) {
       if (request.kind === 'BOTH' || request.kind === 'PROJECT') await this.events.rewrite?.(request);
     }
