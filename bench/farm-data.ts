@@ -8,7 +8,8 @@ import { join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { pathToFileURL } from 'node:url';
 import BetterSqlite3 from 'better-sqlite3';
-import { parse } from 'csv-parse';
+import { parse as parseSync } from 'csv-parse/sync';
+import { createInterface } from 'node:readline';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { connect, type DialectName } from '../shared/db/connect.ts';
@@ -130,6 +131,7 @@ export async function loadPostgres(dataDir: string, adminDsn: string, dbname: st
     await migrateEmpty(dsn);
     const client = new pg.Client({ connectionString: dsn });
     await client.connect();
+    await client.query("SET maintenance_work_mem = '1GB'");
     try {
       const tables = TABLES.map((t) => t.table);
       // Keys, indexes and foreign keys come off for the load and go back on after.
@@ -200,6 +202,29 @@ export function parseTimedelta(text: string): number {
 
 const FLAG_COLUMNS = new Set(['yanked', 'status']);
 
+/**
+ * The records of a CSV file; an empty unquoted field is null. Most lines
+ * hold no quotes and are split directly; the others (and quoted fields that
+ * run over lines) go through csv-parse.
+ */
+async function* csvRecords(path: string): AsyncGenerator<Array<string | null>> {
+  const lines = createInterface({ input: createReadStream(path), crlfDelay: Infinity });
+  let pending = '';
+  for await (const line of lines) {
+    if (pending === '' && !line.includes('"')) {
+      yield line.split(',').map((v) => (v === '' ? null : v));
+      continue;
+    }
+    pending = pending === '' ? line : `${pending}\n${line}`;
+    if ((pending.match(/"/g)?.length ?? 0) % 2 === 1) continue;
+    const records = parseSync(pending, {
+      cast: (value, context) => (value === '' && !context.quoting ? null : value),
+    }) as Array<Array<string | null>>;
+    pending = '';
+    yield* records;
+  }
+}
+
 export async function loadSqlite(dataDir: string, path: string, reload: boolean): Promise<LoadReport> {
   const manifest = readManifest(dataDir);
   if (!reload && existsSync(path) && (await isLoaded(path, manifest))) {
@@ -230,14 +255,11 @@ export async function loadSqlite(dataDir: string, path: string, reload: boolean)
         if (notNull.has(col)) return (v: string | null) => v ?? '';
         return (v: string | null) => v;
       });
-      const parser = createReadStream(join(dataDir, `${t.table}.csv`)).pipe(
-        parse({ cast: (value, context) => (value === '' && !context.quoting ? null : value) }),
-      );
       let batch: Array<Array<string | number | null>> = [];
       const flush = handle.transaction((rows: Array<Array<string | number | null>>) => {
         for (const row of rows) insert.run(row);
       });
-      for await (const record of parser as AsyncIterable<Array<string | null>>) {
+      for await (const record of csvRecords(join(dataDir, `${t.table}.csv`))) {
         batch.push(record.map((v, i) => (convert[i] ?? ((x: string | null) => x))(v)));
         if (batch.length >= 50_000) {
           flush(batch);

@@ -15,6 +15,18 @@ export interface BuildOutcome {
   fileAbis: readonly string[];
 }
 
+// Each page compares the same few ABI pairs thousands of times.
+const abiOrder = new Map<string, number>();
+function abiAtMost(builder: string, abi: string): boolean {
+  const key = `${builder} ${abi}`;
+  let order = abiOrder.get(key);
+  if (order === undefined) {
+    order = compareAbis(builder, abi);
+    abiOrder.set(key, order);
+  }
+  return order <= 0;
+}
+
 function score(abi: string, build: BuildOutcome, fileAbi: string | null): number {
   if (build.builderAbi === abi) {
     if (!build.status) return 2;
@@ -44,7 +56,7 @@ export function releaseAbiStatuses(
   for (const abi of activeAbis) {
     let best: { score: number; build: BuildOutcome; fileAbi: string | null } | null = null;
     for (const build of builds) {
-      if (compareAbis(build.builderAbi, abi) > 0) continue;
+      if (!abiAtMost(build.builderAbi, abi)) continue;
       const fileAbis = build.fileAbis.length > 0 ? build.fileAbis : [null];
       for (const fileAbi of fileAbis) {
         const s = score(abi, build, fileAbi);

@@ -39,16 +39,39 @@ export interface VersionKey {
   parsed: Parsed | null;
   /** Trailing zeros dropped: 1.0 == 1.0.0. */
   release: number[];
+  // The remaining slots as plain numbers, so that comparing is cheap. A dev
+  // release with neither pre nor post segment sorts before all pre-releases
+  // of its release; no pre-release sorts after them.
+  preLetter: number;
+  preNumber: number;
+  post: number;
+  dev: number;
 }
+
+const PRE_LETTERS: Record<string, number> = { a: 0, b: 1, rc: 2 };
 
 export function versionKey(version: string): VersionKey {
   const parsed = parseVersion(version);
   const release = parsed ? [...parsed.release] : [];
   while (release.length > 0 && release[release.length - 1] === 0) release.pop();
-  return { version, parsed, release };
+  let preLetter = Infinity;
+  let preNumber = 0;
+  if (parsed?.pre) {
+    preLetter = PRE_LETTERS[parsed.pre[0]] ?? 0;
+    preNumber = parsed.pre[1];
+  } else if (parsed && !parsed.post && parsed.dev) {
+    preLetter = -Infinity;
+  }
+  return {
+    version,
+    parsed,
+    release,
+    preLetter,
+    preNumber,
+    post: parsed?.post ? parsed.post[1] : -Infinity,
+    dev: parsed?.dev ? parsed.dev[1] : Infinity,
+  };
 }
-
-const PRE_LETTERS: Record<string, number> = { a: 0, b: 1, rc: 2 };
 
 function compareNumbers(a: number, b: number): number {
   return a < b ? -1 : a > b ? 1 : 0;
@@ -65,14 +88,6 @@ function compareNumberLists(a: readonly number[], b: readonly number[]): number 
     if (c !== 0) return c;
   }
   return a.length - b.length;
-}
-
-// The pre-release slot: a dev release with neither pre nor post segment sorts
-// before all pre-releases of its release; no pre-release sorts after them.
-function preRank(p: Parsed): number[] {
-  if (p.pre) return [PRE_LETTERS[p.pre[0]] ?? 0, p.pre[1]];
-  if (!p.post && p.dev) return [-Infinity];
-  return [Infinity];
 }
 
 // Local segments: a missing one sorts first; alphanumeric parts sort before
@@ -102,9 +117,10 @@ export function compareVersionKeys(a: VersionKey, b: VersionKey): number {
   return (
     compareNumbers(pa.epoch, pb.epoch) ||
     compareNumberLists(a.release, b.release) ||
-    compareNumberLists(preRank(pa), preRank(pb)) ||
-    compareNumbers(pa.post ? pa.post[1] : -Infinity, pb.post ? pb.post[1] : -Infinity) ||
-    compareNumbers(pa.dev ? pa.dev[1] : Infinity, pb.dev ? pb.dev[1] : Infinity) ||
+    compareNumbers(a.preLetter, b.preLetter) ||
+    compareNumbers(a.preNumber, b.preNumber) ||
+    compareNumbers(a.post, b.post) ||
+    compareNumbers(a.dev, b.dev) ||
     compareLocal(pa.local, pb.local)
   );
 }
