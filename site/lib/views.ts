@@ -318,8 +318,10 @@ export function searchIndexRows(entries: readonly SearchEntry[]): [string, numbe
 export const SITEMAP_LINKS_PER_PAGE = 50_000;
 export const STATIC_PAGES = ['index.html', 'packages.html', 'faq.html', 'json.html', 'stats.html'] as const;
 
+const XML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' };
+
 function xmlEscape(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' })[c] ?? c);
+  return /[&<>"']/.test(text) ? text.replace(/[&<>"']/g, (c) => XML_ESCAPES[c] ?? c) : text;
 }
 
 function urlset(locs: readonly string[]): string {
