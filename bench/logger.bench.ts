@@ -7,8 +7,8 @@
 // LOGGER_BENCH_LINES=200000 for a quicker run; LOGGER_BENCH_DIALECTS=postgres
 // to skip SQLite.
 import { spawn } from 'node:child_process';
-import { createWriteStream } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import { Lumberjack } from '../coordinator/lumberjack.ts';
 import { compileLogFormat, processLine } from '../coordinator/tools/access-log.ts';
@@ -120,11 +120,11 @@ try {
   const logPath = join(dir.path, 'access.log');
   const recordable = await writeLog(logPath);
   const parser = compileLogFormat('combined');
-  const text = await readFile(logPath, 'utf8');
-  const lines = text.split('\n');
   const parseStart = process.hrtime.bigint();
   let records = 0;
-  for (const line of lines) if (line !== '' && processLine(parser, line).kind === 'record') records += 1;
+  for await (const line of createInterface({ input: createReadStream(logPath), crlfDelay: Infinity })) {
+    if (line !== '' && processLine(parser, line).kind === 'record') records += 1;
+  }
   const parseSeconds = Number(process.hrtime.bigint() - parseStart) / 1e9;
   if (records !== recordable) throw new Error(`parsed ${records} records, expected ${recordable}`);
 
