@@ -2,7 +2,9 @@
 // (what the secretary triggers after every build), and how fast the whole
 // tree regenerates from project data, with peak memory. Synthetic but
 // realistically shaped data (versions, two ABIs, wheels, aliases); set
-// SITE_BENCH_PACKAGES to change the regeneration size (default 10,000).
+// SITE_BENCH_PACKAGES to change the regeneration size (default 10,000), and
+// SITE_BENCH_DSN to regenerate the first packages of a real farm database
+// instead (e.g. one loaded by bench/farm-data.ts).
 import { mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +13,7 @@ import { Scribe } from '../coordinator/scribe.ts';
 import { regenerate, type RegenerateDatabase } from '../coordinator/output/regenerate.ts';
 import { loadSiteRenderer } from '../coordinator/output/site-bundle.ts';
 import { projectView, simpleFiles, DEFAULT_SITE } from '../site/lib/views.ts';
+import { openDatabase } from '../shared/db/index.ts';
 
 /** Deterministic pseudo-random numbers so every run sees the same farm. */
 function rng(seed: number): () => number {
@@ -174,7 +177,20 @@ async function main(): Promise<void> {
     }, 50);
     const t0 = performance.now();
     const workers = availableParallelism();
-    const result = await regenerate(new SyntheticDatabase(count), { output: join(out, 'full'), renderer, workers });
+    const dsn = process.env.SITE_BENCH_DSN;
+    const real = dsn ? await openDatabase(dsn) : null;
+    let source: RegenerateDatabase = new SyntheticDatabase(count);
+    if (real) {
+      const subset = [...(await real.getAllPackages())].sort().slice(0, count);
+      source = {
+        getProjectData: (pkg) => real.getProjectData(pkg),
+        getAllPackages: async () => subset,
+        getPackageAliases: (pkg) => real.getPackageAliases(pkg),
+        getStatistics: () => real.getStatistics(),
+        getSearchIndex: () => real.getSearchIndex(),
+      };
+    }
+    const result = await regenerate(source, { output: join(out, 'full'), renderer, workers }).finally(() => real?.close());
     const seconds = (performance.now() - t0) / 1000;
     clearInterval(sampler);
     // Worker threads share the process, so the process's RSS covers them too.
@@ -183,7 +199,7 @@ async function main(): Promise<void> {
     for (const row of rows) console.log(`| ${row.join(' | ')} |`);
     console.log('\n| full regeneration | packages | seconds | packages/s | peak RSS |\n|---|---|---|---|---|');
     console.log(
-      `| synthetic farm (1-61 versions, 2 ABIs), ${workers} worker threads | ${result.packages.toLocaleString('en-US')} | ${seconds.toFixed(1)} | ${Math.round(result.packages / seconds).toLocaleString('en-US')} | ${Math.round(peak / 2 ** 20)} MB |`,
+      `| ${real ? 'farm database' : 'synthetic farm (1-61 versions, 2 ABIs)'}, ${workers} worker threads | ${result.packages.toLocaleString('en-US')} | ${seconds.toFixed(1)} | ${Math.round(result.packages / seconds).toLocaleString('en-US')} | ${Math.round(peak / 2 ** 20)} MB |`,
     );
   } finally {
     await rm(out, { recursive: true, force: true });
