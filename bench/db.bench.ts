@@ -125,37 +125,28 @@ async function measure(load: LoadReport): Promise<Figures> {
   }
 }
 
-const pgFigures = await measure(await loadPostgres(dataDir, BENCH_PG_ADMIN, BENCH_PG_DBNAME, reload));
-const sqliteFigures = await measure(await loadSqlite(dataDir, sqlitePath(dataDir), reload));
+// --only postgres|sqlite measures one dialect (loading the SQLite copy takes
+// the longer of the two).
+const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
+const measured: Array<[string, Figures]> = [];
+if (only !== 'sqlite') measured.push(['PostgreSQL', await measure(await loadPostgres(dataDir, BENCH_PG_ADMIN, BENCH_PG_DBNAME, reload))]);
+if (only !== 'postgres') measured.push(['SQLite', await measure(await loadSqlite(dataDir, sqlitePath(dataDir), reload))]);
 
-const rows: Array<[string, string, string, string]> = [
-  ['build queue, first 1000 per ABI', '67 s', ms(pgFigures.queue1000), ms(sqliteFigures.queue1000)],
-  ['build queue, first 10 per ABI', '—', ms(pgFigures.queue10), ms(sqliteFigures.queue10)],
-  [
-    `project data, largest package (${pgFigures.projectName}, ${pgFigures.projectReleases} versions)`,
-    '50 ms',
-    ms(pgFigures.project),
-    ms(sqliteFigures.project),
-  ],
-  ['statistics', '3.6 s', ms(pgFigures.statistics), ms(sqliteFigures.statistics)],
-  [`search index (${pgFigures.searchEntries} packages)`, '8 min 48 s', ms(pgFigures.search), ms(sqliteFigures.search)],
-  ['log one build (queue and counters kept)', '—', ms(pgFigures.logBuild), ms(sqliteFigures.logBuild)],
-  [
-    'load dataset (COPY/inserts, indexes, derived tables)',
-    '—',
-    pgFigures.load.reused ? 'reused' : `${(pgFigures.load.loadSeconds / 60).toFixed(1)} min`,
-    sqliteFigures.load.reused ? 'reused' : `${(sqliteFigures.load.loadSeconds / 60).toFixed(1)} min`,
-  ],
-  [
-    '  of which derived tables (queue, counters)',
-    '—',
-    pgFigures.load.reused ? '—' : `${pgFigures.load.derivedSeconds.toFixed(0)} s`,
-    sqliteFigures.load.reused ? '—' : `${sqliteFigures.load.derivedSeconds.toFixed(0)} s`,
-  ],
-  ['database size', '—', `${(pgFigures.load.bytes / 2 ** 30).toFixed(2)} GiB`, `${(sqliteFigures.load.bytes / 2 ** 30).toFixed(2)} GiB`],
+const column = (f: (x: Figures) => string): string[] => measured.map(([, x]) => f(x));
+const first = measured[0]?.[1];
+const rows: Array<[string, string, ...string[]]> = [
+  ['build queue, first 1000 per ABI', '67 s', ...column((x) => ms(x.queue1000))],
+  ['build queue, first 10 per ABI', '—', ...column((x) => ms(x.queue10))],
+  [`project data, largest package (${first?.projectName}, ${first?.projectReleases} versions)`, '50 ms', ...column((x) => ms(x.project))],
+  ['statistics', '3.6 s', ...column((x) => ms(x.statistics))],
+  [`search index (${first?.searchEntries} packages)`, '8 min 48 s', ...column((x) => ms(x.search))],
+  ['log one build (queue and counters kept)', '—', ...column((x) => ms(x.logBuild))],
+  ['load dataset (bulk load, indexes, derived tables)', '—', ...column((x) => (x.load.reused ? 'reused' : `${(x.load.loadSeconds / 60).toFixed(1)} min`))],
+  ['  of which derived tables (queue, counters)', '—', ...column((x) => (x.load.reused ? '—' : `${x.load.derivedSeconds.toFixed(0)} s`))],
+  ['database size', '—', ...column((x) => `${(x.load.bytes / 2 ** 30).toFixed(2)} GiB`)],
 ];
 
-console.log('| figure | original (PostgreSQL) | PostgreSQL | SQLite |');
-console.log('|---|---|---|---|');
+console.log(`| figure | original (PostgreSQL) | ${measured.map(([name]) => name).join(' | ')} |`);
+console.log(`|---|---|${measured.map(() => '---').join('|')}|`);
 for (const row of rows) console.log(`| ${row.join(' | ')} |`);
-console.log(`\nQueue sizes at 1000: PostgreSQL ${pgFigures.queueSizes}; SQLite ${sqliteFigures.queueSizes}. Medians of repeated runs.`);
+console.log(`\nMedians of repeated runs. Queue sizes at 1000: ${measured.map(([name, x]) => `${name} ${x.queueSizes}`).join('; ')}.`);
