@@ -27,7 +27,7 @@ export function trackGroup(pgid: number): void {
   }
 }
 
-export function untrackGroup(pgid: number): void {
+function untrackGroup(pgid: number): void {
   live.delete(pgid);
 }
 
