@@ -72,7 +72,6 @@ interface Project {
   versions: Map<string, { files: StoredFile[]; yanked: boolean }>;
 }
 
-export type FaultKind = '429' | '500' | 'hang' | 'invalid-xml' | 'xmlrpc-too-many' | '404';
 export type FaultTarget = 'xmlrpc' | 'json' | 'simple' | 'any';
 
 export const faultSchema = z.object({
