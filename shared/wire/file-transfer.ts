@@ -406,8 +406,38 @@ export class TransferTable {
 export interface SendFileOptions {
   /** seconds of silence before HELLO is sent again (default 5) */
   helloInterval?: number;
-  /** reject with a TransferError once aborted (checked between frames and at each HELLO interval) */
+  /**
+   * Rejects with a TransferError as soon as this aborts. A receive or send
+   * may still be pending on the socket then: close the socket afterwards.
+   */
   signal?: AbortSignal;
+}
+
+function abortable<T>(work: Promise<T>, signal: AbortSignal | undefined, path: string): Promise<T> {
+  if (signal === undefined) return work;
+  const aborted = () => new TransferError(`sending ${path} aborted`);
+  if (signal.aborted) {
+    work.catch(() => undefined);
+    return Promise.reject(aborted());
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => {
+      // the receive stays pending until the socket closes; its end is moot
+      work.catch(() => undefined);
+      reject(aborted());
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
 }
 
 /**
@@ -420,12 +450,12 @@ export async function sendFile(socket: WireSocket<Table, Table>, slaveId: number
   const fd = openSync(path, 'r');
   try {
     const size = fstatSync(fd).size;
-    await socket.sendRaw(['HELLO', String(slaveId)]);
+    const hello = () => abortable(socket.sendRaw(['HELLO', String(slaveId)]), options.signal, path);
+    await hello();
     for (;;) {
-      if (options.signal?.aborted) throw new TransferError(`sending ${path} aborted`);
-      const frames = await socket.recvRaw(interval);
+      const frames = await abortable(socket.recvRaw(interval), options.signal, path);
       if (frames === null) {
-        await socket.sendRaw(['HELLO', String(slaveId)]);
+        await hello();
         continue;
       }
       let frame: FileFrame;
@@ -439,7 +469,7 @@ export async function sendFile(socket: WireSocket<Table, Table>, slaveId: number
       const length = Math.max(0, Math.min(frame.size, size - frame.offset));
       const buf = Buffer.allocUnsafe(length);
       const n = length > 0 ? readSync(fd, buf, 0, length, frame.offset) : 0;
-      await socket.sendRaw(['CHUNK', String(frame.offset), buf.subarray(0, n)]);
+      await abortable(socket.sendRaw(['CHUNK', String(frame.offset), buf.subarray(0, n)]), options.signal, path);
     }
   } finally {
     closeSync(fd);

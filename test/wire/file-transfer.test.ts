@@ -307,4 +307,19 @@ describe('file transfer over loopback', () => {
     await router.sendRaw([address!, 'DONE']);
     await sending;
   });
+
+  test('an abort stops the sender at once, even mid-wait', async () => {
+    const source = join(root, 'abort.whl');
+    writeFileSync(source, 'data');
+    const dealer = createSocket('DEALER');
+    dealer.connect(`ipc://${join(root, 'nobody-listens')}`);
+    const controller = new AbortController();
+    const sending = sendFile(dealer, 1, source, { helloInterval: 3600, signal: controller.signal });
+    setTimeout(() => controller.abort(), 20);
+    await assert.rejects(sending, TransferError);
+    dealer.close(0);
+    const unconnected = createSocket('DEALER');
+    await assert.rejects(sendFile(unconnected, 1, source, { signal: controller.signal }), TransferError);
+    unconnected.close(0);
+  });
 });
