@@ -15,7 +15,7 @@
 import { mkdir, readFile, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { gzip, gzipSync } from 'node:zlib';
+import { gzip } from 'node:zlib';
 import { z } from 'zod';
 import type { FarmStatistics, ProjectData, SearchEntry } from '../shared/model.ts';
 import { canonicalizeName, compareVersions, isValidVersion } from '../shared/names.ts';
@@ -250,7 +250,7 @@ export class Scribe {
   async writeSearchIndex(entries: readonly SearchEntry[]): Promise<void> {
     const json = Buffer.from(JSON.stringify(searchIndexRows(entries)));
     writeFileAtomic(join(this.output, 'packages.json'), json);
-    // Compressed off the main thread: at full scale this takes a second or two.
+    // Compressed off the main thread, like logs: at full scale this takes a second or two.
     writeFileAtomic(join(this.output, 'packages.json.gz'), await gzipAsync(json));
   }
 
@@ -266,7 +266,7 @@ export class Scribe {
     const [a, b, file] = logPathParts(buildId);
     const dir = join(this.output, 'logs', a, b);
     await mkdir(dir, { recursive: true });
-    writeFileAtomic(join(dir, file), gzipSync(Buffer.from(log, 'utf8')));
+    writeFileAtomic(join(dir, file), await gzipAsync(Buffer.from(log, 'utf8')));
   }
 
   /** Removes a package's simple and project directories (wheels included) and its alias links. */
