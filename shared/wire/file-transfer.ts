@@ -143,7 +143,7 @@ export class TransferState {
     for (const missing of this.map) {
       if (missing.start >= end) break;
       const part = intersect(missing, received);
-      if (part !== null) writeSync(this.fd, data, part.start - offset, part.stop - part.start, part.start);
+      if (part !== null) writeAll(this.fd, data.subarray(part.start - offset, part.stop - offset), part.start);
     }
     if (data.length > 0) this.map = exclude(this.map, received);
     this.advanceHash(offset, firstGap === undefined ? data.subarray(0, 0) : data.subarray(0, Math.max(0, firstGap.stop - offset)));
@@ -228,6 +228,11 @@ export class TransferState {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
     }
   }
+}
+
+function writeAll(fd: number, data: Uint8Array, position: number): void {
+  let done = 0;
+  while (done < data.length) done += writeSync(fd, data, done, data.length - done, position + done);
 }
 
 /** mkdir that replaces a symlink (an alias directory) with a real directory. */
