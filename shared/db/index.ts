@@ -653,38 +653,48 @@ export class Database {
         .select(['version', 'released', 'skip', 'yanked'])
         .where('package', '=', pkg)
         .execute();
-      const builds = await db
-        .selectFrom('builds')
-        .select(['build_id', 'version', 'abi_tag', 'status', 'built_at'])
-        .where('package', '=', pkg)
-        .execute();
-      const files = await db
-        .selectFrom('files as f')
-        .innerJoin('builds as b', 'b.build_id', 'f.build_id')
+      // Builds with their files in one pass over the package's builds.
+      const buildRows = await db
+        .selectFrom('builds as b')
+        .leftJoin('files as f', 'f.build_id', 'b.build_id')
         .select([
+          'b.build_id',
+          'b.version',
+          'b.abi_tag as builder_abi',
+          'b.status',
+          'b.built_at',
           'f.filename',
-          'f.build_id',
           'f.filesize',
           'f.filehash',
-          'f.abi_tag',
+          'f.abi_tag as file_abi',
           'f.platform_tag',
           'f.requires_python',
           'f.metadata_hash',
         ])
         .where('b.package', '=', pkg)
         .execute();
-      // Apt dependencies less what the builder's OS release has preinstalled.
-      const deps = await db
-        .selectFrom('dependencies as d')
-        .innerJoin('files as f', 'f.filename', 'd.filename')
-        .innerJoin('builds as b', 'b.build_id', 'f.build_id')
-        .leftJoin('preinstalled_apt_packages as pa', (join) =>
-          join.onRef('pa.abi_tag', '=', 'b.abi_tag').onRef('pa.apt_package', '=', 'd.dependency').on('d.tool', '=', 'apt'),
-        )
-        .select(['d.filename', 'd.tool', 'd.dependency'])
-        .where('b.package', '=', pkg)
-        .where('pa.apt_package', 'is', null)
-        .execute();
+      const filenames = buildRows.flatMap((r) => (r.filename === null ? [] : [r.filename]));
+      const deps: Array<{ filename: string; tool: string; dependency: string }> = [];
+      for (let i = 0; i < filenames.length; i += 500) {
+        deps.push(
+          ...(await db
+            .selectFrom('dependencies')
+            .select(['filename', 'tool', 'dependency'])
+            .where('filename', 'in', filenames.slice(i, i + 500))
+            .execute()),
+        );
+      }
+      // Apt dependencies are shown less what the builder's OS release has preinstalled.
+      const aptNames = [...new Set(deps.filter((d) => d.tool === 'apt').map((d) => d.dependency))];
+      const preinstalled = new Set<string>();
+      for (let i = 0; i < aptNames.length; i += 500) {
+        const rows = await db
+          .selectFrom('preinstalled_apt_packages')
+          .select(['abi_tag', 'apt_package'])
+          .where('apt_package', 'in', aptNames.slice(i, i + 500))
+          .execute();
+        for (const row of rows) preinstalled.add(`${row.abi_tag} ${row.apt_package}`);
+      }
       const recentDay = recentFirstDay(now);
       const downloads = await db
         .selectFrom('download_counts')
@@ -697,35 +707,41 @@ export class Database {
 
       const buildById = new Map<number, { version: string; abi: string; status: boolean; builtAt: Date }>();
       const outcomes = new Map<string, Map<number, BuildOutcome & { fileAbis: string[] }>>();
-      for (const b of builds) {
+      for (const b of buildRows) {
+        if (buildById.has(b.build_id)) continue;
         const status = fromDbFlag(b.status);
-        buildById.set(b.build_id, { version: b.version, abi: b.abi_tag, status, builtAt: fromDbTimestamp(b.built_at) });
+        buildById.set(b.build_id, { version: b.version, abi: b.builder_abi, status, builtAt: fromDbTimestamp(b.built_at) });
         let perVersion = outcomes.get(b.version);
         if (!perVersion) outcomes.set(b.version, (perVersion = new Map()));
-        perVersion.set(b.build_id, { buildId: b.build_id, builderAbi: b.abi_tag, status, fileAbis: [] });
+        perVersion.set(b.build_id, { buildId: b.build_id, builderAbi: b.builder_abi, status, fileAbis: [] });
       }
       const depsByFile = new Map<string, { apt: string[]; pip: string[] }>();
+      const builderOf = new Map(buildRows.flatMap((r) => (r.filename === null ? [] : [[r.filename, r.builder_abi] as const])));
       for (const d of deps) {
         let entry = depsByFile.get(d.filename);
         if (!entry) depsByFile.set(d.filename, (entry = { apt: [], pip: [] }));
-        if (d.tool === 'apt') entry.apt.push(d.dependency);
-        else if (d.tool === 'pip') entry.pip.push(d.dependency);
+        if (d.tool === 'apt') {
+          if (!preinstalled.has(`${builderOf.get(d.filename) ?? ''} ${d.dependency}`)) entry.apt.push(d.dependency);
+        } else if (d.tool === 'pip') {
+          entry.pip.push(d.dependency);
+        }
       }
       const filesByVersion = new Map<string, Record<string, FileInfo>>();
-      for (const f of files) {
+      for (const f of buildRows) {
+        if (f.filename === null || f.file_abi === null) continue;
         const build = buildById.get(f.build_id);
         if (!build) continue;
-        outcomes.get(build.version)?.get(f.build_id)?.fileAbis.push(f.abi_tag);
+        outcomes.get(build.version)?.get(f.build_id)?.fileAbis.push(f.file_abi);
         let perVersion = filesByVersion.get(build.version);
         if (!perVersion) filesByVersion.set(build.version, (perVersion = {}));
         const fileDeps = depsByFile.get(f.filename);
         perVersion[f.filename] = {
           filename: f.filename,
-          hash: f.filehash.trim(),
+          hash: (f.filehash ?? '').trim(),
           size: Number(f.filesize),
           abiBuilder: build.abi,
-          abiFile: f.abi_tag,
-          platform: f.platform_tag,
+          abiFile: f.file_abi,
+          platform: f.platform_tag ?? '',
           requiresPython: f.requires_python,
           aptDependencies: (fileDeps?.apt ?? []).sort(),
           pipDependencies: (fileDeps?.pip ?? []).sort(),
