@@ -244,8 +244,9 @@ export async function main(argv: string[], io: FarmIo = { out: process.stdout, e
     if (offline) {
       const files = join(dir, 'upstream');
       mkdirSync(files, { recursive: true });
-      writeDemoSdists(files);
+      const sdists = writeDemoSdists(files);
       const upstream = new UpstreamServer({ dir: files, logger: logger.child({ task: 'upstream' }) });
+      for (const { name, summary } of sdists) upstream.create(name, { summary });
       const base = await upstream.start();
       cleanups.push(() => upstream.stop());
       urls = { xmlrpc: `${base}/pypi`, simple: `${base}/simple`, json: `${base}/pypi` };

@@ -239,6 +239,7 @@ describe('demo samples', () => {
     try {
       const first = writeDemoSdists(join(dir));
       assert.deepEqual(first.map((s) => s.name), Object.keys(DEMO_SAMPLES));
+      assert.equal(first[0]!.summary, 'Demo package of the offline farm: pure Python');
       const bytes = readFileSync(first[0]!.path);
       const again = writeDemoSdist('piwdemo-hello', dir);
       assert.deepEqual(readFileSync(again.path), bytes);

@@ -29,6 +29,7 @@ const pyprojectSchema = z.object({
 export interface DemoSdist {
   name: string;
   version: string;
+  summary: string | null;
   filename: string;
   path: string;
 }
@@ -68,7 +69,7 @@ export function writeDemoSdist(sample: DemoSample, outDir: string, version?: str
     const filename = `${base}.tar.gz`;
     const path = join(outDir, filename);
     writeFileSync(path, gzipSync(tar, { level: 9 }));
-    return { name: project.name, version: finalVersion, filename, path };
+    return { name: project.name, version: finalVersion, summary: project.description ?? null, filename, path };
   } finally {
     rmSync(staging, { recursive: true, force: true });
   }
