@@ -10,7 +10,7 @@ import { canonicalizeName } from '../../shared/names.ts';
 import { decodeMethodResponse, encodeMethodCall, truncateDescription, USER_AGENT } from '../pypi.ts';
 
 /** The packages a new online farm follows unless told otherwise: small, pure Python, quick to build. */
-export const DEFAULT_ALLOW_LIST = ['six', 'idna', 'certifi', 'urllib3', 'charset-normalizer', 'requests'];
+export const DEFAULT_ALLOW_LIST = ['six', 'idna', 'certifi', 'packaging', 'typing-extensions', 'tomli'];
 
 export function defaultAllowListText(): string {
   return [
