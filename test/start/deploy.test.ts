@@ -104,7 +104,7 @@ describe('sample /etc/piwheels.toml', () => {
 
   test('piw-master reads its table', () => {
     const { config } = masterConfig(['-c', file], {});
-    assert.equal(config.dsn, 'postgres://piwheels@localhost/piwheels');
+    assert.equal(config.dsn, 'postgres:///piwheels?host=/var/run/postgresql');
     assert.equal(config.outputPath, '/var/www/piwheels');
     assert.equal(config.statusQueue, 'ipc:///run/piwheels/status');
     assert.equal(config.logQueue, 'ipc:///run/piwheels/logger');
