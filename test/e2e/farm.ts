@@ -96,7 +96,7 @@ export async function startFarm(dialect: DialectName, fixtures: FixtureName[], o
     pageWindow: 0.2,
     ...options,
   });
-  const logger = createLogger({ name: 'piw-master', verbosity: -1, file: join(dir, 'master.log') });
+  const logger = createLogger({ name: 'piw-master', verbosity: -2, file: join(dir, 'master.log') });
   const seedAbi = async (): Promise<void> => {
     const { openDatabase } = await import('../../shared/db/index.ts');
     const db = await openDatabase(scratch.dsn);
