@@ -140,7 +140,7 @@ async function main(): Promise<void> {
     renderTimes.push(performance.now() - t);
   }
   renderTimes.sort((a, b) => a - b);
-  rows.push(['render small simple page (in-process Astro)', fmt(percentile(renderTimes, 50)), fmt(percentile(renderTimes, 99))]);
+  rows.push(['render small simple page (in-process Astro)', fmt(percentile(renderTimes, 50)), fmt(percentile(renderTimes, 99)), '']);
   const projectTimes: number[] = [];
   for (let i = 0; i < 2000; i++) {
     const t = performance.now();
@@ -148,7 +148,7 @@ async function main(): Promise<void> {
     projectTimes.push(performance.now() - t);
   }
   projectTimes.sort((a, b) => a - b);
-  rows.push(['render project page, 12 versions', fmt(percentile(projectTimes, 50)), fmt(percentile(projectTimes, 99))]);
+  rows.push(['render project page, 12 versions', fmt(percentile(projectTimes, 50)), fmt(percentile(projectTimes, 99)), '']);
 
   // One package's pages re-rendered and written: project HTML + JSON, simple HTML + JSON, alias links.
   const out = await mkdtemp(join(tmpdir(), 'piw-site-bench-'));
@@ -159,13 +159,20 @@ async function main(): Promise<void> {
       const data = syntheticProject(5, versions);
       for (let i = 0; i < 50; i++) await scribe.writeProject(data, { both: true });
       const times: number[] = [];
+      const cpu0 = process.cpuUsage();
       for (let i = 0; i < 1000; i++) {
         const t = performance.now();
         await scribe.writeProject(data, { both: true });
         times.push(performance.now() - t);
       }
+      const cpu = process.cpuUsage(cpu0);
       times.sort((a, b) => a - b);
-      rows.push([`re-render + write one package (${label}), 4 files`, fmt(percentile(times, 50)), fmt(percentile(times, 99))]);
+      rows.push([
+        `re-render + write one package (${label}), 4 files`,
+        fmt(percentile(times, 50)),
+        fmt(percentile(times, 99)),
+        fmt((cpu.user + cpu.system) / 1000 / 1000),
+      ]);
     }
 
     // Full regeneration.
@@ -175,7 +182,6 @@ async function main(): Promise<void> {
     const sampler = setInterval(() => {
       peak = Math.max(peak, process.memoryUsage().rss);
     }, 50);
-    const t0 = performance.now();
     const workers = availableParallelism();
     const dsn = process.env.SITE_BENCH_DSN;
     const real = dsn ? await openDatabase(dsn) : null;
@@ -190,16 +196,21 @@ async function main(): Promise<void> {
         getSearchIndex: () => real.getSearchIndex(),
       };
     }
+    const t0 = performance.now();
+    const cpu0 = process.cpuUsage();
     const result = await regenerate(source, { output: join(out, 'full'), renderer, workers }).finally(() => real?.close());
     const seconds = (performance.now() - t0) / 1000;
+    // CPU of every thread of the process: what the work costs, whatever else the machine runs.
+    const cpu = process.cpuUsage(cpu0);
+    const cpuMsPerPackage = (cpu.user + cpu.system) / 1000 / result.packages;
     clearInterval(sampler);
     // Worker threads share the process, so the process's RSS covers them too.
     peak = Math.max(peak, process.memoryUsage().rss, process.resourceUsage().maxRSS * 1024);
-    console.log('| measure | p50 | p99 |\n|---|---|---|');
+    console.log('| measure | p50 | p99 | CPU per call |\n|---|---|---|---|');
     for (const row of rows) console.log(`| ${row.join(' | ')} |`);
-    console.log('\n| full regeneration | packages | seconds | packages/s | peak RSS |\n|---|---|---|---|---|');
+    console.log('\n| full regeneration | packages | seconds | packages/s | CPU per package | peak RSS |\n|---|---|---|---|---|---|');
     console.log(
-      `| ${real ? 'farm database' : 'synthetic farm (1-61 versions, 2 ABIs)'}, ${workers} worker threads | ${result.packages.toLocaleString('en-US')} | ${seconds.toFixed(1)} | ${Math.round(result.packages / seconds).toLocaleString('en-US')} | ${Math.round(peak / 2 ** 20)} MB |`,
+      `| ${real ? 'farm database' : 'synthetic farm (1-61 versions, 2 ABIs)'}, ${workers} worker threads | ${result.packages.toLocaleString('en-US')} | ${seconds.toFixed(1)} | ${Math.round(result.packages / seconds).toLocaleString('en-US')} | ${cpuMsPerPackage.toFixed(2)} ms | ${Math.round(peak / 2 ** 20)} MB |`,
     );
   } finally {
     await rm(out, { recursive: true, force: true });
