@@ -245,6 +245,19 @@ export class Build {
         );
       };
       child.on('error', (error) => finish({ kind: 'error', error }));
+      child.on('exit', (code, signal) => {
+        // Leftovers in the group may hold our pipes open, which would hold back
+        // 'close': kill them now, and give up on the pipes if something that
+        // left the group still holds them.
+        killTree();
+        void (killing ?? Promise.resolve()).then(() => {
+          setTimeout(() => {
+            child.stdout.destroy();
+            child.stderr.destroy();
+            finish({ kind: 'exit', code, signal });
+          }, 2000).unref();
+        });
+      });
       child.on('close', (code, signal) => finish({ kind: 'exit', code, signal }));
     });
   }
