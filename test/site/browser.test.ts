@@ -68,6 +68,7 @@ describe('the site in a browser', () => {
     await page.locator('#results li:nth-child(2)').waitFor();
     await page.locator('#status', { hasText: '2 matches' }).waitFor();
     assert.deepEqual(await page.locator('#results li a').allTextContents(), ['sample-pkg', 'sampler']);
+    await page.screenshot({ path: join(artifacts, 'search-page.png') });
     await input.fill('zzzz');
     await page.locator('#status', { hasText: 'No package matches.' }).waitFor();
     assert.equal(await page.locator('#results li').count(), 0);
