@@ -1,11 +1,11 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import * as zmq from 'zeromq';
-import { fixtureProject } from '../fixtures/packages/sdist.ts';
+import { buildSdist, fixtureProject } from '../fixtures/packages/sdist.ts';
 import { FakeSlave, fakeWheel, sendChunks } from './fake-slave.ts';
 import { sha256File, startFarm, waitFor } from './farm.ts';
 
@@ -79,24 +79,28 @@ describe('faults', () => {
   });
 
   test('a slave killed mid-build: its build goes to another slave; a build past its timeout is recorded failed', async () => {
-    const farm = await startFarm('sqlite', ['e2e-slow', 'e2e-pure'], { idleHold: 2 });
+    const farm = await startFarm('sqlite', ['e2e-pure'], { idleHold: 2 });
     try {
+      const db = farm.coordinator.db.kysely;
       const first = farm.startSlave(['--master-timeout', '6s'], 'doomed');
+      const pure = await waitFor('e2e-pure built', async () =>
+        (await db.selectFrom('builds').selectAll().where('package', '=', 'e2e-pure').executeTakeFirst()) ?? undefined, 240_000);
+      assert.ok(pure.status, 'the first build succeeds');
+      // a never-ending build turns up upstream; the same slave takes it
+      const staging = mkdtempSync(join(farm.dir, 'later-'));
+      const slowSdist = buildSdist('e2e-slow', staging);
+      farm.upstream.upload(slowSdist.name, slowSdist.version, { filename: slowSdist.filename, content: readFileSync(slowSdist.path) });
       const building = await waitFor('a slave building e2e-slow', () => {
         const s = farm.coordinator.slaveDriver.list().find((x) => x.currentBuild?.[0] === 'e2e-slow');
         return s ? s.id : undefined;
-      }, 240_000);
+      }, 120_000);
       await first.kill('SIGKILL');
-      const second = farm.startSlave(['--master-timeout', '6s', '--timeout', '8s'], 'survivor');
+      const second = farm.startSlave(['--master-timeout', '6s', '--timeout', '20s'], 'survivor');
       const taker = await waitFor('e2e-slow handed to another slave', () => {
         const s = farm.coordinator.slaveDriver.list().find((x) => x.currentBuild?.[0] === 'e2e-slow' && x.id !== building);
         return s ? s.id : undefined;
       }, 120_000);
       assert.ok(!farm.coordinator.slaveDriver.list().some((x) => x.id === building), 'the silent slave was dropped');
-      const db = farm.coordinator.db.kysely;
-      const pure = await waitFor('e2e-pure built', async () =>
-        (await db.selectFrom('builds').selectAll().where('package', '=', 'e2e-pure').executeTakeFirst()) ?? undefined, 240_000);
-      assert.ok(pure.status, 'other builds carry on');
       const slow = await waitFor('e2e-slow recorded', async () =>
         (await db.selectFrom('builds').selectAll().where('package', '=', 'e2e-slow').executeTakeFirst()) ?? undefined, 120_000);
       assert.ok(!slow.status, 'a build past its timeout is recorded as failed');
