@@ -77,7 +77,7 @@ try {
       const db = await openDatabase(target.dsn);
       await db.addBuildAbi('cp311');
       const pypi = new PyPIClient({ xmlrpcUrl: `${url}/pypi`, jsonUrl: `${url}/pypi` });
-      const gazer = new CloudGazer({ db, pypi, pollSeconds: 3600, descriptions: false });
+      const gazer = new CloudGazer({ db, pypi, follow: false, descriptions: false });
       await gazer.start();
       const started = performance.now();
       const cpuBefore = process.cpuUsage();

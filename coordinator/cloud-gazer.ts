@@ -34,6 +34,7 @@ import { silentLogger, type Logger } from '../shared/log.ts';
 import { AllowList, allowListChanges, NOT_ALLOWED } from './allow-list.ts';
 import {
   ChangelogState,
+  PYPI_EPOCH,
   planBatch,
   toEvent,
   touchedPackages,
@@ -68,6 +69,8 @@ export interface CloudGazerOptions extends TaskOptions {
   allowList?: AllowList;
   /** Seconds between polls once caught up (piwheels: 10). */
   pollSeconds?: number;
+  /** False: read upstream only when poll() is called (tests, one-shot tools). Default true. */
+  follow?: boolean;
   /** Fetch project descriptions from the JSON API (default true). */
   descriptions?: boolean;
   /** Descriptions fetched at once. */
@@ -117,7 +120,7 @@ export class CloudGazer extends Task {
     this.events = options.events ?? {};
     this.derived = new DerivedTables(options.db.dialect);
     this.window = new ChangelogState(options.changelog);
-    this.every(options.pollSeconds ?? 10, 'read-pypi', () => this.catchUp());
+    if (options.follow !== false) this.every(options.pollSeconds ?? 10, 'read-pypi', () => this.catchUp());
   }
 
   /** The serial stored so far. */
@@ -182,7 +185,9 @@ export class CloudGazer extends Task {
   /** Re-reads (without applying) the events just before the saved serial. */
   private async warmUp(): Promise<void> {
     const margin = this.options.warmupSerials ?? 10_000;
-    let from = Math.max(0, this.serial - margin);
+    // Before the epoch events are out of order by years: all of them count.
+    const epoch = this.options.changelog?.epoch ?? PYPI_EPOCH;
+    let from = this.serial < epoch ? 0 : Math.max(0, this.serial - margin);
     const created = new Set<string>();
     while (from < this.serial) {
       const batch = await this.pypi.changelogSinceSerial(from);

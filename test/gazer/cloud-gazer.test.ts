@@ -53,7 +53,7 @@ for (const dialect of DIALECTS) {
         scriptHistory(up);
         const pypi = new PyPIClient({ xmlrpcUrl: `${url}/pypi`, jsonUrl: `${url}/pypi`, ...clientOptions });
         const seen = recorder();
-        const gazer = new CloudGazer({ db: t.db, pypi, events: seen.events, pollSeconds: 3600 });
+        const gazer = new CloudGazer({ db: t.db, pypi, events: seen.events, follow: false });
         await gazer.start();
         await pollUntil(gazer, up.serial);
         await gazer.descriptionsSettled();
@@ -81,7 +81,7 @@ for (const dialect of DIALECTS) {
         const before = await readState(t.db);
         await t.db.kysely.updateTable('configuration').set({ pypi_serial: 3 }).execute();
         const pypi = new PyPIClient({ xmlrpcUrl: `${url}/pypi`, jsonUrl: `${url}/pypi`, ...clientOptions });
-        const gazer = new CloudGazer({ db: t.db, pypi, pollSeconds: 3600 });
+        const gazer = new CloudGazer({ db: t.db, pypi, follow: false });
         await gazer.start();
         await pollUntil(gazer, up.serial);
         await gazer.stop();
@@ -99,7 +99,7 @@ for (const dialect of DIALECTS) {
         scriptHistory(up);
         up.upload('zeta', '1.0', { timestamp: T + 200 });
         const pypi = new PyPIClient({ xmlrpcUrl: `${url}/pypi`, jsonUrl: `${url}/pypi`, ...clientOptions });
-        const gazer = new CloudGazer({ db: t.db, pypi, pollSeconds: 3600 });
+        const gazer = new CloudGazer({ db: t.db, pypi, follow: false });
         await gazer.start();
         const start = gazer.currentSerial;
         for (const kind of ['429', '500', 'hang', 'invalid-xml', 'xmlrpc-too-many'] as const) {
@@ -117,6 +117,40 @@ for (const dialect of DIALECTS) {
         assert.equal(zeta?.releases.length, 1);
       } finally {
         await up.stop();
+      }
+    });
+
+    test('after a restart, a late event is still judged against the events before the saved serial', async () => {
+      const runTo = async (db: TestDatabase, serial: number, warmupSerials?: number): Promise<void> => {
+        const up = new UpstreamServer({ systemWheels: false, batchLimit: 1 });
+        const url = await up.start();
+        try {
+          scriptHistory(up);
+          const pypi = new PyPIClient({ xmlrpcUrl: `${url}/pypi`, jsonUrl: `${url}/pypi`, ...clientOptions });
+          const changelog = warmupSerials === undefined ? {} : { epoch: 0 };
+          const gazer = new CloudGazer({ db: db.db, pypi, follow: false, descriptions: false, warmupSerials, changelog });
+          await gazer.start();
+          await pollUntil(gazer, serial);
+          await gazer.stop();
+        } finally {
+          await up.stop();
+        }
+      };
+      // Serial 19 removes epsilon 1.0 (stamped T+130); serial 20 is its upload stamped T+125.
+      const epsilon = async (db: TestDatabase): Promise<string[]> =>
+        (await readState(db.db)).versions.filter((v) => v.package === 'epsilon').map((v) => v.version);
+      const warm = await freshDatabase(dialect);
+      const cold = await freshDatabase(dialect);
+      try {
+        await runTo(warm, 19);
+        await runTo(warm, 22);
+        assert.deepEqual(await epsilon(warm), []);
+        await runTo(cold, 19, 0);
+        await runTo(cold, 22, 0);
+        assert.deepEqual(await epsilon(cold), ['1.0'], 'without re-reading, the late upload would resurrect it');
+      } finally {
+        await warm.drop();
+        await cold.drop();
       }
     });
 
@@ -205,7 +239,7 @@ for (const dialect of DIALECTS) {
       try {
         up.upload('dev-pkg', '1.0', { timestamp: T });
         const pypi = new PyPIClient({ xmlrpcUrl: `${url}/pypi`, jsonUrl: `${url}/pypi`, ...clientOptions });
-        const gazer = new CloudGazer({ db: db.db, pypi, devMode: true, pollSeconds: 3600, descriptions: false });
+        const gazer = new CloudGazer({ db: db.db, pypi, devMode: true, follow: false, descriptions: false });
         await gazer.start();
         await pollUntil(gazer, up.serial);
         await gazer.stop();
