@@ -20,7 +20,7 @@ import { envBoolean, envInteger, envNumber, loadConfig } from '../shared/config.
 import { connect } from '../shared/db/connect.ts';
 import { Database, openDatabase } from '../shared/db/index.ts';
 import { applyUpgrade, detectState, planUpgrade } from '../shared/db/migrate.ts';
-import { createLogger, type Logger } from '../shared/log.ts';
+import { createLogger, levelFor, type Logger } from '../shared/log.ts';
 import { canonicalizeName } from '../shared/names.ts';
 import { probePython } from '../slave/sysinfo.ts';
 import { writeDemoSdists, DEMO_SAMPLES } from '../upstream/demo-samples/samples.ts';
@@ -73,7 +73,7 @@ export function buildProgram(): Command {
     .version(process.env.npm_package_version ?? '0.1.0')
     .option('-c, --configuration <file>', 'TOML configuration file (keys as the long options)')
     .option('-v, --verbose', 'also show the coordinator log on stderr (repeatable)', increase, 0)
-    .option('-q, --quiet', 'less log output (repeatable)', increase, 0)
+    .option('-q, --quiet', 'less detail in the log files (repeatable)', increase, 0)
     .option('--data-dir <dir>', 'where the database, output tree, logs and builds live (default: ./data)')
     .option('--offline', 'build the bundled sample packages from a local PyPI stand-in instead of following PyPI')
     .option('--host <address>', 'address the web server listens on (default: 127.0.0.1)')
@@ -151,7 +151,7 @@ export async function prepareDatabase(dsn: string, abi: string): Promise<{ creat
 
 function fileLogger(name: string, path: string, verbosity: number): Logger {
   if (verbosity > 0) return createLogger({ name, verbosity: verbosity - 1, file: path });
-  return pino({ name, level: 'info', base: { name } }, destination({ dest: path, append: true, mkdir: true }));
+  return pino({ name, level: levelFor(verbosity), base: { name } }, destination({ dest: path, append: true, mkdir: true }));
 }
 
 interface SlaveProcess {
