@@ -1,9 +1,9 @@
-// Bulk storage of access-log records for the lumberjack: a batch of hits in
-// one transaction, with the download counters (downloads_daily,
-// download_counts) kept in step as the Database does for single records.
-// Storing one hit per statement tops out far below what a busy web server
-// logs; here PostgreSQL takes each table's rows as arrays (unnest) and SQLite
-// as multi-row inserts.
+// Bulk storage of access-log records for the lumberjack. Downloads go
+// through the Database's batch method (which keeps the download counters in
+// step); searches and page hits, which nothing summarises, are inserted here
+// in one transaction per batch: PostgreSQL takes each table's rows as arrays
+// (unnest), SQLite as multi-row inserts. One statement per hit tops out far
+// below what a busy web server logs.
 //
 // Public API:
 //   AccessBatch                     the records of one flush, by kind
@@ -13,7 +13,7 @@ import { isIP } from 'node:net';
 import { sql, type Kysely } from 'kysely';
 import { openDatabase, type Database, type DownloadRecord, type PageHitRecord, type ProjectHitRecord, type SearchRecord } from '../../shared/db/index.ts';
 import type { Tables } from '../../shared/db/schema.ts';
-import { sanitize, toDbTimestamp, utcDay } from '../../shared/db/values.ts';
+import { sanitize, toDbTimestamp } from '../../shared/db/values.ts';
 import { isBotAgent } from './access-log.ts';
 
 export interface AccessBatch {
@@ -53,7 +53,7 @@ const AGENT_COLUMNS = [
   ['setuptools_version', 'setuptoolsVersion', 100],
 ] as const;
 
-function agentColumns(r: DownloadRecord | SearchRecord): Row {
+function agentColumns(r: SearchRecord): Row {
   const row: Row = {};
   for (const [column, field, width] of AGENT_COLUMNS) row[column] = clip(r[field], width);
   return row;
@@ -79,12 +79,6 @@ export class AccessStore {
   }
 
   async logAccessBatch(batch: AccessBatch): Promise<void> {
-    const downloads = valid(batch.downloads).map((d) => ({
-      filename: clip(d.filename, 255) ?? '',
-      accessed_by: d.host,
-      accessed_at: toDbTimestamp(d.timestamp),
-      ...agentColumns(d),
-    }));
     const searches = valid(batch.searches).map((s) => ({
       package: clip(s.package, 200) ?? '',
       accessed_by: s.host,
@@ -111,14 +105,14 @@ export class AccessStore {
       user_agent: clip(p.userAgent, 2000),
       bot: isBotAgent(p.userAgent) ? 1 : 0,
     }));
-    if (downloads.length + searches.length + projects.length + json.length + pages.length === 0) return;
+    const downloads = valid(batch.downloads);
+    if (downloads.length > 0) await this.db.logDownloads(downloads);
+    if (searches.length + projects.length + json.length + pages.length === 0) return;
     await this.db.kysely.transaction().execute(async (tx) => {
-      await this.insert(tx, 'downloads', downloads);
       await this.insert(tx, 'searches', searches);
       await this.insert(tx, 'project_page_hits', projects);
       await this.insert(tx, 'project_json_downloads', json);
       await this.insert(tx, 'web_page_hits', pages);
-      if (downloads.length > 0) await this.countDownloads(tx, downloads);
     });
   }
 
@@ -138,62 +132,6 @@ export class AccessStore {
     const per = Math.max(1, Math.floor(30_000 / columns.length));
     for (let i = 0; i < rows.length; i += per) {
       await tx.insertInto(table).values(rows.slice(i, i + per) as never).execute();
-    }
-  }
-
-  /** The daily and per-package counters for the downloads just stored. */
-  private async countDownloads(tx: Db, downloads: Array<{ filename: string; accessed_at: string }>): Promise<void> {
-    const daily = new Map<string, number>();
-    const byFile = new Map<string, Map<string, number>>();
-    for (const d of downloads) {
-      const day = utcDay(new Date(`${d.accessed_at.replace(' ', 'T')}Z`));
-      daily.set(day, (daily.get(day) ?? 0) + 1);
-      let days = byFile.get(d.filename);
-      if (!days) byFile.set(d.filename, (days = new Map()));
-      days.set(day, (days.get(day) ?? 0) + 1);
-    }
-    const dailyRows = [...daily].sort(([a], [b]) => (a < b ? -1 : 1)).map(([day, downloads]) => ({ day, downloads }));
-    await tx
-      .insertInto('downloads_daily')
-      .values(dailyRows)
-      .onConflict((oc) => oc.column('day').doUpdateSet({ downloads: sql<number>`downloads_daily.downloads + excluded.downloads` }))
-      .execute();
-    const owners = new Map<string, string>();
-    const names = [...byFile.keys()];
-    for (let i = 0; i < names.length; i += 500) {
-      const rows = await tx
-        .selectFrom('files as f')
-        .innerJoin('builds as b', 'b.build_id', 'f.build_id')
-        .select(['f.filename', 'b.package'])
-        .where('f.filename', 'in', names.slice(i, i + 500))
-        .execute();
-      for (const row of rows) owners.set(row.filename, row.package);
-    }
-    const perPackage = new Map<string, number>();
-    for (const [filename, days] of byFile) {
-      const pkg = owners.get(filename);
-      if (pkg === undefined) continue;
-      for (const [day, n] of days) {
-        const key = `${pkg}\0${day}`;
-        perPackage.set(key, (perPackage.get(key) ?? 0) + n);
-      }
-    }
-    if (perPackage.size === 0) return;
-    // a fixed order keeps concurrent writers from deadlocking on these rows
-    const rows = [...perPackage]
-      .sort(([a], [b]) => (a < b ? -1 : 1))
-      .map(([key, downloads]) => {
-        const [pkg, day] = key.split('\0') as [string, string];
-        return { package: pkg, day, downloads };
-      });
-    for (let i = 0; i < rows.length; i += 5000) {
-      await tx
-        .insertInto('download_counts')
-        .values(rows.slice(i, i + 5000))
-        .onConflict((oc) =>
-          oc.columns(['package', 'day']).doUpdateSet({ downloads: sql<number>`download_counts.downloads + excluded.downloads` }),
-        )
-        .execute();
     }
   }
 }
