@@ -1,5 +1,5 @@
 // The derived tables (build_queue, farm_counters, package_tag_files,
-// download_counts, downloads_daily): incremental upkeep, called by Database in
+// download_counts, package_downloads, downloads_daily): incremental upkeep, called by Database in
 // the same transaction as the change it follows, and the from-scratch
 // recomputation that rebuilds them or checks them.
 import { sql, type Kysely, type RawBuilder } from 'kysely';
@@ -154,8 +154,61 @@ export class DerivedTables {
     return result;
   }
 
+  /**
+   * The first day of the recent downloads window. On PostgreSQL the row stays
+   * share-locked to the end of the transaction, so that the window cannot
+   * move between this read and the totals written against it.
+   */
+  private async windowStart(db: Db): Promise<string> {
+    let query = db.selectFrom('download_window').select('first_day').where('id', '=', 1);
+    if (this.dialect === 'postgres') query = query.forShare();
+    const row = await query.executeTakeFirstOrThrow();
+    return String(row.first_day);
+  }
+
+  /**
+   * Moves the recent downloads window to start on `firstDay` ('YYYY-MM-DD'),
+   * adding or taking away, per package, the downloads of the days between the
+   * old and the new start.
+   */
+  async moveDownloadWindow(db: Db, firstDay: string): Promise<void> {
+    let query = db.selectFrom('download_window').select('first_day').where('id', '=', 1);
+    if (this.dialect === 'postgres') query = query.forUpdate();
+    const stored = String((await query.executeTakeFirstOrThrow()).first_day);
+    if (stored === firstDay) return;
+    const [from, to, sign] = firstDay > stored ? [stored, firstDay, -1] : [firstDay, stored, 1];
+    await sql`
+      UPDATE package_downloads
+      SET downloads_recent = package_downloads.downloads_recent + ${sign} * d.n
+      FROM (SELECT package, SUM(downloads) AS n FROM download_counts
+            WHERE day >= ${from} AND day < ${to} GROUP BY package) d
+      WHERE d.package = package_downloads.package`.execute(db);
+    await db.updateTable('download_window').set({ first_day: firstDay }).where('id', '=', 1).execute();
+  }
+
   private async bumpDownloadCounts(db: Db, counts: Map<string, Map<string, number>>, sign: 1 | -1): Promise<void> {
+    if (counts.size === 0) return;
+    const windowStart = await this.windowStart(db);
     for (const [pkg, days] of counts) {
+      let all = 0;
+      let recent = 0;
+      for (const [day, n] of days) {
+        all += n;
+        if (day >= windowStart) recent += n;
+      }
+      await db
+        .insertInto('package_downloads')
+        .values({ package: pkg, downloads_all: sign * all, downloads_recent: sign * recent })
+        .onConflict((oc) =>
+          oc.column('package').doUpdateSet({
+            downloads_all: sql<number>`package_downloads.downloads_all + excluded.downloads_all`,
+            downloads_recent: sql<number>`package_downloads.downloads_recent + excluded.downloads_recent`,
+          }),
+        )
+        .execute();
+      if (sign < 0) {
+        await db.deleteFrom('package_downloads').where('package', '=', pkg).where('downloads_all', '<=', 0).execute();
+      }
       for (const [day, n] of days) {
         await db
           .insertInto('download_counts')
@@ -289,6 +342,14 @@ export class DerivedTables {
       GROUP BY b.package, ${this.dayOf('d.accessed_at')}`;
   }
 
+  private expectedPackageDownloads(): RawBuilder<unknown> {
+    return sql`
+      SELECT c.package, SUM(c.downloads) AS downloads_all,
+             SUM(CASE WHEN c.day >= w.first_day THEN c.downloads ELSE 0 END) AS downloads_recent
+      FROM download_counts c CROSS JOIN download_window w
+      GROUP BY c.package`;
+  }
+
   private expectedDownloadsDaily(): RawBuilder<unknown> {
     return sql`SELECT ${this.dayOf('accessed_at')} AS day, COUNT(*) AS downloads FROM downloads GROUP BY ${this.dayOf('accessed_at')}`;
   }
@@ -337,6 +398,8 @@ export class DerivedTables {
     await sql`INSERT INTO package_tag_files (package_tag, files) ${this.expectedPackageTags()}`.execute(db);
     await db.deleteFrom('download_counts').execute();
     await sql`INSERT INTO download_counts (package, day, downloads) ${this.expectedDownloadCounts()}`.execute(db);
+    await db.deleteFrom('package_downloads').execute();
+    await sql`INSERT INTO package_downloads (package, downloads_all, downloads_recent) ${this.expectedPackageDownloads()}`.execute(db);
     await db.deleteFrom('downloads_daily').execute();
     await sql`INSERT INTO downloads_daily (day, downloads) ${this.expectedDownloadsDaily()}`.execute(db);
     const counters = await this.expectedCounters(db);
@@ -367,6 +430,7 @@ export class DerivedTables {
       ...(await this.differences(db, 'build_queue', 'package, version, abi_tag, released', this.expectedQueue(abis))),
       ...(await this.differences(db, 'package_tag_files', 'package_tag, files', this.expectedPackageTags())),
       ...(await this.differences(db, 'download_counts', 'package, day, downloads', this.expectedDownloadCounts())),
+      ...(await this.differences(db, 'package_downloads', 'package, downloads_all, downloads_recent', this.expectedPackageDownloads())),
       ...(await this.differences(db, 'downloads_daily', 'day, downloads', this.expectedDownloadsDaily())),
     ];
     const expected = await this.expectedCounters(db);

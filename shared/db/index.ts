@@ -831,26 +831,20 @@ export class Database {
 
   /** Every package with its description and download counts, by name. */
   async getSearchIndex(now: Date = new Date()): Promise<SearchEntry[]> {
-    const db = this.conn.kysely;
-    const counts = await db
-      .selectFrom('download_counts')
-      .select([
-        'package',
-        sql<number>`SUM(downloads)`.as('all'),
-        sql<number>`SUM(CASE WHEN day >= ${recentFirstDay(now)} THEN downloads ELSE 0 END)`.as('recent'),
-      ])
-      .groupBy('package')
-      .execute();
-    const byPackage = new Map(counts.map((c) => [c.package, c]));
-    const packages = await db.selectFrom('packages').select(['package', 'description']).orderBy('package').execute();
-    return packages.map((p) => {
-      const c = byPackage.get(p.package);
-      return {
-        package: p.package,
-        description: p.description,
-        downloadsRecent: Number(c?.recent ?? 0),
-        downloadsAll: Number(c?.all ?? 0),
-      };
+    return this.tx(async (db) => {
+      await this.derived.moveDownloadWindow(db, recentFirstDay(now));
+      const rows = await db
+        .selectFrom('packages as p')
+        .leftJoin('package_downloads as d', 'd.package', 'p.package')
+        .select(['p.package', 'p.description', 'd.downloads_recent', 'd.downloads_all'])
+        .orderBy('p.package')
+        .execute();
+      return rows.map((r) => ({
+        package: r.package,
+        description: r.description,
+        downloadsRecent: Number(r.downloads_recent ?? 0),
+        downloadsAll: Number(r.downloads_all ?? 0),
+      }));
     });
   }
 

@@ -18,6 +18,7 @@ export interface Migration {
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'piwheels_tables', summary: 'create the piwheels 0.23 tables' },
   { version: 2, name: 'derived_tables', summary: 'add wheel metadata hashes, the build queue and counter tables' },
+  { version: 3, name: 'page_indexes', summary: 'add covering indexes for project pages and per-package download totals' },
 ];
 
 export const LATEST_VERSION = MIGRATIONS.length;
@@ -118,7 +119,7 @@ function migrationFile(m: Migration): string {
 
 /**
  * Runs the steps in one transaction (all or nothing), then recomputes the
- * derived tables in it when the schema has them.
+ * derived tables in it when the schema is the latest.
  */
 export async function applyUpgrade(conn: Connection, steps: readonly UpgradeStep[], onStep?: (step: UpgradeStep) => void): Promise<void> {
   if (steps.length === 0) return;
@@ -145,6 +146,8 @@ export async function applyUpgrade(conn: Connection, steps: readonly UpgradeStep
       }
     }
     await trx.updateTable('configuration').set({ version: `ts-${version}` }).where('id', '=', 1).execute();
-    if (version >= 2) await derived.rebuild(trx);
+    // The derived tables are those of the latest schema; an intermediate
+    // version (a step towards the latest) is left to the next upgrade.
+    if (version === LATEST_VERSION) await derived.rebuild(trx);
   });
 }

@@ -155,6 +155,19 @@ export interface DownloadCountsTable {
   downloads: Count;
 }
 
+export interface PackageDownloadsTable {
+  package: string;
+  downloads_all: Count;
+  /** Downloads on or after download_window.first_day. */
+  downloads_recent: Count;
+}
+
+export interface DownloadWindowTable {
+  id: number;
+  /** 'YYYY-MM-DD' (UTC): the first day of the recent downloads. */
+  first_day: string;
+}
+
 export interface DownloadsDailyTable {
   day: string;
   downloads: Count;
@@ -187,5 +200,7 @@ export interface Tables {
   package_tag_files: PackageTagFilesTable;
   download_counts: DownloadCountsTable;
   downloads_daily: DownloadsDailyTable;
+  package_downloads: PackageDownloadsTable;
+  download_window: DownloadWindowTable;
   schema_migrations: SchemaMigrationsTable;
 }

@@ -6,6 +6,7 @@ import type { Database } from '../../shared/db/index.ts';
 import { openDatabase, type BuildFileRecord, type BuildRecord } from '../../shared/db/index.ts';
 import { UserError } from '../../shared/cli.ts';
 import { DIALECTS, freshDatabase, migrateTo, scratchDatabase, type TestDatabase } from './helpers.ts';
+import { LATEST_VERSION } from '../../shared/db/migrate.ts';
 
 const HASH = (n: number): string => n.toString(16).padStart(64, '0');
 
@@ -548,7 +549,7 @@ for (const dialect of DIALECTS) {
       const scratch = await scratchDatabase(dialect);
       try {
         await migrateTo(scratch.dsn, 1);
-        await assert.rejects(openDatabase(scratch.dsn), /schema version 1, this software needs schema version 2: run piw-initdb/);
+        await assert.rejects(openDatabase(scratch.dsn), new RegExp(`schema version 1, this software needs schema version ${LATEST_VERSION}: run piw-initdb`));
         await migrateTo(scratch.dsn);
         const db = await openDatabase(scratch.dsn);
         assert.deepEqual(await db.getBuildAbis(), []);
