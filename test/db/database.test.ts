@@ -411,6 +411,33 @@ for (const dialect of DIALECTS) {
         await assertConsistent(db);
       });
 
+      test('the search index follows the clock: the recent window moves forward and back', async () => {
+        await addVersions(db, 'windowed', ['1.0']);
+        const file = wheel('windowed', '1.0', 'none');
+        await db.logBuild(build('windowed', '1.0', 'cp39', [file]));
+        const day = (n: number) => new Date(now.getTime() + n * 86_400_000);
+        for (const n of [-40, -20, -5, 0]) {
+          await db.logDownload({ filename: file.filename, host: '192.0.2.1', timestamp: day(n) });
+        }
+        const entryAt = async (at: Date) => (await db.getSearchIndex(at)).find((e) => e.package === 'windowed');
+        const expectations: Array<[number, number]> = [[0, 3], [10, 2], [30, 0], [-15, 4], [0, 3]];
+        for (const [shift, recent] of expectations) {
+          assert.deepEqual(await entryAt(day(shift)), { package: 'windowed', description: '', downloadsRecent: recent, downloadsAll: 4 }, `${shift} days on`);
+          assert.equal((await db.getProjectData('windowed', day(shift)))?.downloadsRecent, recent);
+          await assertConsistent(db);
+        }
+        await entryAt(day(10));
+        await db.logDownloads([
+          { filename: file.filename, host: '192.0.2.1', timestamp: day(-30) },
+          { filename: file.filename, host: '192.0.2.1', timestamp: day(5) },
+        ]);
+        assert.deepEqual(await entryAt(day(10)), { package: 'windowed', description: '', downloadsRecent: 3, downloadsAll: 6 });
+        await assertConsistent(db);
+        await db.deleteBuild('windowed', '1.0');
+        assert.equal((await entryAt(day(10)))?.downloadsAll, 0);
+        await assertConsistent(db);
+      });
+
       test('downloads of a file logged before it was built count once it exists, and go with it', async () => {
         await addVersions(db, 'early', ['1.0']);
         const file = wheel('early', '1.0', 'none');
@@ -452,7 +479,9 @@ for (const dialect of DIALECTS) {
         await assertConsistent(db);
         await db.kysely.updateTable('farm_counters').set({ value: 12345 }).where('name', '=', 'files_count').execute();
         await db.kysely.deleteFrom('build_queue').where('package', '=', 'q-new').execute();
+        await db.kysely.insertInto('package_downloads').values({ package: 'q-new', downloads_all: 7, downloads_recent: 7 }).execute();
         const problems = await db.verifyDerived();
+        assert.ok(problems.some((p) => p.startsWith('package_downloads')), problems.join('; '));
         assert.ok(problems.some((p) => p.includes('files_count')), problems.join('; '));
         assert.ok(problems.some((p) => p.startsWith('build_queue')), problems.join('; '));
         await db.rebuildDerived();
