@@ -29,9 +29,9 @@ describe('configuration', () => {
     const dir = tempDir();
     try {
       const file = join(dir, 'farm.toml');
-      writeFileSync(file, 'data-dir = "/srv/farm"\nport = 9000\n[farm]\nslave_port = 6000\noffline = true\n');
+      writeFileSync(file, 'data-dir = "/srv/piwheels"\nport = 9000\n[farm]\nslave_port = 6000\noffline = true\n');
       const { config } = configFromArgv(['-c', file, '--port', '9100'], { PIW_PORT: '9050', PIW_FILE_PORT: '6001', PIW_PYTHON: 'python3.11' });
-      assert.equal(config.dataDir, '/srv/farm');
+      assert.equal(config.dataDir, '/srv/piwheels');
       assert.equal(config.port, 9100);
       assert.equal(config.slavePort, 6000);
       assert.equal(config.filePort, 6001);
@@ -77,7 +77,7 @@ describe('what the farm prints', () => {
   });
 
   test('ipc endpoints live in the data dir; over-long paths are refused', () => {
-    assert.equal(ipcEndpoint('/srv/farm', 'piw-status'), 'ipc:///srv/farm/piw-status');
+    assert.equal(ipcEndpoint('/srv/piwheels', 'piw-status'), 'ipc:///srv/piwheels/piw-status');
     assert.throws(() => ipcEndpoint(`/srv/${'x'.repeat(120)}`, 'piw-status'), /shorter --data-dir/);
   });
 
