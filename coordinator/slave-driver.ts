@@ -20,6 +20,7 @@ import type { BuildQueues } from './architect.ts';
 import { GarbageLog } from './control.ts';
 import { Task, type TaskOptions } from './tasks.ts';
 import { checkWheelFilename } from './wheel-check.ts';
+import type { WheelFileFields } from '../shared/wire/states.ts';
 
 export type SlaveRequest = Message<typeof slaveProtocol.recv>;
 export type SlaveReply = Message<typeof slaveProtocol.send>;
@@ -28,16 +29,7 @@ type SlaveHello = z.output<typeof slaveHelloSchema>;
 type SlaveStats = z.output<typeof slaveStatsSchema>;
 
 /** One wheel of a build, as the slave described it, and whether it has arrived. */
-export interface BuiltFile {
-  filename: string;
-  filesize: number;
-  filehash: string;
-  packageTag: string;
-  packageVersionTag: string;
-  pyVersionTag: string;
-  abiTag: string;
-  platformTag: string;
-  requiresPython: string | null;
+export interface BuiltFile extends WheelFileFields {
   dependencies: Record<string, string[]>;
   location: string;
   transferred: boolean;

@@ -12,19 +12,10 @@ import yauzl from 'yauzl';
 import { BadWheelError, readWheelMetadata } from '../shared/wheel-metadata.ts';
 import { tryParseWheelFilename } from '../shared/wheel-name.ts';
 import { findAptDependencies } from './apt-deps.ts';
+import type { WheelFileFields } from '../shared/wire/states.ts';
 
-export interface InspectedWheel {
+export interface InspectedWheel extends WheelFileFields {
   path: string;
-  filename: string;
-  filesize: number;
-  /** Lower-case hex SHA-256 of the file. */
-  filehash: string;
-  packageTag: string;
-  packageVersionTag: string;
-  pyVersionTag: string;
-  abiTag: string;
-  platformTag: string;
-  requiresPython: string | null;
   /** The wheel's METADATA file, byte for byte. */
   metadata: Buffer;
   dependencies: { apt: string[]; pip: string[]; '': string[] };

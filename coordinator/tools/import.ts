@@ -13,7 +13,7 @@ import { canonicalizeName } from '../../shared/names.ts';
 import { BadWheelError, metadataField, parseCoreMetadata } from '../../shared/wheel-metadata.ts';
 import { Timedelta } from '../../shared/wire/cbor.ts';
 import { sendFile } from '../../shared/wire/file-transfer.ts';
-import type { BuildStateMessage, FileStateMessage } from '../../shared/wire/states.ts';
+import type { BuildStateMessage, FileStateMessage, WheelFileFields } from '../../shared/wire/states.ts';
 import { DEFAULT_ENDPOINTS, createSocket } from '../../shared/wire/transport.ts';
 import { parseDuration } from '../../slave/duration.ts';
 import { inspectWheel, type InspectedWheel } from '../../slave/wheel.ts';
@@ -28,16 +28,7 @@ const settings = z.object({
 });
 
 /** What a wheel contributes to the build, as far as the checks go. */
-export interface WheelFacts {
-  filename: string;
-  filesize: number;
-  filehash: string;
-  packageTag: string;
-  packageVersionTag: string;
-  pyVersionTag: string;
-  abiTag: string;
-  platformTag: string;
-  requiresPython: string | null;
+export interface WheelFacts extends WheelFileFields {
   dependencies: Record<string, string[]>;
   /** Name and Version from METADATA. */
   name: string;

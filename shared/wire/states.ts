@@ -36,6 +36,20 @@ export type DownloadStateMessage = z.output<typeof downloadStateSchema>;
 export type SearchStateMessage = z.output<typeof searchStateSchema>;
 export type HitStateMessage = z.output<typeof hitStateSchema>;
 
+/** The facts about one wheel that a FileState carries, by name. */
+export interface WheelFileFields {
+  filename: string;
+  filesize: number;
+  /** Lower-case hex SHA-256 of the file. */
+  filehash: string;
+  packageTag: string;
+  packageVersionTag: string;
+  pyVersionTag: string;
+  abiTag: string;
+  platformTag: string;
+  requiresPython: string | null;
+}
+
 export class FileState {
   transferred: boolean;
 
