@@ -65,6 +65,36 @@ export interface Slave {
   kill(signal?: NodeJS.Signals): Promise<void>;
 }
 
+/** A real piw-slave (node bin/piw-slave.js) for the master at `endpoints`, logging to DIR/LABEL.log. */
+export function spawnSlave(dir: string, endpoints: { slave: string; file: string }, label: string, args: string[] = []): Slave {
+  const logPath = join(dir, `${label}.log`);
+  const fd = openSync(logPath, 'a');
+  const child = spawn(
+    process.execPath,
+    [
+      join(REPO, 'bin', 'piw-slave.js'),
+      '--slave-endpoint', endpoints.slave,
+      '--file-endpoint', endpoints.file,
+      '--python', PYTHON,
+      '--label', label,
+      '--dir', mkdtempSync(join(dir, 'build-')),
+      '--allow-root',
+      '-l', logPath,
+      ...args,
+    ],
+    { stdio: ['ignore', fd, fd], env: { ...process.env, PIP_FIND_LINKS: '', PIP_RETRIES: '0' } },
+  );
+  closeSync(fd);
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return {
+    child, logPath, exited,
+    async kill(signal = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      await exited;
+    },
+  };
+}
+
 export async function startFarm(dialect: DialectName, fixtures: FixtureName[], options: Partial<MasterConfig> = {}): Promise<Farm> {
   const dir = mkdtempSync(join(tmpdir(), 'piw-e2e-'));
   const output = join(dir, 'www');
@@ -116,32 +146,7 @@ export async function startFarm(dialect: DialectName, fixtures: FixtureName[], o
       coordinator = await startCoordinator(config, { logger });
     },
     startSlave(args = [], label = `slave${slaves.length + 1}`) {
-      const logPath = join(dir, `${label}.log`);
-      const fd = openSync(logPath, 'a');
-      const child = spawn(
-        process.execPath,
-        [
-          join(REPO, 'bin', 'piw-slave.js'),
-          '--slave-endpoint', slaveEndpoint,
-          '--file-endpoint', fileEndpoint,
-          '--python', PYTHON,
-          '--label', label,
-          '--dir', mkdtempSync(join(dir, 'build-')),
-          '--allow-root',
-          '-l', logPath,
-          ...args,
-        ],
-        { stdio: ['ignore', fd, fd], env: { ...process.env, PIP_FIND_LINKS: '', PIP_RETRIES: '0' } },
-      );
-      closeSync(fd);
-      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-      const slave: Slave = {
-        child, logPath, exited,
-        async kill(signal = 'SIGTERM') {
-          if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-          await exited;
-        },
-      };
+      const slave = spawnSlave(dir, { slave: slaveEndpoint, file: fileEndpoint }, label, args);
       slaves.push(slave);
       return slave;
     },
