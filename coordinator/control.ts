@@ -80,6 +80,15 @@ export class ControlEndpoints extends Task {
   private readonly started: UtcDateTime;
   private readonly garbage: GarbageLog;
   private helloData: DataArgs<StatusTable, 'HELLO'> | undefined;
+  /** Topics monitors are subscribed to, as the XPUB socket reports them. */
+  private subscriptions = 0;
+  /**
+   * A monitor said HELLO: it is subscribed, though its subscription may not
+   * have been read yet (it travels on the other socket). Cleared when the
+   * last subscription goes.
+   */
+  private greeted = false;
+  private watching: Promise<void> | undefined;
 
   constructor(private readonly options: ControlOptions) {
     super(options);
@@ -87,10 +96,14 @@ export class ControlEndpoints extends Task {
     this.garbage = new GarbageLog(this.logger, 'control queue');
   }
 
-  /** Publishes to attached monitors; silently dropped when none are attached or before start. */
+  /**
+   * Publishes to attached monitors; dropped before start and when none is
+   * attached, which spares the slave protocol the encoding of a status
+   * message per request on a farm nobody is watching.
+   */
   readonly publish: StatusPublisher = (msg, ...data) => {
     const socket = this.status;
-    if (!socket || socket.closed) return;
+    if (!socket || socket.closed || !this.watched) return;
     socket.send(msg, ...data).catch((error: unknown) => this.logger.debug({ err: error, msg }, 'status message dropped'));
   };
 
@@ -105,7 +118,7 @@ export class ControlEndpoints extends Task {
   protected override async setup(): Promise<void> {
     const [os, board] = await Promise.all([readOsRelease(), readBoardInfo()]);
     this.helloData = [[this.started, hostname(), os.name, os.version, board.revision, board.serial]];
-    this.status = createSocket('PUB', { protocol: monitorStats, logger: this.logger, linger: 0 });
+    this.status = createSocket('XPUB', { protocol: monitorStats, logger: this.logger, linger: 0 });
     this.pull = createSocket('PULL', { protocol: masterControl, logger: this.logger, hwm: 10, linger: 0 });
     try {
       await this.status.bind(this.options.statusAddress);
@@ -118,6 +131,30 @@ export class ControlEndpoints extends Task {
       throw error;
     }
     this.receiving = this.receive(this.pull);
+    this.watching = this.watchSubscriptions(this.status);
+  }
+
+  /** True while a monitor is attached (status messages are only encoded and sent then). */
+  get watched(): boolean {
+    return this.subscriptions > 0 || this.greeted;
+  }
+
+  /** Counts subscriptions: XPUB passes on each topic's first subscribe and last unsubscribe. */
+  private async watchSubscriptions(socket: WireSocket<{}, typeof monitorStats.send>): Promise<void> {
+    while (!socket.closed) {
+      let frames;
+      try {
+        frames = await socket.recvRaw();
+      } catch (error) {
+        if (socket.closed) return;
+        this.logger.error({ err: error }, 'status queue failed');
+        return;
+      }
+      const kind = frames[0]?.[0];
+      if (kind === 1) this.subscriptions += 1;
+      else if (kind === 0) this.subscriptions = Math.max(0, this.subscriptions - 1);
+      if (this.subscriptions === 0) this.greeted = false;
+    }
   }
 
   private async receive(socket: WireSocket<typeof masterControl.recv, {}>): Promise<void> {
@@ -143,6 +180,7 @@ export class ControlEndpoints extends Task {
     switch (msg) {
       case 'HELLO':
         this.logger.info('sending status to a new monitor');
+        this.greeted = true;
         if (this.helloData) this.publish('HELLO', ...this.helloData);
         handlers.replay();
         return;
@@ -162,5 +200,6 @@ export class ControlEndpoints extends Task {
     this.pull?.close(0);
     await this.receiving;
     this.status?.close(0);
+    await this.watching;
   }
 }

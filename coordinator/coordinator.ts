@@ -4,12 +4,13 @@
 import { z } from 'zod';
 import { UserError } from '../shared/cli.ts';
 import { defaultDsn, openDatabase, type BuildRecord, type Database } from '../shared/db/index.ts';
-import type { Logger } from '../shared/log.ts';
+import { logLevel, type Logger } from '../shared/log.ts';
 import { DEFAULT_ENDPOINTS } from '../shared/wire/transport.ts';
 import { envBoolean, envInteger, envNumber, zmqAddress } from '../shared/config.ts';
 import { AllowList } from './allow-list.ts';
 import { Architect, BuildQueues, type BuildKey } from './architect.ts';
 import { BigBrother } from './big-brother.ts';
+import { BuildRecorder } from './build-recorder.ts';
 import { CloudGazer, type Upstream } from './cloud-gazer.ts';
 import { ControlEndpoints } from './control.ts';
 import { WorkerObject, isPostgresDsn, type AsyncApi } from './db-pool.ts';
@@ -17,7 +18,8 @@ import { FileJuggler } from './file-juggler.ts';
 import { Lumberjack } from './lumberjack.ts';
 import { MrChase } from './mr-chase.ts';
 import { PyPIClient } from './pypi.ts';
-import { Scribe, scribeRequest, type ScribeRequest } from './scribe.ts';
+import { scribeRequest, type ScribeRequest } from './scribe.ts';
+import type { ScribeThread, ScribeThreadOptions } from './output/scribe-thread.ts';
 import { Secretary } from './secretary.ts';
 import { SlaveDriver, type BuildResult } from './slave-driver.ts';
 import { Task, TaskRunner, type TaskOptions } from './tasks.ts';
@@ -85,25 +87,27 @@ export function toBuildRecord(build: BuildResult, builtAt: Date): BuildRecord {
   };
 }
 
-/** The scribe behind the secretary, as one task: pending rewrites are saved on stop. */
+/**
+ * The scribe (in its own thread) behind the secretary, as one task: pending
+ * rewrites are saved on stop.
+ */
 class Pages extends Task {
   readonly name = 'pages';
   override readonly pauseMode = 'nonstop' as const;
-  private scribe: Scribe | undefined;
+  private writer: WorkerObject<ScribeThread> | undefined;
   private secretary: Secretary | undefined;
 
-  constructor(
-    private readonly options: TaskOptions & { output: string; db: Database; heavy: AsyncApi<Database>; windowMs: number },
-  ) {
+  constructor(private readonly options: TaskOptions & { db: Database; windowMs: number; thread: ScribeThreadOptions }) {
     super(options);
   }
 
   protected override async setup(): Promise<void> {
-    const scribe = await Scribe.create({ output: this.options.output, db: this.options.heavy, logger: this.logger });
-    await scribe.writeStaticPages();
-    this.scribe = scribe;
+    const writer = new WorkerObject<ScribeThread>(new URL('./output/scribe-thread.ts', import.meta.url).href, 'openScribeThread', [this.options.thread]);
+    this.writer = writer;
+    await writer.ready;
+    await writer.api.writeStaticPages();
     this.secretary = new Secretary({
-      sink: (request) => scribe.handle(request),
+      sink: (request) => writer.api.handle(request),
       store: this.options.db,
       windowMs: this.options.windowMs,
       logger: this.logger,
@@ -122,6 +126,7 @@ class Pages extends Task {
 
   protected override async teardown(): Promise<void> {
     await this.secretary?.stop();
+    await this.writer?.close('close');
   }
 }
 
@@ -180,13 +185,19 @@ export async function startCoordinator(config: MasterConfig, options: StartOptio
 
     const runner = new TaskRunner(logger);
     const queues = new BuildQueues(config.queueLimit);
-    const pages = new Pages({ logger: child('pages'), output: config.outputPath, db: main, heavy: heavy.api, windowMs: config.pageWindow * 1000 });
+    const pages = new Pages({
+      logger: child('pages'),
+      db: main,
+      windowMs: config.pageWindow * 1000,
+      thread: { output: config.outputPath, dsn: config.dsn, log: { level: logLevel(logger), file: config.logFile } },
+    });
     const page = (request: ScribeRequest): Promise<void> => pages.request(request);
     const buildRecorded = (buildId: number, build: BuildResult): void => {
       void page({ kind: 'LOG', buildId, log: build.output });
       void page({ kind: build.status ? 'BOTH' : 'PROJECT', package: build.package });
     };
-    const logBuild = (build: BuildResult): Promise<number> => main.logBuild(toBuildRecord(build, new Date()));
+    const recorder = new BuildRecorder((records) => main.logBuilds(records));
+    const logBuild = (build: BuildResult): Promise<number> => recorder.record(toBuildRecord(build, new Date()));
 
     const fileJuggler = new FileJuggler({ logger: child('file-juggler'), address: config.fileQueue, outputPath: config.outputPath });
     let control: ControlEndpoints | undefined;

@@ -82,52 +82,90 @@ export class DerivedTables {
    * the given versions of a package, or all its versions.
    */
   async refreshQueue(db: Db, pkg: string, versions?: readonly string[]): Promise<void> {
-    if (versions !== undefined && versions.length === 0) return;
+    let list = versions;
+    if (list === undefined) {
+      const known = await db.selectFrom('versions').select('version').where('package', '=', pkg).execute();
+      const queued = await db.selectFrom('build_queue').select('version').where('package', '=', pkg).execute();
+      list = [...new Set([...known, ...queued].map((r) => r.version))];
+    }
+    await this.refreshQueueFor(db, list.map((version): [string, string] => [pkg, version]));
+  }
+
+  /**
+   * refreshQueue for many (package, version) pairs at once: a handful of
+   * set-based queries whatever their number, so a batch of recorded builds
+   * costs about as much as one.
+   */
+  async refreshQueueFor(db: Db, pairs: ReadonlyArray<readonly [string, string]>): Promise<void> {
+    if (pairs.length === 0) return;
     const abis = await this.activeAbis(db);
-    const pkgRow = await db.selectFrom('packages').select('skip').where('package', '=', pkg).executeTakeFirst();
-    const wanted = new Map<string, { abi: string; released: string }>();
-    const existing = new Map<string, string>();
-    for (const part of versions ? chunks(versions) : [null]) {
-      let queued = db.selectFrom('build_queue').select(['version', 'abi_tag']).where('package', '=', pkg);
-      if (part) queued = queued.where('version', 'in', part);
-      for (const row of await queued.execute()) existing.set(row.version, row.abi_tag);
-      if (!pkgRow || pkgRow.skip !== '' || abis.length === 0) continue;
-      let vq = db.selectFrom('versions').select(['version', 'released']).where('package', '=', pkg).where('skip', '=', '');
-      if (part) vq = vq.where('version', 'in', part);
-      const candidates = await vq.execute();
+    const key = (pkg: string, version: string): string => `${pkg}\u0000${version}`;
+    const asked = new Set(pairs.map(([pkg, version]) => key(pkg, version)));
+    const existing = new Map<string, { pkg: string; version: string; abi: string }>();
+    const wanted = new Map<string, { pkg: string; version: string; abi: string; released: string }>();
+    for (const part of chunks(pairs)) {
+      const pkgs = [...new Set(part.map((p) => p[0]))];
+      const versions = [...new Set(part.map((p) => p[1]))];
+      // package IN (...) AND version IN (...) may over-fetch across pairs; `asked` filters
+      const queued = await db
+        .selectFrom('build_queue')
+        .select(['package', 'version', 'abi_tag'])
+        .where('package', 'in', pkgs)
+        .where('version', 'in', versions)
+        .execute();
+      for (const row of queued) {
+        if (asked.has(key(row.package, row.version))) existing.set(key(row.package, row.version), { pkg: row.package, version: row.version, abi: row.abi_tag });
+      }
+      if (abis.length === 0) continue;
+      const candidates = await db
+        .selectFrom('versions as v')
+        .innerJoin('packages as p', 'p.package', 'v.package')
+        .select(['v.package', 'v.version', 'v.released'])
+        .where('v.package', 'in', pkgs)
+        .where('v.version', 'in', versions)
+        .where('v.skip', '=', '')
+        .where('p.skip', '=', '')
+        .execute();
       if (candidates.length === 0) continue;
-      let bq = db
+      const coverage = new Map<string, Map<number, BuildCoverage & { fileAbis: string[] }>>();
+      const rows = await db
         .selectFrom('builds as b')
         .leftJoin('files as f', 'f.build_id', 'b.build_id')
-        .select(['b.version', 'b.build_id', 'b.abi_tag as builder_abi', 'f.abi_tag as file_abi'])
-        .where('b.package', '=', pkg);
-      if (part) bq = bq.where('b.version', 'in', part);
-      const coverage = new Map<string, Map<number, BuildCoverage & { fileAbis: string[] }>>();
-      for (const row of await bq.execute()) {
-        let builds = coverage.get(row.version);
-        if (!builds) coverage.set(row.version, (builds = new Map()));
+        .select(['b.package', 'b.version', 'b.build_id', 'b.abi_tag as builder_abi', 'f.abi_tag as file_abi'])
+        .where('b.package', 'in', pkgs)
+        .where('b.version', 'in', versions)
+        .execute();
+      for (const row of rows) {
+        const k = key(row.package, row.version);
+        let builds = coverage.get(k);
+        if (!builds) coverage.set(k, (builds = new Map()));
         let build = builds.get(row.build_id);
         if (!build) builds.set(row.build_id, (build = { builderAbi: row.builder_abi, fileAbis: [] }));
         if (row.file_abi !== null) build.fileAbis.push(row.file_abi);
       }
       for (const v of candidates) {
-        const abi = nextBuildAbi(abis, [...(coverage.get(v.version)?.values() ?? [])]);
-        if (abi !== null) wanted.set(v.version, { abi, released: v.released });
+        const k = key(v.package, v.version);
+        if (!asked.has(k)) continue;
+        const abi = nextBuildAbi(abis, [...(coverage.get(k)?.values() ?? [])]);
+        if (abi !== null) wanted.set(k, { pkg: v.package, version: v.version, abi, released: v.released });
       }
     }
     const deltas = new Map<string, number>();
-    for (const [version, abi] of existing) {
-      if (wanted.get(version)?.abi === abi) continue;
-      await db.deleteFrom('build_queue').where('package', '=', pkg).where('version', '=', version).execute();
-      addTo(deltas, PENDING_PREFIX + abi, -1);
+    const stale = [...existing].filter(([k, row]) => wanted.get(k)?.abi !== row.abi).map(([, row]) => row);
+    for (const row of stale) addTo(deltas, PENDING_PREFIX + row.abi, -1);
+    for (const part of chunks(stale)) {
+      await db
+        .deleteFrom('build_queue')
+        .where((eb) => eb.or(part.map((row) => eb.and([eb('package', '=', row.pkg), eb('version', '=', row.version)]))))
+        .execute();
     }
-    for (const [version, want] of wanted) {
-      if (existing.get(version) === want.abi) continue;
+    const fresh = [...wanted].filter(([k, want]) => existing.get(k)?.abi !== want.abi).map(([, want]) => want);
+    for (const want of fresh) addTo(deltas, PENDING_PREFIX + want.abi, 1);
+    for (const part of chunks(fresh)) {
       await db
         .insertInto('build_queue')
-        .values({ package: pkg, version, abi_tag: want.abi, released: want.released })
+        .values(part.map((want) => ({ package: want.pkg, version: want.version, abi_tag: want.abi, released: want.released })))
         .execute();
-      addTo(deltas, PENDING_PREFIX + want.abi, 1);
     }
     await this.bump(db, deltas);
   }

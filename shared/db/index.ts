@@ -466,90 +466,107 @@ export class Database {
    * an earlier build is replaced (with its dependencies).
    */
   async logBuild(record: BuildRecord): Promise<number> {
-    const build = BuildRecordSchema.parse(record);
-    const micros = durationToMicros(build.duration);
+    const [buildId] = await this.logBuilds([record]);
+    return buildId!;
+  }
+
+  /**
+   * Records several build attempts in one transaction (all or none), in
+   * order; resolves to their build ids. The queue and the counters are
+   * brought up to date once for the whole batch.
+   */
+  async logBuilds(records: readonly BuildRecord[]): Promise<number[]> {
+    const builds = records.map((record) => BuildRecordSchema.parse(record));
+    if (builds.length === 0) return [];
     return this.tx(async (db) => {
-      const inserted = await db
-        .insertInto('builds')
-        .values({
-          package: build.package,
-          version: build.version,
-          built_by: build.slaveId,
-          built_at: toDbTimestamp(build.builtAt),
-          duration: this.derived.durationValue(micros),
-          status: build.status ? 1 : 0,
-          abi_tag: build.abiTag,
-        })
-        .returning('build_id')
-        .executeTakeFirstOrThrow();
-      const buildId = Number(inserted.build_id);
-      await this.derived.buildsChanged(db, [micros], 1);
-      const touched = new Map<string, Set<string>>([[build.package, new Set([build.version])]]);
-      if (build.files.length > 0) {
-        const names = build.files.map((f) => f.filename);
-        const replaced = await db
-          .selectFrom('files as f')
-          .innerJoin('builds as b', 'b.build_id', 'f.build_id')
-          .select(['f.filename', 'f.filesize', 'f.platform_tag', 'f.package_tag', 'b.package', 'b.version'])
-          .where('f.filename', 'in', names)
-          .execute();
-        if (replaced.length > 0) {
-          await this.derived.filesChanged(
-            db,
-            replaced.map((f) => ({
-              filename: f.filename,
-              filesize: Number(f.filesize),
-              platformTag: f.platform_tag,
-              packageTag: f.package_tag,
-              package: f.package,
-            })),
-            -1,
-          );
-          await db.deleteFrom('files').where('filename', 'in', names).execute();
-          for (const f of replaced) {
-            let versions = touched.get(f.package);
-            if (!versions) touched.set(f.package, (versions = new Set()));
-            versions.add(f.version);
-          }
-        }
-        await db
-          .insertInto('files')
-          .values(
-            build.files.map((f) => ({
-              filename: f.filename,
-              build_id: buildId,
-              filesize: f.filesize,
-              filehash: f.filehash,
-              package_tag: f.packageTag,
-              package_version_tag: f.packageVersionTag,
-              py_version_tag: f.pyVersionTag,
-              abi_tag: f.abiTag,
-              platform_tag: f.platformTag,
-              requires_python: f.requiresPython,
-              metadata_hash: f.metadataHash,
-            })),
-          )
-          .execute();
-        const deps = build.files.flatMap((f) => [
-          ...[...new Set(f.dependencies.apt)].map((dependency) => ({ filename: f.filename, tool: 'apt', dependency })),
-          ...[...new Set(f.dependencies.pip)].map((dependency) => ({ filename: f.filename, tool: 'pip', dependency })),
-        ]);
-        if (deps.length > 0) await db.insertInto('dependencies').values(deps).execute();
+      const ids: number[] = [];
+      const touched: Array<[string, string]> = [];
+      for (const build of builds) {
+        ids.push(await this.insertBuild(db, build, touched));
+        touched.push([build.package, build.version]);
+      }
+      await this.derived.buildsChanged(db, builds.map((b) => durationToMicros(b.duration)), 1);
+      await this.derived.refreshQueueFor(db, touched);
+      return ids;
+    });
+  }
+
+  /** One build's rows; adds the versions whose files it replaced to `touched`. */
+  private async insertBuild(db: Db, build: BuildRecord, touched: Array<[string, string]>): Promise<number> {
+    const micros = durationToMicros(build.duration);
+    const inserted = await db
+      .insertInto('builds')
+      .values({
+        package: build.package,
+        version: build.version,
+        built_by: build.slaveId,
+        built_at: toDbTimestamp(build.builtAt),
+        duration: this.derived.durationValue(micros),
+        status: build.status ? 1 : 0,
+        abi_tag: build.abiTag,
+      })
+      .returning('build_id')
+      .executeTakeFirstOrThrow();
+    const buildId = Number(inserted.build_id);
+    if (build.files.length > 0) {
+      const names = build.files.map((f) => f.filename);
+      const replaced = await db
+        .selectFrom('files as f')
+        .innerJoin('builds as b', 'b.build_id', 'f.build_id')
+        .select(['f.filename', 'f.filesize', 'f.platform_tag', 'f.package_tag', 'b.package', 'b.version'])
+        .where('f.filename', 'in', names)
+        .execute();
+      if (replaced.length > 0) {
         await this.derived.filesChanged(
           db,
+          replaced.map((f) => ({
+            filename: f.filename,
+            filesize: Number(f.filesize),
+            platformTag: f.platform_tag,
+            packageTag: f.package_tag,
+            package: f.package,
+          })),
+          -1,
+        );
+        await db.deleteFrom('files').where('filename', 'in', names).execute();
+        for (const f of replaced) touched.push([f.package, f.version]);
+      }
+      await db
+        .insertInto('files')
+        .values(
           build.files.map((f) => ({
             filename: f.filename,
+            build_id: buildId,
             filesize: f.filesize,
-            platformTag: f.platformTag,
-            packageTag: f.packageTag,
-            package: build.package,
+            filehash: f.filehash,
+            package_tag: f.packageTag,
+            package_version_tag: f.packageVersionTag,
+            py_version_tag: f.pyVersionTag,
+            abi_tag: f.abiTag,
+            platform_tag: f.platformTag,
+            requires_python: f.requiresPython,
+            metadata_hash: f.metadataHash,
           })),
-          1,
-        );
-      }
-      for (const [pkg, versions] of touched) await this.derived.refreshQueue(db, pkg, [...versions]);
-      return buildId;
-    });
+        )
+        .execute();
+      const deps = build.files.flatMap((f) => [
+        ...[...new Set(f.dependencies.apt)].map((dependency) => ({ filename: f.filename, tool: 'apt', dependency })),
+        ...[...new Set(f.dependencies.pip)].map((dependency) => ({ filename: f.filename, tool: 'pip', dependency })),
+      ]);
+      if (deps.length > 0) await db.insertInto('dependencies').values(deps).execute();
+      await this.derived.filesChanged(
+        db,
+        build.files.map((f) => ({
+          filename: f.filename,
+          filesize: f.filesize,
+          platformTag: f.platformTag,
+          packageTag: f.packageTag,
+          package: build.package,
+        })),
+        1,
+      );
+    }
+    return buildId;
   }
 
   /** Filename to SHA-256 of every wheel of the package (successful builds). */

@@ -4,7 +4,7 @@
 //   createSocket(kind, options)   the one place sockets are made (so that
 //                                 CURVE can be switched on here later). kind is
 //                                 'REQ' | 'REP' | 'ROUTER' | 'DEALER' | 'PUSH' |
-//                                 'PULL' | 'PUB' | 'SUB'; options.protocol is
+//                                 'PULL' | 'PUB' | 'XPUB' | 'SUB'; options.protocol is
 //                                 the protocol as seen from this socket's side.
 //   WireSocket
 //     bind / connect / unbind / disconnect / close(lingerSeconds?)
@@ -58,7 +58,8 @@ export const DEFAULT_ENDPOINTS = Object.freeze({
 export const SLAVE_PORT = 5555;
 export const FILE_PORT = 5556;
 
-export type SocketKind = 'REQ' | 'REP' | 'ROUTER' | 'DEALER' | 'PUSH' | 'PULL' | 'PUB' | 'SUB';
+/** XPUB is a PUB that also receives its subscribers' (un)subscriptions, raw. */
+export type SocketKind = 'REQ' | 'REP' | 'ROUTER' | 'DEALER' | 'PUSH' | 'PULL' | 'PUB' | 'XPUB' | 'SUB';
 
 export class TransportError extends Error {
   constructor(message: string) {
@@ -82,7 +83,7 @@ export interface SocketOptions<R extends Table, S extends Table> {
   sendTimeout?: number;
 }
 
-type AnySocket = zmq.Request | zmq.Reply | zmq.Router | zmq.Dealer | zmq.Push | zmq.Pull | zmq.Publisher | zmq.Subscriber;
+type AnySocket = zmq.Request | zmq.Reply | zmq.Router | zmq.Dealer | zmq.Push | zmq.Pull | zmq.Publisher | zmq.XPublisher | zmq.Subscriber;
 
 function makeZmqSocket(kind: SocketKind): AnySocket {
   switch (kind) {
@@ -100,13 +101,15 @@ function makeZmqSocket(kind: SocketKind): AnySocket {
       return new zmq.Pull();
     case 'PUB':
       return new zmq.Publisher();
+    case 'XPUB':
+      return new zmq.XPublisher();
     case 'SUB':
       return new zmq.Subscriber();
   }
 }
 
-const CAN_SEND: ReadonlySet<SocketKind> = new Set(['REQ', 'REP', 'ROUTER', 'DEALER', 'PUSH', 'PUB']);
-const CAN_RECV: ReadonlySet<SocketKind> = new Set(['REQ', 'REP', 'ROUTER', 'DEALER', 'PULL', 'SUB']);
+const CAN_SEND: ReadonlySet<SocketKind> = new Set(['REQ', 'REP', 'ROUTER', 'DEALER', 'PUSH', 'PUB', 'XPUB']);
+const CAN_RECV: ReadonlySet<SocketKind> = new Set(['REQ', 'REP', 'ROUTER', 'DEALER', 'PULL', 'SUB', 'XPUB']);
 
 function isTimeout(error: unknown): boolean {
   return error instanceof Error && (error as { code?: string }).code === 'EAGAIN';

@@ -34,6 +34,30 @@ async function until(check: () => boolean): Promise<void> {
 }
 
 describe('monitor endpoints', () => {
+  test('status is published only while a monitor is subscribed', async () => {
+    const s = setup();
+    await s.endpoints.start();
+    try {
+      assert.equal(s.endpoints.watched, false);
+      const monitor = createSocket('SUB', { protocol: reverse(monitorStats), linger: 0 });
+      monitor.subscribe();
+      monitor.connect(`ipc://${s.dir}/status`);
+      await until(() => s.endpoints.watched);
+      const hello = UtcDateTime.now();
+      let heard = null;
+      for (let i = 0; i < 50 && heard === null; i += 1) {
+        s.endpoints.publish('SLAVE', [1, hello, 'SLEEP', false]);
+        heard = await monitor.recv(0.1);
+      }
+      assert.equal(heard?.msg, 'SLAVE');
+      monitor.close();
+      await until(() => !s.endpoints.watched);
+    } finally {
+      await s.endpoints.stop();
+      s.done();
+    }
+  });
+
   test('control messages reach their handlers; HELLO replays status', async () => {
     const s = setup();
     await s.endpoints.start();

@@ -354,6 +354,31 @@ for (const dialect of DIALECTS) {
         await assertConsistent(db);
       });
 
+      test('a batch of builds lands whole, ids in order, the queue moved once for all; a bad record refuses it all', async () => {
+        await addVersions(db, 'q-batch', ['1.0', '2.0', '3.0']);
+        await addVersions(db, 'q-batch-b', ['1.0']);
+        const ids = await db.logBuilds([
+          build('q-batch', '1.0', 'cp39', []),
+          build('q-batch', '2.0', 'cp39', [wheel('q-batch', '2.0', 'none')]),
+          build('q-batch-b', '1.0', 'cp39', []),
+          build('q-batch', '1.0', 'cp311', []),
+        ]);
+        assert.equal(ids.length, 4);
+        assert.deepEqual([...ids].sort((a, b) => a - b), ids, 'ids follow the order of the records');
+        const rows = await db.kysely.selectFrom('builds').select(['build_id', 'package', 'version', 'abi_tag']).where('build_id', 'in', ids).orderBy('build_id').execute();
+        assert.deepEqual(rows.map((r) => [r.package, r.version, r.abi_tag]), [
+          ['q-batch', '1.0', 'cp39'], ['q-batch', '2.0', 'cp39'], ['q-batch-b', '1.0', 'cp39'], ['q-batch', '1.0', 'cp311'],
+        ]);
+        assert.deepEqual(await queueOf(db, 'q-batch'), { cp39: ['3.0'], cp313: ['1.0'] });
+        assert.deepEqual(await queueOf(db, 'q-batch-b'), { cp311: ['1.0'] });
+        await assertConsistent(db);
+
+        await assert.rejects(db.logBuilds([build('q-batch', '3.0', 'cp39', []), build('q-batch', '9.9', 'cp39', [])]), 'unknown version');
+        assert.deepEqual(await queueOf(db, 'q-batch'), { cp39: ['3.0'], cp313: ['1.0'] }, 'nothing of the refused batch stayed');
+        assert.deepEqual(await db.logBuilds([]), []);
+        await assertConsistent(db);
+      });
+
       test('the project page agrees with the queue', async () => {
         await addVersions(db, 'q-page', ['1.0']);
         const failed = await db.logBuild(build('q-page', '1.0', 'cp39', []));
