@@ -218,5 +218,7 @@ export function renderScreen(model: MonitorModel, selectedId: number | null, now
   }
   while (lines.length < height - footer.length) lines.push('');
   lines.push(...footer.map((f) => fit(f, width)));
-  return { lines: lines.slice(0, height), selectedLine };
+  // Every line full width, blank ones too: a redraw must overwrite what the
+  // last screen left on that row (rows shift down as slaves appear).
+  return { lines: lines.slice(0, height).map((line) => fit(line, width)), selectedLine };
 }

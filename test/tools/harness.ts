@@ -2,7 +2,7 @@
 // and the Lumberjack on ipc endpoints, the file juggler on a loopback port,
 // the scribe writing a real output tree, over a fresh database. Tools run as
 // child processes through their bin/ shims.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { FileJuggler } from '../../coordinator/file-juggler.ts';
 import { Lumberjack } from '../../coordinator/lumberjack.ts';
@@ -141,4 +141,40 @@ export async function until(check: () => Promise<boolean> | boolean, what: strin
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error(`timed out waiting for ${what}`);
+}
+
+export interface Tmux {
+  run(...args: string[]): string;
+  /** The visible text of the session's pane. */
+  pane(): string;
+  keys(...keys: string[]): void;
+  /** True once the session has ended (its program exited). */
+  gone(): boolean;
+  kill(): void;
+}
+
+/** A private tmux server with one detached session running `command` on a width × height terminal. */
+export function startTmux(name: string, command: string, width = 160, height = 40): Tmux {
+  const run = (...args: string[]): string => execFileSync('tmux', ['-L', name, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  run('new-session', '-d', '-s', name, '-x', String(width), '-y', String(height), command);
+  return {
+    run,
+    pane: () => run('capture-pane', '-p', '-t', name),
+    keys: (...keys) => void run('send-keys', '-t', name, ...keys),
+    gone: () => {
+      try {
+        run('has-session', '-t', name);
+        return false;
+      } catch {
+        return true;
+      }
+    },
+    kill: () => {
+      try {
+        run('kill-server');
+      } catch {
+        // already gone
+      }
+    },
+  };
 }

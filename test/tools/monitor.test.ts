@@ -4,7 +4,7 @@
 // SLEEP true, "paused"), as does the WAKE after it.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -12,7 +12,7 @@ import { MonitorModel, renderScreen } from '../../coordinator/tools/monitor-stat
 import { keyAction } from '../../coordinator/tools/monitor.ts';
 import { Timedelta, UtcDateTime } from '../../shared/wire/cbor.ts';
 import { createDatabase, tempDir, type TestDatabase } from './fixture.ts';
-import { until } from './harness.ts';
+import { startTmux, until, type Tmux } from './harness.ts';
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -43,6 +43,7 @@ describe('monitor model', () => {
     assert.match(screen.lines[screen.selectedLine]!, /3 {2}pi-1 +cp311 +building +Building numpy 1\.26\.4/);
     assert.ok(screen.lines.some((l) => l.includes('BUILD numpy 1.26.4')));
     assert.equal(screen.lines.length, 30);
+    assert.ok(screen.lines.every((l) => l.length === 150), 'every line, blank ones too, spans the width');
   });
 
   test('keys map to actions; capitals act on all slaves', () => {
@@ -59,8 +60,9 @@ describe('piw-monitor in tmux against piw-master and piw-slave', () => {
   const children: ChildProcess[] = [];
   const session = `piwmon${randomBytes(4).toString('hex')}`;
   let masterLog = '';
-  const tmux = (...args: string[]): string => execFileSync('tmux', ['-L', session, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-  const pane = (): string => tmux('capture-pane', '-p', '-t', session);
+  let tmux: Tmux | undefined;
+  const pane = (): string => tmux!.pane();
+  const keys = (key: string): void => tmux!.keys(key);
 
   before(async () => {
     t = await createDatabase('sqlite', ['cp311']);
@@ -85,15 +87,11 @@ describe('piw-monitor in tmux against piw-master and piw-slave', () => {
     );
     children.push(slave);
     const command = `${process.execPath} bin/piw-monitor.js --status-queue ${q('status')} --control-queue ${q('control')}`;
-    tmux('new-session', '-d', '-s', session, '-x', '160', '-y', '40', command);
+    tmux = startTmux(session, command);
   });
 
   after(async () => {
-    try {
-      tmux('kill-server');
-    } catch {
-      // already gone
-    }
+    tmux?.kill();
     for (const child of children.reverse()) {
       child.kill('SIGTERM');
       await new Promise((r) => (child.exitCode !== null ? r(null) : child.once('exit', r)));
@@ -105,24 +103,17 @@ describe('piw-monitor in tmux against piw-master and piw-slave', () => {
   test('the slave appears, and SLEEP then WAKE chosen in the monitor reach it', async () => {
     await until(() => pane().includes('tmux-test-pi'), 'the slave in the monitor', 120);
     assert.match(pane(), /1 {2}tmux-test-pi +cp311/);
-    tmux('send-keys', '-t', session, 's');
+    keys('s');
     await until(() => pane().includes('Sleep slave 1 (tmux-test-pi)? [y/N]'), 'the confirmation');
-    tmux('send-keys', '-t', session, 'y');
+    keys('y');
     await until(() => masterLog.includes('sleep slave 1'), 'the master to take the SLEEP');
     // the master's answer to the slave's next IDLE: SLEEP, paused
     await until(() => pane().includes('SLEEP true'), 'SLEEP true in the slave log');
-    tmux('send-keys', '-t', session, 'w');
+    keys('w');
     await until(() => pane().includes('Wake slave 1'), 'the wake confirmation');
-    tmux('send-keys', '-t', session, 'y');
+    keys('y');
     await until(() => /SLEEP true[\s\S]*SLEEP false/.test(pane()), 'SLEEP false after the wake');
-    tmux('send-keys', '-t', session, 'q');
-    await until(() => {
-      try {
-        tmux('has-session', '-t', session);
-        return false;
-      } catch {
-        return true;
-      }
-    }, 'the monitor to exit on q');
+    keys('q');
+    await until(() => tmux!.gone(), 'the monitor to exit on q');
   });
 });
