@@ -22,7 +22,7 @@
 //   sdists: the master hands its --pypi-simple to slaves as their index.
 // piw-logger also needs lars (not packaged by Debian; its checkout is named by
 // LARS_SRC), which needs Debian's python3-pygeoip.
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { spawn, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
@@ -145,7 +145,7 @@ export interface PythonMaster {
   controlQueue: string;
   importQueue: string;
   logQueue: string;
-  child: ChildProcess;
+  /** Resolves to the master's exit code once it has stopped. */
   exited: Promise<number | null>;
   /** The master's own log so far. */
   log(): string;
@@ -240,7 +240,7 @@ export async function startPythonMaster(options: PythonMasterOptions): Promise<P
       return log().includes('all tasks ready');
     }, 120_000);
     return {
-      dir, output, upstream: base, slaveQueue, fileQueue, statusQueue, controlQueue, importQueue, logQueue, child, exited, log,
+      dir, output, upstream: base, slaveQueue, fileQueue, statusQueue, controlQueue, importQueue, logQueue, exited, log,
       query: async <R extends pg.QueryResultRow>(text: string, params: unknown[] = []) => (await admin.query<R>(text, params)).rows,
       stop: cleanup,
     };

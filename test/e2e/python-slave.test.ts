@@ -9,9 +9,9 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, openSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
-import { PYTHON, sha256File, startFarm, waitFor } from './farm.ts';
+import { sha256File, startFarm, waitFor } from './farm.ts';
+import { PIWHEELS_SRC as source, piwheelsCommand, piwheelsEnv, unprivileged } from './python-master.ts';
 
-const source = process.env.PIWHEELS_SRC;
 const title = source
   ? 'the Python piwheels slave builds a wheel against our coordinator'
   : 'Python slave interop NOT RUN: set PIWHEELS_SRC to a piwheels checkout to run it';
@@ -26,13 +26,11 @@ test(title, async (t) => {
     const home = mkdtempSync(join(farm.dir, 'pyslave-'));
     chmodSync(farm.dir, 0o755);
     chmodSync(home, 0o777);
-    const command = [PYTHON, '-c', 'import sys; from piwheels.slave import main; sys.exit(main())', '--master', '127.0.0.1', '--dir', home, '--label', 'python-slave'];
-    const asUser = process.getuid?.() === 0 ? ['setpriv', '--reuid=nobody', '--regid=nogroup', '--clear-groups'] : [];
     const log = openSync(join(farm.dir, 'python-slave.log'), 'a');
-    const [program, ...args] = [...asUser, ...command];
+    const [program, ...args] = unprivileged(piwheelsCommand('slave', ['--master', '127.0.0.1', '--dir', home, '--label', 'python-slave']));
     const child = spawn(program!, args, {
       stdio: ['ignore', log, log],
-      env: { PATH: '/usr/bin:/bin', HOME: home, PYTHONPATH: source, PIP_RETRIES: '0', PIP_FIND_LINKS: '', PIP_NO_INPUT: '1' },
+      env: piwheelsEnv({ HOME: home, PIP_RETRIES: '0', PIP_FIND_LINKS: '', PIP_NO_INPUT: '1' }),
     });
     closeSync(log);
     const exited = new Promise((resolve) => child.once('exit', resolve));

@@ -178,3 +178,35 @@ export function startTmux(name: string, command: string, width = 160, height = 4
     },
   };
 }
+
+/**
+ * Five access-log lines (combined format), one of each kind piw-logger
+ * records: a wheel download by pip, a simple-page hit (a search), a project
+ * page, a project JSON download and a page view.
+ */
+export function sampleAccessLog(pkg: string, wheel: string): string {
+  const pip = 'pip/23.0.1 {"cpu":"armv7l","distro":{"name":"Raspbian GNU/Linux","version":"12"},"implementation":{"name":"CPython","version":"3.11.2"},"installer":{"name":"pip","version":"23.0.1"},"python":"3.11.2","setuptools_version":"66.1.1","system":{"name":"Linux","release":"6.1.0-rpi7-rpi-v7"}}';
+  const line = (second: string, path: string, agent: string): string =>
+    `192.0.2.7 - - [25/Nov/2026:10:00:${second} +0000] "GET ${path} HTTP/1.1" 200 900 "-" "${agent.replace(/"/g, '\\"')}"\n`;
+  return [
+    line('00', `/simple/${pkg}/${wheel}`, pip),
+    line('01', `/simple/${pkg}/`, pip),
+    line('02', `/project/${pkg}/`, 'Mozilla/5.0'),
+    line('03', `/project/${pkg}/json/`, 'curl/8.0'),
+    line('04', '/faq.html', 'Mozilla/5.0'),
+  ].join('');
+}
+
+/** Queries over piwheels' access tables, and what each returns after sampleAccessLog(pkg, wheel). */
+export function sampleAccessRows(pkg: string, wheel: string): Array<{ query: string; rows: Array<Record<string, string>> }> {
+  return [
+    {
+      query: 'SELECT filename, accessed_by, arch, distro_name, py_version, installer_version FROM downloads',
+      rows: [{ filename: wheel, accessed_by: '192.0.2.7', arch: 'armv7l', distro_name: 'Raspbian GNU/Linux', py_version: '3.11.2', installer_version: '23.0.1' }],
+    },
+    { query: 'SELECT package FROM searches', rows: [{ package: pkg }] },
+    { query: 'SELECT package FROM project_page_hits', rows: [{ package: pkg }] },
+    { query: 'SELECT package FROM project_json_downloads', rows: [{ package: pkg }] },
+    { query: 'SELECT page FROM web_page_hits', rows: [{ page: 'faq' }] },
+  ];
+}

@@ -3,36 +3,21 @@
 // and Lumberjack. They need Debian's python3-zmq, python3-cbor2,
 // python3-voluptuous, python3-configargparse, python3-apt,
 // python3-packaging, python3-dateutil, python3-requests and
-// python3-simplejson; piw-logger also needs lars (not packaged by Debian).
+// python3-simplejson. piw-logger also needs lars, which Debian does not
+// package: LARS_SRC names a checkout of it (put on PYTHONPATH beside
+// PIWHEELS_SRC), and lars needs Debian's python3-pygeoip.
 // piw-import always sends its files to tcp://localhost:5556.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
+import { sql } from 'kysely';
+import { hasPythonLogger, PIWHEELS_SRC as source, runPiwheels as runPython } from '../e2e/python-master.ts';
 import { buildWheel } from '../site/wheel.ts';
-import { startHarness, until } from './harness.ts';
+import { sampleAccessLog, sampleAccessRows, startHarness, until } from './harness.ts';
 
-const source = process.env.PIWHEELS_SRC;
-const PYTHON = '/usr/bin/python3';
-
-function runPython(module: string, args: string[], stdin = ''): Promise<{ code: number | null; output: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(PYTHON, ['-c', `import sys; from piwheels.${module} import main; sys.exit(main())`, ...args], {
-      stdio: ['pipe', 'pipe', 'pipe'],
-      env: { PATH: '/usr/bin:/bin', PYTHONPATH: source ?? '', HOME: process.env.HOME ?? '/tmp' },
-    });
-    let output = '';
-    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, output }));
-    child.stdin.end(stdin);
-  });
-}
-
-const hasLars = source !== undefined && spawnSync(PYTHON, ['-c', 'import lars'], { env: { PYTHONPATH: source } }).status === 0;
+const hasLars = hasPythonLogger();
 
 describe(source ? "piwheels' Python operator tools against our coordinator" : 'Python tools interop NOT RUN: set PIWHEELS_SRC to a piwheels checkout to run it', () => {
   test(source ? 'piw-add, piw-import, piw-rebuild and piw-remove (Python) do their work through MrChase' : 'Python piw-add/import/rebuild/remove interop NOT RUN (PIWHEELS_SRC is not set)', async (t) => {
@@ -77,18 +62,22 @@ describe(source ? "piwheels' Python operator tools against our coordinator" : 'P
     }
   });
 
-  test(hasLars ? 'piw-logger (Python) feeds the Lumberjack' : 'Python piw-logger interop NOT RUN (needs PIWHEELS_SRC and the lars module)', async (t) => {
+  test(hasLars ? 'piw-logger (Python) feeds the Lumberjack: a download, a search, project, JSON and page hits' : 'Python piw-logger interop NOT RUN: set PIWHEELS_SRC, and LARS_SRC to a lars checkout', async (t) => {
     if (!hasLars) {
-      t.diagnostic('interop with the Python piw-logger was not run (PIWHEELS_SRC unset or lars missing)');
+      t.diagnostic('interop with the Python piw-logger was not run (PIWHEELS_SRC or LARS_SRC unset, or lars cannot be imported)');
       return;
     }
     const h = await startHarness('sqlite');
     try {
-      const line = '192.0.2.1 - - [25/Nov/2026:10:00:00 +0000] "GET /faq.html HTTP/1.1" 200 100 "-" "Mozilla/5.0"\n';
-      await writeFile(join(h.dir, 'access.log'), line);
+      const wheel = 'py_pkg-1.0-py3-none-any.whl';
+      await writeFile(join(h.dir, 'access.log'), sampleAccessLog('py-pkg', wheel));
       const fed = await runPython('logger', ['--log-queue', h.logQueue, join(h.dir, 'access.log')]);
       assert.equal(fed.code, 0, fed.output);
-      await until(async () => (await h.t.db.kysely.selectFrom('web_page_hits').selectAll().execute()).length === 1, 'the page hit');
+      const expected = sampleAccessRows('py-pkg', wheel);
+      const read = async (): Promise<unknown[][]> =>
+        Promise.all(expected.map(async ({ query }) => (await sql.raw(query).execute(h.t.db.kysely)).rows));
+      await until(async () => (await read()).flat().length === 5, 'every record in our tables');
+      assert.deepEqual(await read(), expected.map(({ rows }) => rows));
     } finally {
       await h.stop();
     }
