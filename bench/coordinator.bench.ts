@@ -22,6 +22,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { connect } from '../shared/db/connect.ts';
 import { openDatabase } from '../shared/db/index.ts';
+import { toDbTimestamp } from '../shared/db/values.ts';
 import { applyUpgrade, detectState, planUpgrade } from '../shared/db/migrate.ts';
 import { silentLogger } from '../shared/log.ts';
 import { Timedelta, UtcDateTime } from '../shared/wire/cbor.ts';
@@ -140,7 +141,7 @@ async function prepareDatabase(dsn: string, versions: number): Promise<void> {
       await tx.insertInto('packages').values(part.map((r) => ({ package: r.package }))).execute();
       await tx
         .insertInto('versions')
-        .values(part.map((r, n) => ({ package: r.package, version: r.version, released: new Date(released.getTime() + (i + n) * 1000).toISOString(), yanked: 0 })))
+        .values(part.map((r, n) => ({ package: r.package, version: r.version, released: toDbTimestamp(new Date(released.getTime() + (i + n) * 1000)), yanked: 0 })))
         .execute();
     });
   }
