@@ -150,6 +150,8 @@ export class ControlEndpoints extends Task {
         this.logger.error({ err: error }, 'status queue failed');
         return;
       }
+      // a receive cut short by close() reads as nothing received
+      if (frames === null) continue;
       const kind = frames[0]?.[0];
       if (kind === 1) this.subscriptions += 1;
       else if (kind === 0) this.subscriptions = Math.max(0, this.subscriptions - 1);
