@@ -99,6 +99,8 @@ export class Scribe {
   private readonly now: () => Date;
   private readonly renderer: SiteRenderer;
   private packages = new Set<string>();
+  /** The log directory last made sure of. */
+  private logDir: string | undefined;
 
   private constructor(options: ScribeOptions, renderer: SiteRenderer) {
     this.output = options.output;
@@ -265,8 +267,20 @@ export class Scribe {
   async writeLog(buildId: number, log: string): Promise<void> {
     const [a, b, file] = logPathParts(buildId);
     const dir = join(this.output, 'logs', a, b);
+    const data = await gzipAsync(Buffer.from(log, 'utf8'));
+    // a log directory holds 10,000 builds' logs: make sure of it once, and
+    // again only if it went away meanwhile
+    if (this.logDir === dir) {
+      try {
+        writeFileAtomic(join(dir, file), data);
+        return;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      }
+    }
     await mkdir(dir, { recursive: true });
-    writeFileAtomic(join(dir, file), await gzipAsync(Buffer.from(log, 'utf8')));
+    this.logDir = dir;
+    writeFileAtomic(join(dir, file), data);
   }
 
   /** Removes a package's simple and project directories (wheels included) and its alias links. */

@@ -6,12 +6,16 @@
 // microseconds, while a round trip through libuv's thread pool costs far more
 // under load; a package's pages are a few files, so the event loop is held
 // for well under a millisecond.
-import { randomBytes } from 'node:crypto';
+import { threadId } from 'node:worker_threads';
 import { lstatSync, mkdirSync, readlinkSync, renameSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 
+let written = 0;
+
+/** Unique among every writer of this machine: process, thread and a counter. */
 function tempName(path: string): string {
-  return join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
+  written += 1;
+  return join(dirname(path), `.${basename(path)}.${process.pid}-${threadId}-${written}.tmp`);
 }
 
 /** Writes `data` to `path` atomically (temp file + rename, mode 0644). */

@@ -1,7 +1,7 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { lstat, readFile, readdir, readlink, writeFile, mkdir } from 'node:fs/promises';
+import { lstat, readFile, readdir, readlink, rm, writeFile, mkdir } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { parse } from 'node-html-parser';
@@ -171,6 +171,13 @@ describe('scribe', () => {
     await scribe.handle({ kind: 'LOG', buildId: 123456, log: 'Building wheel\n\u00e9 done\n' });
     const gz = await readFile(join(dir.path, 'logs', '0000', '0012', '3456.txt.gz'));
     assert.equal(gunzipSync(gz).toString('utf8'), 'Building wheel\n\u00e9 done\n');
+  });
+
+  test('a log directory removed behind the scribe\'s back is made again', async () => {
+    await scribe.handle({ kind: 'LOG', buildId: 123457, log: 'one\n' });
+    await rm(join(dir.path, 'logs', '0000', '0012'), { recursive: true });
+    await scribe.handle({ kind: 'LOG', buildId: 123458, log: 'two\n' });
+    assert.equal(gunzipSync(await readFile(join(dir.path, 'logs', '0000', '0012', '3458.txt.gz'))).toString('utf8'), 'two\n');
   });
 
   test('no temporary files are left behind', async () => {
