@@ -5,18 +5,14 @@
 import { sql, type Kysely } from 'kysely';
 import type { AbiStatus, FarmStatistics, FileInfo, ProjectData, ReleaseData, SearchEntry } from '../model.ts';
 import { compareAbis } from './abi.ts';
-import { connect, type Connection, type DialectName } from './connect.ts';
+import { accessRows, emptyBatch, writeRows, type AccessBatch } from './access.ts';
+import { connect, type Connection, type CopyIn, type DialectName } from './connect.ts';
 import { DerivedTables, PENDING_PREFIX, type FileFacts } from './derived.ts';
 import { detectState, LATEST_VERSION } from './migrate.ts';
 import { releaseAbiStatuses, type BuildOutcome } from './project.ts';
 import {
   BuildRecordSchema,
-  DownloadRecordSchema,
-  JsonHitRecordSchema,
-  PageHitRecordSchema,
-  ProjectHitRecordSchema,
   RewritePendingSchema,
-  SearchRecordSchema,
   type BuildRecord,
   type DownloadRecord,
   type JsonHitRecord,
@@ -27,7 +23,6 @@ import {
 } from './records.ts';
 import type { Tables } from './schema.ts';
 import {
-  checkAddress,
   durationToMicros,
   fromDbFlag,
   fromDbTimestamp,
@@ -38,6 +33,7 @@ import {
 import { compareVersionKeys, keyIsPrerelease, versionKey } from './versions.ts';
 import { UserError } from '../cli.ts';
 
+export { batchSize, emptyBatch, type AccessBatch } from './access.ts';
 export { defaultDsn, parseDsn, redact } from './connect.ts';
 export type { DialectName } from './connect.ts';
 export type {
@@ -355,107 +351,66 @@ export class Database {
   }
 
   // ---- access logs ----
+  // One record or thousands, the same path: the batch's rows in bulk, the
+  // download counters in the same transaction; all or none.
 
   async logDownload(record: DownloadRecord): Promise<void> {
-    await this.logDownloads([record]);
+    await this.logAccess({ ...emptyBatch(), downloads: [record] });
   }
 
-  /**
-   * Records many downloads in one transaction (the access-log ingester's
-   * path: one round of counter updates per batch, not per line). All or
-   * none: one bad record refuses the batch.
-   */
   async logDownloads(records: readonly DownloadRecord[]): Promise<void> {
-    const rows = records.map((record) => {
-      const d = DownloadRecordSchema.parse(record);
-      return {
-        filename: clip(d.filename, 255) ?? '',
-        accessed_by: checkAddress(d.host),
-        accessed_at: toDbTimestamp(d.timestamp),
-        arch: clip(d.arch, 100),
-        distro_name: clip(d.distroName, 100),
-        distro_version: clip(d.distroVersion, 100),
-        os_name: clip(d.osName, 100),
-        os_version: clip(d.osVersion, 100),
-        py_name: clip(d.pyName, 100),
-        py_version: clip(d.pyVersion, 100),
-        installer_name: clip(d.installerName, 20),
-        installer_version: clip(d.installerVersion, 100),
-        setuptools_version: clip(d.setuptoolsVersion, 100),
-      };
-    });
-    if (rows.length === 0) return;
-    await this.tx(async (db) => {
-      // 13 parameters a row: 500 rows stay under SQLite's parameter limit.
-      for (let i = 0; i < rows.length; i += 500) await db.insertInto('downloads').values(rows.slice(i, i + 500)).execute();
-      await this.derived.downloadsLogged(
-        db,
-        rows.map((r) => ({ filename: r.filename, accessedAt: fromDbTimestamp(r.accessed_at) })),
-      );
-    });
+    await this.logAccess({ ...emptyBatch(), downloads: [...records] });
   }
 
   async logSearch(record: SearchRecord): Promise<void> {
-    const s = SearchRecordSchema.parse(record);
-    await this.conn.kysely
-      .insertInto('searches')
-      .values({
-        package: clip(s.package, 200) ?? '',
-        accessed_by: checkAddress(s.host),
-        accessed_at: toDbTimestamp(s.timestamp),
-        arch: clip(s.arch, 100),
-        distro_name: clip(s.distroName, 100),
-        distro_version: clip(s.distroVersion, 100),
-        os_name: clip(s.osName, 100),
-        os_version: clip(s.osVersion, 100),
-        py_name: clip(s.pyName, 100),
-        py_version: clip(s.pyVersion, 100),
-        installer_name: clip(s.installerName, 20),
-        installer_version: clip(s.installerVersion, 100),
-        setuptools_version: clip(s.setuptoolsVersion, 100),
-      })
-      .execute();
+    await this.logAccess({ ...emptyBatch(), searches: [record] });
+  }
+
+  async logSearches(records: readonly SearchRecord[]): Promise<void> {
+    await this.logAccess({ ...emptyBatch(), searches: [...records] });
   }
 
   async logProject(record: ProjectHitRecord): Promise<void> {
-    const p = ProjectHitRecordSchema.parse(record);
-    await this.conn.kysely
-      .insertInto('project_page_hits')
-      .values({
-        package: clip(p.package, 200) ?? '',
-        accessed_by: checkAddress(p.host),
-        accessed_at: toDbTimestamp(p.timestamp),
-        user_agent: clip(p.userAgent, 2000),
-        bot: 0,
-      })
-      .execute();
+    await this.logAccess({ ...emptyBatch(), projects: [record] });
+  }
+
+  async logProjectHits(records: readonly ProjectHitRecord[]): Promise<void> {
+    await this.logAccess({ ...emptyBatch(), projects: [...records] });
   }
 
   async logJson(record: JsonHitRecord): Promise<void> {
-    const j = JsonHitRecordSchema.parse(record);
-    await this.conn.kysely
-      .insertInto('project_json_downloads')
-      .values({
-        package: clip(j.package, 200) ?? '',
-        accessed_by: checkAddress(j.host),
-        accessed_at: toDbTimestamp(j.timestamp),
-        user_agent: clip(j.userAgent, 2000),
-      })
-      .execute();
+    await this.logAccess({ ...emptyBatch(), json: [record] });
+  }
+
+  async logJsonHits(records: readonly JsonHitRecord[]): Promise<void> {
+    await this.logAccess({ ...emptyBatch(), json: [...records] });
   }
 
   async logPage(record: PageHitRecord): Promise<void> {
-    const p = PageHitRecordSchema.parse(record);
-    await this.conn.kysely
-      .insertInto('web_page_hits')
-      .values({
-        page: clip(p.page, 30) ?? '',
-        accessed_by: checkAddress(p.host),
-        accessed_at: toDbTimestamp(p.timestamp),
-        user_agent: clip(p.userAgent, 2000),
-        bot: 0,
-      })
-      .execute();
+    await this.logAccess({ ...emptyBatch(), pages: [record] });
+  }
+
+  async logPageHits(records: readonly PageHitRecord[]): Promise<void> {
+    await this.logAccess({ ...emptyBatch(), pages: [...records] });
+  }
+
+  /** Records every kind of access in one transaction; a bad record refuses the batch (RangeError). */
+  async logAccess(batch: AccessBatch): Promise<void> {
+    const tables = accessRows(batch);
+    if (tables.length === 0) return;
+    // the downloads table's first three columns: filename, address, 'YYYY-MM-DD ...' time
+    const downloads = tables.find((t) => t.table === 'downloads')?.rows.map((r) => ({ filename: String(r[0]), day: String(r[2]).slice(0, 10) }));
+    const work = async (db: Db, copy: CopyIn | null): Promise<void> => {
+      // Access records are statistics, already best effort on their way here
+      // (ZeroMQ queues in memory): not waiting for the WAL to reach the disk
+      // on commit spares a disk flush per batch, and a database crash can
+      // lose only the last moment's records, never leave them half stored.
+      if (copy !== null) await sql`SET LOCAL synchronous_commit = off`.execute(db);
+      for (const t of tables) await writeRows(db, copy, t);
+      if (downloads !== undefined) await this.derived.downloadsLogged(db, downloads);
+    };
+    if (this.conn.copyTransaction !== undefined) await this.conn.copyTransaction(work);
+    else await this.tx((db) => work(db, null));
   }
 
   // ---- builds ----
@@ -479,11 +434,10 @@ export class Database {
     const builds = records.map((record) => BuildRecordSchema.parse(record));
     if (builds.length === 0) return [];
     return this.tx(async (db) => {
-      const ids: number[] = [];
-      const touched: Array<[string, string]> = [];
-      for (const build of builds) {
-        ids.push(await this.insertBuild(db, build, touched));
-        touched.push([build.package, build.version]);
+      const ids = await this.insertBuildRows(db, builds);
+      const touched: Array<[string, string]> = builds.map((b) => [b.package, b.version]);
+      for (const [i, build] of builds.entries()) {
+        if (build.files.length > 0) await this.insertFiles(db, build, ids[i]!, touched);
       }
       await this.derived.buildsChanged(db, builds.map((b) => durationToMicros(b.duration)), 1);
       await this.derived.refreshQueueFor(db, touched);
@@ -491,82 +445,93 @@ export class Database {
     });
   }
 
-  /** One build's rows; adds the versions whose files it replaced to `touched`. */
-  private async insertBuild(db: Db, build: BuildRecord, touched: Array<[string, string]>): Promise<number> {
-    const micros = durationToMicros(build.duration);
-    const inserted = await db
-      .insertInto('builds')
-      .values({
-        package: build.package,
-        version: build.version,
-        built_by: build.slaveId,
-        built_at: toDbTimestamp(build.builtAt),
-        duration: this.derived.durationValue(micros),
-        status: build.status ? 1 : 0,
-        abi_tag: build.abiTag,
-      })
-      .returning('build_id')
-      .executeTakeFirstOrThrow();
-    const buildId = Number(inserted.build_id);
-    if (build.files.length > 0) {
-      const names = build.files.map((f) => f.filename);
-      const replaced = await db
-        .selectFrom('files as f')
-        .innerJoin('builds as b', 'b.build_id', 'f.build_id')
-        .select(['f.filename', 'f.filesize', 'f.platform_tag', 'f.package_tag', 'b.package', 'b.version'])
-        .where('f.filename', 'in', names)
-        .execute();
-      if (replaced.length > 0) {
-        await this.derived.filesChanged(
-          db,
-          replaced.map((f) => ({
-            filename: f.filename,
-            filesize: Number(f.filesize),
-            platformTag: f.platform_tag,
-            packageTag: f.package_tag,
-            package: f.package,
-          })),
-          -1,
-        );
-        await db.deleteFrom('files').where('filename', 'in', names).execute();
-        for (const f of replaced) touched.push([f.package, f.version]);
-      }
-      await db
-        .insertInto('files')
+  /**
+   * The builds rows, many per statement; their ids in the order given. Both
+   * databases number the rows of one multi-row INSERT in the order of its
+   * VALUES, so the returned ids, sorted, line up with the records.
+   */
+  private async insertBuildRows(db: Db, builds: readonly BuildRecord[]): Promise<number[]> {
+    const ids: number[] = [];
+    for (let i = 0; i < builds.length; i += 100) {
+      const part = builds.slice(i, i + 100);
+      const inserted = await db
+        .insertInto('builds')
         .values(
-          build.files.map((f) => ({
-            filename: f.filename,
-            build_id: buildId,
-            filesize: f.filesize,
-            filehash: f.filehash,
-            package_tag: f.packageTag,
-            package_version_tag: f.packageVersionTag,
-            py_version_tag: f.pyVersionTag,
-            abi_tag: f.abiTag,
-            platform_tag: f.platformTag,
-            requires_python: f.requiresPython,
-            metadata_hash: f.metadataHash,
+          part.map((build) => ({
+            package: build.package,
+            version: build.version,
+            built_by: build.slaveId,
+            built_at: toDbTimestamp(build.builtAt),
+            duration: this.derived.durationValue(durationToMicros(build.duration)),
+            status: build.status ? 1 : 0,
+            abi_tag: build.abiTag,
           })),
         )
+        .returning('build_id')
         .execute();
-      const deps = build.files.flatMap((f) => [
-        ...[...new Set(f.dependencies.apt)].map((dependency) => ({ filename: f.filename, tool: 'apt', dependency })),
-        ...[...new Set(f.dependencies.pip)].map((dependency) => ({ filename: f.filename, tool: 'pip', dependency })),
-      ]);
-      if (deps.length > 0) await db.insertInto('dependencies').values(deps).execute();
+      ids.push(...inserted.map((row) => Number(row.build_id)).sort((a, b) => a - b));
+    }
+    return ids;
+  }
+
+  /** One build's files and dependencies; adds the versions whose files it replaced to `touched`. */
+  private async insertFiles(db: Db, build: BuildRecord, buildId: number, touched: Array<[string, string]>): Promise<void> {
+    const names = build.files.map((f) => f.filename);
+    const replaced = await db
+      .selectFrom('files as f')
+      .innerJoin('builds as b', 'b.build_id', 'f.build_id')
+      .select(['f.filename', 'f.filesize', 'f.platform_tag', 'f.package_tag', 'b.package', 'b.version'])
+      .where('f.filename', 'in', names)
+      .execute();
+    if (replaced.length > 0) {
       await this.derived.filesChanged(
         db,
+        replaced.map((f) => ({
+          filename: f.filename,
+          filesize: Number(f.filesize),
+          platformTag: f.platform_tag,
+          packageTag: f.package_tag,
+          package: f.package,
+        })),
+        -1,
+      );
+      await db.deleteFrom('files').where('filename', 'in', names).execute();
+      for (const f of replaced) touched.push([f.package, f.version]);
+    }
+    await db
+      .insertInto('files')
+      .values(
         build.files.map((f) => ({
           filename: f.filename,
+          build_id: buildId,
           filesize: f.filesize,
-          platformTag: f.platformTag,
-          packageTag: f.packageTag,
-          package: build.package,
+          filehash: f.filehash,
+          package_tag: f.packageTag,
+          package_version_tag: f.packageVersionTag,
+          py_version_tag: f.pyVersionTag,
+          abi_tag: f.abiTag,
+          platform_tag: f.platformTag,
+          requires_python: f.requiresPython,
+          metadata_hash: f.metadataHash,
         })),
-        1,
-      );
-    }
-    return buildId;
+      )
+      .execute();
+    const deps = build.files.flatMap((f) => [
+      ...[...new Set(f.dependencies.apt)].map((dependency) => ({ filename: f.filename, tool: 'apt', dependency })),
+      ...[...new Set(f.dependencies.pip)].map((dependency) => ({ filename: f.filename, tool: 'pip', dependency })),
+    ]);
+    if (deps.length > 0) await db.insertInto('dependencies').values(deps).execute();
+    await this.derived.filesChanged(
+      db,
+      build.files.map((f) => ({
+        filename: f.filename,
+        filesize: f.filesize,
+        platformTag: f.platformTag,
+        packageTag: f.packageTag,
+        package: build.package,
+      })),
+      1,
+    );
   }
 
   /** Filename to SHA-256 of every wheel of the package (successful builds). */
