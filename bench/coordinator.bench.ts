@@ -9,7 +9,10 @@
 //   - resident memory idle and during the transfer.
 //
 //   npm run bench -- coordinator
-//   node --import tsx bench/coordinator.bench.ts [--slaves 50] [--seconds 10] [--mb 100]
+//   node --import tsx bench/coordinator.bench.ts [--slaves 50] [--seconds 10] [--mb 100] [--dsn DSN]
+// With --dsn the coordinator runs on that database (a full-scale farm, say)
+// instead of a fresh SQLite one; the builds it records stay there, so give
+// it a copy (createdb -T piw_bench_farm piw_bench_dispatch).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
@@ -23,6 +26,8 @@ import { parseArgs } from 'node:util';
 import { connect } from '../shared/db/connect.ts';
 import { openDatabase } from '../shared/db/index.ts';
 import { toDbTimestamp } from '../shared/db/values.ts';
+import type { Tables } from '../shared/db/schema.ts';
+import type { Kysely } from 'kysely';
 import { applyUpgrade, detectState, planUpgrade } from '../shared/db/migrate.ts';
 import { silentLogger } from '../shared/log.ts';
 import { Timedelta, UtcDateTime } from '../shared/wire/cbor.ts';
@@ -38,12 +43,23 @@ const { values, positionals } = parseArgs({
     seconds: { type: 'string', default: '10' },
     mb: { type: 'string', default: '100' },
     versions: { type: 'string', default: '60000' },
+    dsn: { type: 'string' },
     // the peer side, run in a child process
     'as-slaves': { type: 'string' },
     'as-sender': { type: 'string' },
   },
 });
 
+
+import { readdirSync as dbgReaddir, readFileSync as dbgRead } from 'node:fs';
+function dbgThreads(): Map<string, number> {
+  const m = new Map<string, number>();
+  for (const t of dbgReaddir('/proc/self/task')) {
+    try { const st = dbgRead(`/proc/self/task/${t}/stat`, 'utf8'); const comm = st.slice(st.indexOf('(') + 1, st.lastIndexOf(')')); const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+      m.set(`${comm}#${t}`, (Number(f[11]) + Number(f[12])) * 10); } catch { /* gone */ }
+  }
+  return m;
+}
 const ABI = 'cp311';
 const SELF = fileURLToPath(import.meta.url);
 
@@ -110,8 +126,10 @@ async function freePort(): Promise<number> {
   return address.port;
 }
 
-function peer(args: string[]): { child: ChildProcess; ready: Promise<void>; result: Promise<Record<string, unknown>> } {
+function peer(args: string[]): { child: ChildProcess; ready: Promise<void>; result: Promise<Record<string, unknown>>; exited: Promise<unknown> } {
   const child = spawn(process.execPath, ['--import', 'tsx', SELF, ...args], { stdio: ['pipe', 'pipe', 'inherit'] });
+  // listening from the start: the child may be gone before anyone awaits it
+  const exited = once(child, 'exit');
   const lines = createInterface({ input: child.stdout! });
   let onReady: () => void = () => undefined;
   const ready = new Promise<void>((resolve) => (onReady = resolve));
@@ -122,7 +140,17 @@ function peer(args: string[]): { child: ChildProcess; ready: Promise<void>; resu
     });
     child.once('exit', (code) => (code === 0 ? undefined : reject(new Error(`peer exited ${code}`))));
   });
-  return { child, ready, result };
+  return { child, ready, result, exited };
+}
+
+/** Waits until this process (the coordinator, all its threads) uses under a tenth of a core. */
+async function settle(): Promise<void> {
+  for (let tries = 0; tries < 120; tries++) {
+    const before = process.cpuUsage();
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const used = process.cpuUsage(before);
+    if ((used.user + used.system) / 1000 < 50) return;
+  }
 }
 
 const mb = (bytes: number): string => (bytes / 1024 / 1024).toFixed(0);
@@ -149,14 +177,19 @@ async function prepareDatabase(dsn: string, versions: number): Promise<void> {
   await db.close();
 }
 
+async function countBuilds(coordinator: { db: { kysely: Kysely<Tables> } }): Promise<number> {
+  const row = await coordinator.db.kysely.selectFrom('builds').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow();
+  return Number(row.n);
+}
+
 async function coordinatorSide(): Promise<void> {
   const slaves = Number(values.slaves);
   const seconds = Number(values.seconds);
   const size = Number(values.mb) * 1024 * 1024;
   const dir = mkdtempSync(join(tmpdir(), 'piw-bench-coordinator-'));
   try {
-    const dsn = join(dir, 'piwheels.sqlite');
-    await prepareDatabase(dsn, Number(values.versions));
+    const dsn = values.dsn ?? join(dir, 'piwheels.sqlite');
+    if (values.dsn === undefined) await prepareDatabase(dsn, Number(values.versions));
     const output = join(dir, 'www');
     mkdirSync(output);
     const config = masterConfigSchema.parse({
@@ -178,6 +211,7 @@ async function coordinatorSide(): Promise<void> {
     const rssIdle = process.memoryUsage().rss;
 
     // dispatch
+    const buildsBefore = await countBuilds(coordinator);
     const sim = peer(['--as-slaves', config.slaveQueue, '--slaves', String(slaves), '--seconds', String(seconds)]);
     await sim.ready;
     const cpu0 = process.cpuUsage();
@@ -187,11 +221,11 @@ async function coordinatorSide(): Promise<void> {
     const elapsed = (performance.now() - t0) / 1000;
     const cpu = process.cpuUsage(cpu0);
     const cpuPerBuildUs = (cpu.user + cpu.system) / builds;
-    const recorded = Number(
-      ((await coordinator.db.kysely.selectFrom('builds').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()) as { n: number | bigint }).n,
-    );
+    const recorded = (await countBuilds(coordinator)) - buildsBefore;
 
-    // transfer
+    // transfer, once the coordinator has digested the dispatch phase (the
+    // builds it recorded, the pages they changed)
+    await settle();
     const source = join(dir, 'bench-1.0-py3-none-any.whl');
     const hash = createHash('sha256');
     const fd = openSync(source, 'w');
@@ -207,7 +241,7 @@ async function coordinatorSide(): Promise<void> {
     await sender.ready;
     let rssPeak = process.memoryUsage().rss;
     const sampler = setInterval(() => (rssPeak = Math.max(rssPeak, process.memoryUsage().rss)), 20);
-    const t1 = performance.now();
+    const t1 = performance.now(); const dbgCpu = process.cpuUsage(); const dbgElu = performance.eventLoopUtilization(); const dbgT0 = dbgThreads();
     coordinator.fileJuggler.expect(slaveId, {
       filename: 'bench-1.0-py3-none-any.whl', filesize: size, filehash: hash.digest('hex'), packageTag: 'bench',
       packageVersionTag: '1.0', pyVersionTag: 'py3', abiTag: 'none', platformTag: 'any', requiresPython: null,
@@ -216,10 +250,10 @@ async function coordinatorSide(): Promise<void> {
     sender.child.stdin!.write('go\n');
     await sender.result;
     const ok = await coordinator.fileJuggler.verify(slaveId, 'bench');
-    const transferSeconds = (performance.now() - t1) / 1000;
+    const transferSeconds = (performance.now() - t1) / 1000; { const c = process.cpuUsage(dbgCpu); { const t1m = dbgThreads(); const rows = [...t1m].map(([k, v]) => [k, v - (dbgT0.get(k) ?? 0)] as const).filter(([, v]) => v > 0).sort((a, b) => b[1] - a[1]); console.error('DEBUG threads', JSON.stringify(rows)); } console.error('DEBUG cpu ms', (c.user + c.system) / 1000, 'elu', performance.eventLoopUtilization(dbgElu).utilization.toFixed(2), 'wall', transferSeconds); }
     clearInterval(sampler);
     if (!ok) throw new Error('the benchmark transfer failed to verify');
-    await once(sender.child, 'exit').catch(() => undefined);
+    await sender.exited;
     await coordinator.stop();
 
     console.log('| figure | original | target | measured |');
@@ -227,7 +261,7 @@ async function coordinatorSide(): Promise<void> {
     console.log(`| dispatch, ${slaves} simulated slaves (IDLE→BUILD→BUILT→DONE, recorded) | — | ≥ 2000 builds/s | ${(builds / elapsed).toFixed(0)} builds/s (${builds} in ${elapsed.toFixed(1)} s, ${recorded} recorded) |`);
     console.log(`| coordinator CPU per build | — | — | ${cpuPerBuildUs.toFixed(0)} µs |`);
     console.log(`| ${mb(size)} MB wheel slave → coordinator, loopback, verified and committed | ~300 MB/s | ≥ 600 MB/s | ${(size / 1024 / 1024 / transferSeconds).toFixed(0)} MB/s |`);
-    console.log(`| coordinator RSS idle (all tasks, SQLite) | ~80 MB | — | ${mb(rssIdle)} MB |`);
+    console.log(`| coordinator RSS idle (all tasks, ${values.dsn === undefined ? 'SQLite' : 'given database'}) | ~80 MB | — | ${mb(rssIdle)} MB |`);
     console.log(`| coordinator RSS during the transfer (peak) | — | — | ${mb(rssPeak)} MB |`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
