@@ -7,7 +7,11 @@
 //   LineParser.parse(line)     the fields piw-logger needs, or null for a line
 //                              that does not match the format
 //   classify(entry)            which log message the hit becomes (or null)
-//   toLogMessage(entry)        classify + the message data, or null
+//   toLogRecord(entry)         classify + what is recorded, or null
+//   recordMessage(record)      a record as piwheels' one-record message
+//   toLogMessage(entry)        both of the above
+//   LogBatchBuilder            records gathered into LOGBATCH data (ours only)
+//   processLine(parser, line)  a line to a record, or why it is bad or ignored
 //   parseInstallerAgent(ua)    pip's / uv's JSON user-agent details
 //   agentName(ua), isBotAgent(name)   the short agent kept for page hits
 //
@@ -16,9 +20,11 @@
 // installer is a search, project pages and their JSON are hits on the
 // project, other HTML pages are page hits; the rest is ignored.
 import { isIP } from 'node:net';
+import { BoundedCache } from '../../shared/cache.ts';
 import { UserError } from '../../shared/cli.ts';
 import { canonicalizeName } from '../../shared/names.ts';
 import { UtcDateTime } from '../../shared/wire/cbor.ts';
+import type { DataOf, lumberjack } from '../../shared/wire/protocols.ts';
 import type { DownloadStateMessage, HitStateMessage, SearchStateMessage } from '../../shared/wire/states.ts';
 
 export const FORMAT_SHORTCUTS: Readonly<Record<string, string>> = {
@@ -75,8 +81,14 @@ function fieldOf(name: string | undefined, letter: string): Field {
   }
 }
 
+/** Distinct user agents remembered: a busy log has a few thousand at most. */
+const AGENT_CACHE_SIZE = 10_000;
+
 export class LineParser {
   private readonly slots: Partial<Record<Exclude<Field, null>, number>>;
+  // the raw (escaped) agent field to its text: unescaping is the costliest
+  // step of a line, and the same few agents fill most of a log
+  private readonly agents = new BoundedCache<string, string>(AGENT_CACHE_SIZE);
 
   constructor(
     readonly format: string,
@@ -101,7 +113,13 @@ export class LineParser {
     let userAgent: string | null = null;
     if (this.slots.agent !== undefined) {
       const raw = m[this.slots.agent]!;
-      userAgent = raw === '-' || raw === '' ? null : unescapeLogField(raw);
+      if (raw !== '-' && raw !== '') {
+        userAgent = this.agents.get(raw) ?? null;
+        if (userAgent === null) {
+          userAgent = unescapeLogField(raw);
+          this.agents.set(raw, userAgent);
+        }
+      }
     }
     return { host, time, method: request.method, path: request.path, status, userAgent };
   }
@@ -141,22 +159,62 @@ export function compileLogFormat(format: string): LineParser {
   return new LineParser(spec, new RegExp(pattern), fields);
 }
 
-const MONTHS: Readonly<Record<string, number>> = {
-  Jan: 0, Feb: 1, Mar: 2, Apr: 3, May: 4, Jun: 5, Jul: 6, Aug: 7, Sep: 8, Oct: 9, Nov: 10, Dec: 11,
-};
-const LOG_TIME = /^(\d{2})\/([A-Z][a-z]{2})\/(\d{4}):(\d{2}):(\d{2}):(\d{2})(?:\.(\d+))? ([+-])(\d{2})(\d{2})$/;
+const MONTHS: ReadonlyMap<string, number> = new Map(
+  ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'].map((name, i) => [name, i + 1]),
+);
 
-/** "10/Oct/2000:13:55:36 -0700" to a Date (UTC), or null. */
+/** The number written by `length` ASCII digits at `at`, or -1. */
+function digitsAt(text: string, at: number, length: number): number {
+  let n = 0;
+  for (let i = at; i < at + length; i++) {
+    const d = text.charCodeAt(i) - 48;
+    if (!(d >= 0 && d <= 9)) return -1;
+    n = n * 10 + d;
+  }
+  return n;
+}
+
+/** Days from 1970-01-01 to a proleptic Gregorian date (month 1-12; day may overflow the month, as Date.UTC allows). */
+function daysFromCivil(year: number, month: number, day: number): number {
+  const y = month <= 2 ? year - 1 : year;
+  const era = Math.floor(y / 400);
+  const yoe = y - era * 400;
+  const doy = Math.floor((153 * (month + (month > 2 ? -3 : 9)) + 2) / 5) + day - 1;
+  const doe = yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy;
+  return era * 146097 + doe - 719468;
+}
+
+/**
+ * "10/Oct/2000:13:55:36 -0700" (optionally with a fraction of a second after
+ * the seconds) to a Date (UTC), or null. Read by position: this runs for
+ * every line of the log.
+ */
 export function parseLogTime(text: string): Date | null {
-  const m = LOG_TIME.exec(text);
-  if (m === null) return null;
-  const month = MONTHS[m[2]!];
-  if (month === undefined) return null;
-  const [day, year, hour, minute, second] = [m[1], m[3], m[4], m[5], m[6]].map(Number) as [number, number, number, number, number];
-  if (day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60) return null;
-  const millis = m[7] === undefined ? 0 : Number(`0.${m[7]}`) * 1000;
-  const offset = (m[8] === '-' ? -1 : 1) * (Number(m[9]) * 60 + Number(m[10])) * 60_000;
-  const date = new Date(Date.UTC(year, month, day, hour, minute, second, millis) - offset);
+  const day = digitsAt(text, 0, 2);
+  const month = MONTHS.get(text.slice(3, 6));
+  const year = digitsAt(text, 7, 4);
+  const hour = digitsAt(text, 12, 2);
+  const minute = digitsAt(text, 15, 2);
+  const second = digitsAt(text, 18, 2);
+  if (text[2] !== '/' || text[6] !== '/' || text[11] !== ':' || text[14] !== ':' || text[17] !== ':') return null;
+  if (month === undefined || day < 1 || day > 31 || year < 0 || hour < 0 || hour > 23 || minute < 0 || minute > 59 || second < 0 || second > 60) {
+    return null;
+  }
+  let at = 20;
+  let millis = 0;
+  if (text[at] === '.') {
+    let end = at + 1;
+    while (end < text.length && digitsAt(text, end, 1) >= 0) end += 1;
+    if (end === at + 1) return null;
+    millis = Math.floor(Number(text.slice(at, end)) * 1000);
+    at = end;
+  }
+  const sign = text[at + 1] === '-' ? -1 : text[at + 1] === '+' ? 1 : 0;
+  const offsetHours = digitsAt(text, at + 2, 2);
+  const offsetMinutes = digitsAt(text, at + 4, 2);
+  if (text[at] !== ' ' || sign === 0 || offsetHours < 0 || offsetMinutes < 0 || text.length !== at + 6) return null;
+  const seconds = daysFromCivil(year, month, day) * 86_400 + (hour * 60 + minute) * 60 + second - sign * (offsetHours * 60 + offsetMinutes) * 60;
+  const date = new Date(seconds * 1000 + millis);
   return Number.isNaN(date.getTime()) ? null : date;
 }
 
@@ -342,10 +400,9 @@ function basename(path: string): string {
   return path.slice(path.lastIndexOf('/') + 1);
 }
 
-function clientTuple(info: ClientInfo): [
-  string | null, string | null, string | null, string | null, string | null,
-  string | null, string | null, string | null, string | null, string | null,
-] {
+type ClientTuple = DataOf<typeof lumberjack.recv, 'LOGBATCH'>[0][number];
+
+function clientTuple(info: ClientInfo): ClientTuple {
   return [
     info.arch,
     info.distroName,
@@ -360,43 +417,131 @@ function clientTuple(info: ClientInfo): [
   ];
 }
 
-export type LineOutcome = { kind: 'bad'; reason: string } | { kind: 'ignored' } | { kind: 'record'; message: LogMessage };
+/** What the records take from one user agent, worked out once per distinct agent. */
+interface AgentDetails {
+  /** pip's details (all null for other agents); one object per agent, so batches can share it */
+  client: ClientTuple;
+  name: string;
+}
+
+const AGENT_DETAILS = new BoundedCache<string, AgentDetails>(AGENT_CACHE_SIZE);
+
+function agentDetails(userAgent: string): AgentDetails {
+  let details = AGENT_DETAILS.get(userAgent);
+  if (details === undefined) {
+    details = { client: clientTuple(parseInstallerAgent(userAgent)), name: agentName(userAgent) };
+    AGENT_DETAILS.set(userAgent, details);
+  }
+  return details;
+}
+
+/**
+ * A hit to record: the download's filename, the package searched or hit, or
+ * the page; when (seconds since the epoch); with pip's details (downloads,
+ * searches) or the short agent.
+ */
+export type LogRecord =
+  | { kind: 'LOGDOWNLOAD' | 'LOGSEARCH'; name: string; host: string; time: number; client: ClientTuple }
+  | { kind: 'LOGPROJECT' | 'LOGJSON' | 'LOGPAGE'; name: string; host: string; time: number; agent: string };
+
+/** The record for one hit; null when it is not recorded. */
+export function toLogRecord(entry: AccessEntry): LogRecord | null {
+  const kind = classify(entry);
+  if (kind === null || entry.userAgent === null) return null;
+  let name: string | null;
+  switch (kind) {
+    case 'LOGDOWNLOAD':
+      name = basename(entry.path);
+      break;
+    case 'LOGSEARCH':
+    case 'LOGPROJECT':
+    case 'LOGJSON':
+      name = packageOf(entry.path);
+      break;
+    case 'LOGPAGE':
+      name = pageName(entry.path);
+      break;
+  }
+  if (name === null || name === '') return null;
+  const { host } = entry;
+  const time = entry.time.getTime() / 1000;
+  const details = agentDetails(entry.userAgent);
+  return kind === 'LOGDOWNLOAD' || kind === 'LOGSEARCH'
+    ? { kind, name, host, time, client: details.client }
+    : { kind, name, host, time, agent: details.name };
+}
+
+/** A record as the message piwheels' own piw-logger sends for it. */
+export function recordMessage(r: LogRecord): LogMessage {
+  const time = UtcDateTime.fromEpoch(r.time);
+  switch (r.kind) {
+    case 'LOGDOWNLOAD':
+      return { msg: r.kind, data: [r.name, r.host, time, ...r.client] };
+    case 'LOGSEARCH':
+      return { msg: r.kind, data: [r.name, r.host, time, ...r.client] };
+    default:
+      return { msg: r.kind, data: [r.name, r.host, time, r.agent] };
+  }
+}
 
 /** The message for one hit; null when it is not recorded. */
 export function toLogMessage(entry: AccessEntry): LogMessage | null {
-  const kind = classify(entry);
-  if (kind === null || entry.userAgent === null) return null;
-  const when = UtcDateTime.fromDate(entry.time);
-  switch (kind) {
-    case 'LOGDOWNLOAD': {
-      const filename = basename(entry.path);
-      if (filename === '') return null;
-      return { msg: kind, data: [filename, entry.host, when, ...clientTuple(parseInstallerAgent(entry.userAgent))] };
-    }
-    case 'LOGSEARCH': {
-      const pkg = packageOf(entry.path);
-      if (pkg === null) return null;
-      return { msg: kind, data: [pkg, entry.host, when, ...clientTuple(parseInstallerAgent(entry.userAgent))] };
-    }
-    case 'LOGPROJECT':
-    case 'LOGJSON': {
-      const pkg = packageOf(entry.path);
-      if (pkg === null) return null;
-      return { msg: kind, data: [pkg, entry.host, when, agentName(entry.userAgent)] };
-    }
-    case 'LOGPAGE': {
-      const page = pageName(entry.path);
-      if (page === '') return null;
-      return { msg: kind, data: [page, entry.host, when, agentName(entry.userAgent)] };
+  const record = toLogRecord(entry);
+  return record === null ? null : recordMessage(record);
+}
+
+export type LogBatch = DataOf<typeof lumberjack.recv, 'LOGBATCH'>;
+
+/** Gathers records into LOGBATCH data, each distinct set of client details once. */
+export class LogBatchBuilder {
+  private clients = new Map<ClientTuple, number>();
+  private batch: LogBatch = [[], [], [], [], [], []];
+  /** Records gathered since the last take(). */
+  size = 0;
+
+  add(r: LogRecord): void {
+    this.size += 1;
+    const [clients, downloads, searches, projects, json, pages] = this.batch;
+    switch (r.kind) {
+      case 'LOGDOWNLOAD':
+      case 'LOGSEARCH': {
+        let index = this.clients.get(r.client);
+        if (index === undefined) {
+          index = clients.push(r.client) - 1;
+          this.clients.set(r.client, index);
+        }
+        (r.kind === 'LOGDOWNLOAD' ? downloads : searches).push([r.name, r.host, r.time, index]);
+        return;
+      }
+      case 'LOGPROJECT':
+        projects.push([r.name, r.host, r.time, r.agent]);
+        return;
+      case 'LOGJSON':
+        json.push([r.name, r.host, r.time, r.agent]);
+        return;
+      case 'LOGPAGE':
+        pages.push([r.name, r.host, r.time, r.agent]);
+        return;
     }
   }
+
+  /** The batch so far; the builder starts afresh. */
+  take(): LogBatch {
+    const batch = this.batch;
+    this.batch = [[], [], [], [], [], []];
+    this.clients = new Map();
+    this.size = 0;
+    return batch;
+  }
 }
+
+export type LineOutcome = { kind: 'bad'; reason: string } | { kind: 'ignored' } | { kind: 'record'; record: LogRecord };
 
 /** One line through the parser: bad (with why), ignored, or a record to send. */
 export function processLine(parser: LineParser, line: string): LineOutcome {
   const entry = parser.parse(line);
   if (entry === null) return { kind: 'bad', reason: 'does not match the log format' };
   if (isIP(entry.host) === 0) return { kind: 'bad', reason: `client ${JSON.stringify(entry.host)} is not an IP address` };
-  const message = toLogMessage(entry);
-  return message === null ? { kind: 'ignored' } : { kind: 'record', message };
+  const record = toLogRecord(entry);
+  return record === null ? { kind: 'ignored' } : { kind: 'record', record };
 }

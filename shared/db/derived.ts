@@ -7,7 +7,7 @@ import { compareAbis } from './abi.ts';
 import type { DialectName } from './connect.ts';
 import { nextBuildAbi, type BuildCoverage } from './queue.ts';
 import type { Tables } from './schema.ts';
-import { utcDay, WEEK_US } from './values.ts';
+import { WEEK_US } from './values.ts';
 
 type Db = Kysely<Tables>;
 
@@ -224,19 +224,28 @@ export class DerivedTables {
     await db.updateTable('download_window').set({ first_day: firstDay }).where('id', '=', 1).execute();
   }
 
+  /** Adds (or takes away) per-package, per-day downloads: a few multi-row statements, however many. */
   private async bumpDownloadCounts(db: Db, counts: Map<string, Map<string, number>>, sign: 1 | -1): Promise<void> {
     if (counts.size === 0) return;
     const windowStart = await this.windowStart(db);
-    for (const [pkg, days] of counts) {
+    // in key order, so that concurrent writers lock the rows in the same order
+    const packages = [...counts.keys()].sort();
+    const totals: Array<{ package: string; downloads_all: number; downloads_recent: number }> = [];
+    const daily: Array<{ package: string; day: string; downloads: number }> = [];
+    for (const pkg of packages) {
       let all = 0;
       let recent = 0;
-      for (const [day, n] of days) {
+      for (const [day, n] of [...counts.get(pkg)!].sort(([a], [b]) => (a < b ? -1 : 1))) {
         all += n;
         if (day >= windowStart) recent += n;
+        daily.push({ package: pkg, day, downloads: sign * n });
       }
+      totals.push({ package: pkg, downloads_all: sign * all, downloads_recent: sign * recent });
+    }
+    for (const part of chunks(totals)) {
       await db
         .insertInto('package_downloads')
-        .values({ package: pkg, downloads_all: sign * all, downloads_recent: sign * recent })
+        .values(part)
         .onConflict((oc) =>
           oc.column('package').doUpdateSet({
             downloads_all: sql<number>`package_downloads.downloads_all + excluded.downloads_all`,
@@ -244,20 +253,18 @@ export class DerivedTables {
           }),
         )
         .execute();
-      if (sign < 0) {
-        await db.deleteFrom('package_downloads').where('package', '=', pkg).where('downloads_all', '<=', 0).execute();
-      }
-      for (const [day, n] of days) {
-        await db
-          .insertInto('download_counts')
-          .values({ package: pkg, day, downloads: sign * n })
-          .onConflict((oc) =>
-            oc.columns(['package', 'day']).doUpdateSet({ downloads: sql<number>`download_counts.downloads + excluded.downloads` }),
-          )
-          .execute();
-      }
-      if (sign < 0) {
-        await db.deleteFrom('download_counts').where('package', '=', pkg).where('downloads', '<=', 0).execute();
+    }
+    for (const part of chunks(daily)) {
+      await db
+        .insertInto('download_counts')
+        .values(part)
+        .onConflict((oc) => oc.columns(['package', 'day']).doUpdateSet({ downloads: sql<number>`download_counts.downloads + excluded.downloads` }))
+        .execute();
+    }
+    if (sign < 0) {
+      for (const part of chunks(packages)) {
+        await db.deleteFrom('package_downloads').where('package', 'in', part).where('downloads_all', '<=', 0).execute();
+        await db.deleteFrom('download_counts').where('package', 'in', part).where('downloads', '<=', 0).execute();
       }
     }
   }
@@ -308,14 +315,15 @@ export class DerivedTables {
     await this.bump(db, new Map([['builds_time_us', sign * total]]));
   }
 
-  /** Follows downloads entering the downloads table. */
-  async downloadsLogged(db: Db, downloads: ReadonlyArray<{ filename: string; accessedAt: Date }>): Promise<void> {
+  /** Follows downloads entering the downloads table (day: their UTC 'YYYY-MM-DD'). */
+  async downloadsLogged(db: Db, downloads: ReadonlyArray<{ filename: string; day: string }>): Promise<void> {
     const perDay = new Map<string, number>();
-    for (const d of downloads) addTo(perDay, utcDay(d.accessedAt), 1);
-    for (const [day, n] of perDay) {
+    for (const d of downloads) addTo(perDay, d.day, 1);
+    const days = [...perDay].sort(([a], [b]) => (a < b ? -1 : 1)).map(([day, n]) => ({ day, downloads: n }));
+    for (const part of chunks(days)) {
       await db
         .insertInto('downloads_daily')
-        .values({ day, downloads: n })
+        .values(part)
         .onConflict((oc) => oc.column('day').doUpdateSet({ downloads: sql<number>`downloads_daily.downloads + excluded.downloads` }))
         .execute();
     }
@@ -335,7 +343,7 @@ export class DerivedTables {
       if (pkg === undefined) continue;
       let days = counts.get(pkg);
       if (!days) counts.set(pkg, (days = new Map()));
-      addTo(days, utcDay(d.accessedAt), 1);
+      addTo(days, d.day, 1);
     }
     await this.bumpDownloadCounts(db, counts, 1);
   }

@@ -78,9 +78,12 @@ const access = {
 
 export const DownloadRecordSchema = PipAgentSchema.extend({ filename: z.string().min(1).max(255), ...access });
 export const SearchRecordSchema = PipAgentSchema.extend({ package: name, ...access });
-export const ProjectHitRecordSchema = z.object({ package: name, ...access, userAgent: agentField });
-export const JsonHitRecordSchema = ProjectHitRecordSchema;
-export const PageHitRecordSchema = z.object({ page: z.string().min(1).max(30), ...access, userAgent: agentField });
+/** Hits on pages people read also say whether a crawler made them (false when not said). */
+const bot = z.boolean().optional();
+
+export const ProjectHitRecordSchema = z.object({ package: name, ...access, userAgent: agentField, bot });
+export const JsonHitRecordSchema = z.object({ package: name, ...access, userAgent: agentField });
+export const PageHitRecordSchema = z.object({ page: z.string().min(1).max(30), ...access, userAgent: agentField, bot });
 
 export type DownloadRecord = z.infer<typeof DownloadRecordSchema>;
 export type SearchRecord = z.infer<typeof SearchRecordSchema>;

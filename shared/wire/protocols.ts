@@ -17,6 +17,7 @@
 //                          table; returns { msg, data }; throws ProtocolError.
 //   toWire(schema, value)  a value in its wire form, for data that travels
 //                          inside an untyped slot (monitor SLAVE, OK results).
+//   MAX_LOG_BATCH          the most records of a kind one LOGBATCH (ours only) carries.
 //   ProtocolError          carries the message name (when known), a kind and,
 //                          from a ROUTER socket, the sender's address.
 //   Message<Table>         the union of { msg, data } a table admits.
@@ -276,6 +277,36 @@ export const mrChase = protocol({
   },
 });
 
+/** Most records of each kind one LOGBATCH may carry (a few MB of CBOR). */
+export const MAX_LOG_BATCH = 10_000;
+
+const clientInfoSchema = z.tuple([...clientInfo]);
+/** seconds since the Unix epoch (UTC): cheaper to write and read than datetime text */
+const epochSeconds = z.number();
+/**
+ * filename (downloads) or package (searches), host, time, index into the
+ * batch's clients. The receiver checks the index against the clients: a
+ * refinement here would double the cost of checking a batch on send.
+ */
+const batchClientRecord = z.tuple([pyStr, pyStr, epochSeconds, z.number()]);
+/** package (or page), host, time, user agent */
+const batchHitRecord = z.tuple([pyStr, pyStr, epochSeconds, pyStr]);
+
+/**
+ * LOGBATCH: many logger records in one message, grouped by kind, each as
+ * piwheels' own message would carry it but for two savings: pip's client
+ * details, which repeat on nearly every record, are sent once and referred
+ * to by index, and times are numbers.
+ */
+export const logBatchSchema = z.tuple([
+  z.array(clientInfoSchema).max(MAX_LOG_BATCH), // clients
+  z.array(batchClientRecord).max(MAX_LOG_BATCH), // downloads
+  z.array(batchClientRecord).max(MAX_LOG_BATCH), // searches
+  z.array(batchHitRecord).max(MAX_LOG_BATCH), // project page hits
+  z.array(batchHitRecord).max(MAX_LOG_BATCH), // project JSON hits
+  z.array(batchHitRecord).max(MAX_LOG_BATCH), // web page hits
+]);
+
 export const lumberjack = protocol({
   recv: {
     LOGDOWNLOAD: downloadStateSchema,
@@ -283,6 +314,10 @@ export const lumberjack = protocol({
     LOGPROJECT: projectStateSchema,
     LOGJSON: jsonStateSchema,
     LOGPAGE: pageStateSchema,
+    // Ours only (piwheels sends one message per record): all its records are
+    // accepted or the message is refused. The Python master does not know
+    // it, so piw-logger sends it only when told to batch.
+    LOGBATCH: logBatchSchema,
   },
 });
 
