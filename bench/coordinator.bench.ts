@@ -60,6 +60,7 @@ async function runSlaves(endpoint: string, count: number, ms: number): Promise<v
   const stats = (): [UtcDateTime, number, number, number, number, number, number, number, number] =>
     [UtcDateTime.now(), 1e10, 5e9, 4e9, 2e9, 0, 0, 0.5, 40.5];
   await waitForGo();
+  const cpu0 = process.cpuUsage();
   const end = Date.now() + ms;
   let builds = 0;
   const one = async (n: number): Promise<void> => {
