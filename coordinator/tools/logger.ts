@@ -111,7 +111,8 @@ class Outbox {
       return;
     }
     this.inFlight += records;
-    this.last = send().then(
+    // through a promise, so that a message refused on encoding fails like a send
+    this.last = Promise.resolve().then(send).then(
       () => {
         if (this.abandoned) return;
         this.inFlight -= records;
