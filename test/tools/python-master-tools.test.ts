@@ -106,7 +106,8 @@ if (!PIWHEELS_SRC) {
       const wheel = 'ts_pkg-2.0-py3-none-any.whl';
       const log = join(master.dir, 'access.log');
       writeFileSync(log, sampleAccessLog('ts-pkg', wheel));
-      const fed = await runTool('logger', ['--log-queue', master.logQueue, log]);
+      // the Python master takes piwheels' one message per record only
+      const fed = await runTool('logger', ['--no-batch', '--log-queue', master.logQueue, log]);
       assert.equal(fed.code, 0, fed.stderr);
       const expected = sampleAccessRows('ts-pkg', wheel);
       const read = (): Promise<unknown[][]> => Promise.all(expected.map(({ query }) => master.query(query)));
