@@ -131,7 +131,7 @@ export class FileJuggler extends Task {
       return false;
     }
     try {
-      transfer.verify();
+      await transfer.verify();
     } catch (error) {
       await transfer.rollback();
       if (!(error instanceof TransferError)) throw error;

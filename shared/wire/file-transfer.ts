@@ -4,37 +4,41 @@
 //   receiver [FETCH, <offset>, <length>]  (up to `pipeline` in flight)
 //   sender   [CHUNK, <offset>, <bytes>]
 //   receiver [DONE]
-// The receiver asks for what it still lacks; chunks may arrive out of order
-// or twice, and a repeated HELLO resets its credit.
+// The receiver asks for what it still lacks, in chunks of the length it
+// chooses (a sender serves whatever length is asked); chunks may arrive out
+// of order or twice, and a repeated HELLO resets its credit.
 //
 // Public API:
 //   TransferState      receiver side of one file: the missing-range map, credit,
-//                      writes into a temp file, SHA-256 check, atomic commit
+//                      writes into a temp file, SHA-256 check (hashed in a
+//                      worker thread as the file fills, see file-hasher.ts),
+//                      atomic commit
 //   TransferTable      receiver side of many transfers keyed by sender address
 //                      (what the master's file juggler does with the frames)
 //   sendFile(socket, slaveId, path)   sender side, on a connected DEALER
 //   parseFileFrames(frames)           validate a frame list into a FileFrame
 //   CHUNK_SIZE, PIPELINE_SIZE, HELLO_INTERVAL   piwheels' figures
-import { createHash, randomBytes, type Hash } from 'node:crypto';
-import {
-  closeSync,
-  fstatSync,
-  ftruncateSync,
-  lstatSync,
-  mkdirSync,
-  openSync,
-  readSync,
-  unlinkSync,
-  writeSync,
-} from 'node:fs';
+//   FETCH_SIZE         the chunk length our receiver asks for
+import { randomBytes } from 'node:crypto';
+import { closeSync, fstatSync, ftruncateSync, lstatSync, mkdirSync, openSync, readSync, unlinkSync, writeSync } from 'node:fs';
 import { chmod, rename, symlink, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { exclude, intersect, range, rangeLength, type Range } from '../ranges.ts';
 import { assertSafeFilename } from '../wheel-name.ts';
+import { HashError, sharedFileHasher, type FileHasher, type HashJob } from './file-hasher.ts';
 import type { WireSocket } from './transport.ts';
 import type { Table } from './protocols.ts';
 
+/** what a piwheels master asks for in each FETCH */
 export const CHUNK_SIZE = 65536;
+/**
+ * What our receiver asks for: per-message costs (a zeromq message, a promise,
+ * an external buffer for the garbage collector to find) dominate at 64 KiB on
+ * loopback. With the window below, 10 MiB are in flight; a sender on a link
+ * slower than 200 kB/s would say HELLO again between chunks, which only
+ * widens the window.
+ */
+export const FETCH_SIZE = 1 << 20;
 export const PIPELINE_SIZE = 10;
 /** seconds of silence after which a sender says HELLO again */
 export const HELLO_INTERVAL = 5;
@@ -56,8 +60,11 @@ export interface TransferFile {
 }
 
 export interface TransferOptions {
+  /** bytes asked for in each FETCH (default FETCH_SIZE) */
   chunkSize?: number;
   pipelineSize?: number;
+  /** where the SHA-256 is computed (default: the process's shared hasher) */
+  hasher?: FileHasher;
 }
 
 const SHA256_HEX = /^[0-9a-f]{64}$/i;
@@ -65,7 +72,8 @@ const SHA256_HEX = /^[0-9a-f]{64}$/i;
 /**
  * Receiver-side state of one file. Writes are synchronous on purpose: each
  * CHUNK is applied whole before the next frame is looked at, so the range
- * map, the file and the running hash never disagree.
+ * map and the file never disagree, and every byte before the first missing
+ * one is final (no later chunk rewrites it) and can be hashed.
  */
 export class TransferState {
   readonly slaveId: number;
@@ -78,10 +86,8 @@ export class TransferState {
   private map: Range[];
   private offset = 0;
   private credit = 0;
-  // SHA-256 of the received prefix [0, hashed); hashed always equals the
-  // first missing byte, so verify() rarely has to read the file back
-  private readonly hash: Hash = createHash('sha256');
-  private hashed = 0;
+  private readonly hash: HashJob;
+  private verified = false;
 
   constructor(slaveId: number, file: TransferFile, outputPath: string, options: TransferOptions = {}) {
     assertSafeFilename(file.filename);
@@ -89,7 +95,7 @@ export class TransferState {
     if (!SHA256_HEX.test(file.filehash)) throw new TransferError(`bad SHA-256 ${JSON.stringify(file.filehash)}`);
     this.slaveId = slaveId;
     this.file = file;
-    this.chunkSize = options.chunkSize ?? CHUNK_SIZE;
+    this.chunkSize = options.chunkSize ?? FETCH_SIZE;
     this.pipelineSize = options.pipelineSize ?? PIPELINE_SIZE;
     this.simpleDir = join(outputPath, 'simple');
     mkdirSync(this.simpleDir, { recursive: true });
@@ -97,6 +103,7 @@ export class TransferState {
     this.fd = openSync(this.tempPath, 'wx+', 0o600);
     ftruncateSync(this.fd, file.filesize);
     this.map = file.filesize > 0 ? [range(0, file.filesize)] : [];
+    this.hash = (options.hasher ?? sharedFileHasher()).start(this.tempPath);
     this.resetCredit();
   }
 
@@ -137,37 +144,14 @@ export class TransferState {
       throw new TransferError(`chunk ${offset}+${data.length} lies outside ${this.file.filename} (${this.file.filesize} bytes)`);
     }
     const received = range(offset, end);
-    // the bytes of this chunk that can feed the hash directly: those inside
-    // the first gap (any others are already on disk, possibly different)
-    const firstGap = this.map[0];
     for (const missing of this.map) {
       if (missing.start >= end) break;
       const part = intersect(missing, received);
       if (part !== null) writeAll(this.fd, data.subarray(part.start - offset, part.stop - offset), part.start);
     }
     if (data.length > 0) this.map = exclude(this.map, received);
-    this.advanceHash(offset, firstGap === undefined ? data.subarray(0, 0) : data.subarray(0, Math.max(0, firstGap.stop - offset)));
+    this.hash.advance(this.map.length === 0 ? this.file.filesize : this.map[0]!.start);
     this.credit = this.map.length === 0 ? 0 : this.credit + 1;
-  }
-
-  /** `data` starts at `offset` and was all missing until now. */
-  private advanceHash(offset: number, data: Uint8Array): void {
-    const firstMissing = this.map.length === 0 ? this.file.filesize : this.map[0]!.start;
-    const end = offset + data.length;
-    if (this.hashed >= offset && this.hashed < end) {
-      const stop = Math.min(end, firstMissing);
-      this.hash.update(data.subarray(this.hashed - offset, stop - offset));
-      this.hashed = stop;
-    }
-    // bytes that arrived earlier, out of order, now joined to the prefix
-    while (this.hashed < firstMissing) {
-      const length = Math.min(firstMissing - this.hashed, 1 << 20);
-      const buf = Buffer.allocUnsafe(length);
-      const n = readSync(this.fd!, buf, 0, length, this.hashed);
-      if (n <= 0) throw new TransferError(`short read at ${this.hashed} in ${this.tempPath}`);
-      this.hash.update(buf.subarray(0, n));
-      this.hashed += n;
-    }
   }
 
   /** Called on a repeated HELLO: the sender lost our FETCHes, so start again. */
@@ -175,17 +159,24 @@ export class TransferState {
     this.credit = Math.max(1, Math.min(this.pipelineSize, Math.floor(this.file.filesize / this.chunkSize)));
   }
 
-  /** Checks size and SHA-256; throws TransferError on a mismatch. */
-  verify(): void {
+  /** Checks size and SHA-256; rejects with a TransferError on a mismatch. */
+  async verify(): Promise<void> {
     if (this.fd === null) throw new TransferError('transfer already closed');
     if (!this.done) throw new TransferError(`transfer of ${this.file.filename} incomplete: ${this.remaining} bytes missing`);
     const size = fstatSync(this.fd).size;
     closeSync(this.fd);
     this.fd = null;
-    if (size !== this.file.filesize) throw new TransferError(`wrong size for transfer at ${this.tempPath}`);
-    if (this.hashed !== size || this.hash.digest('hex') !== this.file.filehash.toLowerCase()) {
+    if (size !== this.file.filesize) {
+      this.hash.close();
+      throw new TransferError(`wrong size for transfer at ${this.tempPath}`);
+    }
+    const result = await this.hash.digest().catch((error: unknown) => {
+      throw error instanceof HashError ? new TransferError(`could not hash ${this.file.filename}: ${error.message}`) : error;
+    });
+    if (result.hashed !== size || result.digest !== this.file.filehash.toLowerCase()) {
       throw new TransferError(`failed to verify transfer of ${this.file.filename}`);
     }
+    this.verified = true;
   }
 
   /**
@@ -194,7 +185,7 @@ export class TransferState {
    * (piwheels serves armv7 builds to armv6 boards that way).
    */
   async commit(packageName: string): Promise<string> {
-    if (this.fd !== null) throw new TransferError('commit before verify');
+    if (!this.verified) throw new TransferError('commit before verify');
     assertSafeFilename(packageName);
     const pkgDir = join(this.simpleDir, packageName);
     mkdirOverrideSymlink(pkgDir);
@@ -218,6 +209,7 @@ export class TransferState {
 
   /** Discards the temp file. */
   async rollback(): Promise<void> {
+    this.hash.close();
     if (this.fd !== null) {
       closeSync(this.fd);
       this.fd = null;

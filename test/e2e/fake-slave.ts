@@ -83,8 +83,9 @@ export function fakeWheel(filename: string, data: Buffer): FileStateTuple {
 
 /**
  * The sender side of one transfer, under the test's control: answers FETCHes
- * from `data`, corrupting the chunk at `corruptAt` once, and stops after
- * `stopAfter` chunks (resolving without DONE) when given.
+ * from `data`, flipping the byte at `corruptAt` once (whatever chunk lengths
+ * are asked for), and stops after `stopAfter` chunks (resolving without DONE)
+ * when given.
  */
 export async function sendChunks(endpoint: string, slaveId: number, data: Buffer, options: { corruptAt?: number; stopAfter?: number } = {}): Promise<'DONE' | 'STOPPED'> {
   const dealer = new zmq.Dealer({ linger: 0, receiveTimeout: 15_000 });
@@ -92,13 +93,18 @@ export async function sendChunks(endpoint: string, slaveId: number, data: Buffer
   try {
     await dealer.send(['HELLO', String(slaveId)]);
     let chunks = 0;
+    let corrupted = false;
     for (;;) {
       const [msg, offset, size] = await dealer.receive();
       if (msg!.toString() === 'DONE') return 'DONE';
       if (options.stopAfter !== undefined && chunks >= options.stopAfter) return 'STOPPED';
       const start = Number(offset!.toString());
       const chunk = Buffer.from(data.subarray(start, start + Number(size!.toString())));
-      if (start === options.corruptAt) chunk[0] = chunk[0]! ^ 0xff;
+      const at = options.corruptAt;
+      if (at !== undefined && !corrupted && start <= at && at < start + chunk.length) {
+        chunk[at - start] = chunk[at - start]! ^ 0xff;
+        corrupted = true;
+      }
       await dealer.send(['CHUNK', String(start), chunk]);
       chunks += 1;
     }

@@ -5,7 +5,7 @@ import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { range } from '../../shared/ranges.ts';
-import { CHUNK_SIZE, TransferError, TransferState, TransferTable, parseFileFrames, sendFile, type TransferFile } from '../../shared/wire/file-transfer.ts';
+import { CHUNK_SIZE, FETCH_SIZE, TransferError, TransferState, TransferTable, parseFileFrames, sendFile, type TransferFile } from '../../shared/wire/file-transfer.ts';
 import { createSocket, type WireSocket } from '../../shared/wire/transport.ts';
 import type { Table } from '../../shared/wire/protocols.ts';
 import { UnsafeNameError } from '../../shared/wheel-name.ts';
@@ -31,9 +31,9 @@ function describeFile(data: Buffer, filename = 'pkg-1.0-cp311-cp311-linux_armv7l
 const tmpFiles = (dir: string): string[] => readdirSync(join(dir, 'simple')).filter((n) => n.endsWith('.tmp'));
 
 describe('TransferState', () => {
-  test('fetches with a credit window of 10 chunks of 64 KiB', () => {
+  test('fetches with a credit window of 10 chunks of the length asked', () => {
     const data = randomBytes(CHUNK_SIZE * 25 + 100);
-    const t = new TransferState(1, describeFile(data), freshDir());
+    const t = new TransferState(1, describeFile(data), freshDir(), { chunkSize: CHUNK_SIZE });
     const first = [];
     for (let r = t.fetch(); r !== null; r = t.fetch()) first.push(r);
     assert.equal(first.length, 10);
@@ -48,6 +48,15 @@ describe('TransferState', () => {
     let n = 0;
     while (t.fetch() !== null) n++;
     assert.equal(n, 10);
+  });
+
+  test('by default asks for FETCH_SIZE bytes at a time, one chunk per whole FETCH_SIZE in the file', async () => {
+    const data = randomBytes(FETCH_SIZE * 3 + 5);
+    const t = new TransferState(1, describeFile(data), freshDir());
+    assert.deepEqual([t.fetch(), t.fetch(), t.fetch(), t.fetch()], [range(0, FETCH_SIZE), range(FETCH_SIZE, 2 * FETCH_SIZE), range(2 * FETCH_SIZE, 3 * FETCH_SIZE), null]);
+    t.chunk(0, data.subarray(0, FETCH_SIZE));
+    assert.deepEqual(t.fetch(), range(3 * FETCH_SIZE, data.length));
+    await t.rollback();
   });
 
   test('small files get a credit of one; past the end the first gap is fetched again', () => {
@@ -68,7 +77,7 @@ describe('TransferState', () => {
     for (const offset of chunks) t.chunk(offset, data.subarray(offset, offset + CHUNK_SIZE));
     assert.equal(t.done, true);
     assert.equal(t.fetch(), null);
-    t.verify();
+    await t.verify();
     const final = await t.commit('pkg');
     assert.equal(final, join(out, 'simple', 'pkg', file.filename));
     assert.ok(readFileSync(final).equals(data));
@@ -80,7 +89,7 @@ describe('TransferState', () => {
     assert.deepEqual(tmpFiles(out), []);
   });
 
-  test('an overlapping chunk only fills the missing bytes', () => {
+  test('an overlapping chunk only fills the missing bytes', async () => {
     const data = randomBytes(1000);
     const t = new TransferState(1, describeFile(data, 'p-1-py3-none-any.whl'), freshDir());
     t.chunk(100, data.subarray(100, 300));
@@ -89,7 +98,7 @@ describe('TransferState', () => {
     overlap.fill(0xff, 100, 300);
     t.chunk(0, overlap);
     t.chunk(400, data.subarray(400));
-    t.verify();
+    await t.verify();
   });
 
   test('a corrupted file fails verification and rolls back', async () => {
@@ -99,7 +108,7 @@ describe('TransferState', () => {
     const bad = Buffer.from(data);
     bad[4000] = bad[4000]! ^ 1;
     t.chunk(0, bad);
-    assert.throws(() => t.verify(), TransferError);
+    await assert.rejects(t.verify(), TransferError);
     await t.rollback();
     assert.deepEqual(tmpFiles(out), []);
     assert.equal(existsSync(join(out, 'simple', 'p')), false);
@@ -110,11 +119,11 @@ describe('TransferState', () => {
     const t = new TransferState(1, describeFile(data, 'p-1-py3-none-any.whl'), freshDir());
     assert.throws(() => t.chunk(90, data.subarray(0, 20)), TransferError);
     assert.throws(() => t.chunk(-1, data.subarray(0, 1)), TransferError);
-    assert.throws(() => t.verify(), TransferError); // incomplete
+    await assert.rejects(t.verify(), TransferError); // incomplete
     assert.throws(() => new TransferState(1, describeFile(data, '../evil.whl'), freshDir()), UnsafeNameError);
     assert.throws(() => new TransferState(1, { ...describeFile(data), filehash: 'abc' }, freshDir()), TransferError);
     t.chunk(0, data);
-    t.verify();
+    await t.verify();
     await assert.rejects(t.commit('../elsewhere'), UnsafeNameError);
     await t.rollback();
   });
@@ -126,7 +135,7 @@ describe('TransferState', () => {
     const data = randomBytes(10);
     const t = new TransferState(1, describeFile(data, 'alias-1-py3-none-any.whl'), out);
     t.chunk(0, data);
-    t.verify();
+    await t.verify();
     await t.commit('alias');
     assert.equal(lstatSync(join(out, 'simple', 'alias')).isDirectory(), true);
     assert.deepEqual(readdirSync(join(out, 'simple', 'real')), []);
@@ -136,7 +145,7 @@ describe('TransferState', () => {
     const out = freshDir();
     const t = new TransferState(1, describeFile(Buffer.alloc(0), 'e-1-py3-none-any.whl'), out);
     assert.equal(t.done, true);
-    t.verify();
+    await t.verify();
     assert.equal(readFileSync(await t.commit('e')).length, 0);
   });
 });
@@ -172,7 +181,7 @@ describe('file frames and the transfer table', () => {
     assert.deepEqual(done.replies, [[addr, 'DONE']]);
     assert.equal(table.takeCompleted(7), t);
     assert.equal(table.takeCompleted(7), null);
-    t.verify();
+    await t.verify();
     await t.rollback();
   });
 
@@ -264,13 +273,14 @@ describe('file transfer over loopback', () => {
     const meddler = await startMeddler(router.endpoint!);
     const table = new TransferTable();
     const file = describeFile(data, 'big-1.0-cp311-cp311-linux_armv7l.whl');
-    table.expect(new TransferState(5, file, out));
+    // piwheels' chunk length: 1,600 chunks to reorder, duplicate and drop
+    table.expect(new TransferState(5, file, out, { chunkSize: CHUNK_SIZE }));
     const dealer = createSocket('DEALER', { hwm: 10 });
     dealer.connect(meddler.endpoint);
     sockets.push(dealer);
     const [transfer] = await Promise.all([serve(router, table, 5), sendFile(dealer, 5, source, { helloInterval: 0.5 })]);
     meddler.stop();
-    transfer.verify();
+    await transfer.verify();
     const final = await transfer.commit('big');
     assert.ok(readFileSync(final).equals(data));
     assert.ok(meddler.stats.duplicated > 100);
