@@ -11,8 +11,7 @@
 // Debian's wheels of pip, setuptools and wheel (/usr/share/python-wheels) are
 // served too, so pip's isolated builds work with no network.
 import { createHash } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createReadStream, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { XMLParser } from 'fast-xml-parser';
@@ -20,6 +19,7 @@ import { z } from 'zod';
 import { canonicalizeName, compareVersions } from '../shared/names.ts';
 import { isSafeFilename, tryParseWheelFilename } from '../shared/wheel-name.ts';
 import { silentLogger, type Logger } from '../shared/log.ts';
+import { listenHttp, type HttpListener } from '../shared/http-listener.ts';
 
 /** One changelog row, as changelog_since_serial returns it. */
 export interface HistoryRow {
@@ -176,10 +176,9 @@ export class UpstreamServer {
   private readonly recorded = new MemoryLog();
   private readonly log: EventLog;
   private readonly systemFiles = new Map<string, { name: string; version: string; file: StoredFile }>();
-  private readonly sockets = new Set<Socket>();
   private readonly logger: Logger;
   private readonly batchLimit: number;
-  private server: Server | undefined;
+  private listener: HttpListener | undefined;
   private fault: (Fault & { remaining: number }) | null = null;
   /** Requests served, by kind, for tests that check back-off. */
   readonly hits = { xmlrpc: 0, json: 0, simple: 0, files: 0, admin: 0 };
@@ -194,35 +193,22 @@ export class UpstreamServer {
   }
 
   async start(): Promise<string> {
-    const server = createServer((req, res) => {
+    this.listener = await listenHttp((req, res) => {
       this.handle(req, res).catch((error: unknown) => {
         this.logger.error({ err: error }, 'request failed');
         if (!res.headersSent) this.send(res, 500, 'text/plain', 'internal error\n');
         else res.destroy();
       });
-    });
-    server.on('connection', (socket) => {
-      this.sockets.add(socket);
-      socket.on('close', () => this.sockets.delete(socket));
-    });
-    this.server = server;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.options.port ?? 0, this.options.host ?? '127.0.0.1', () => resolve());
-    });
-    const address = server.address();
-    if (address === null || typeof address === 'string') throw new Error('server has no TCP address');
-    const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-    this.url = `http://${host}:${address.port}`;
+    }, this.options);
+    this.url = this.listener.url;
     return this.url;
   }
 
   async stop(): Promise<void> {
-    const server = this.server;
-    if (server === undefined) return;
-    this.server = undefined;
-    for (const socket of this.sockets) socket.destroy();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    const listener = this.listener;
+    if (listener === undefined) return;
+    this.listener = undefined;
+    await listener.stop();
   }
 
   // --- scripted history ---------------------------------------------------------

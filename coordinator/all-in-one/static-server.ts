@@ -5,10 +5,10 @@
 // (but nothing outside the tree).
 import { createReadStream, type Stats } from 'node:fs';
 import { realpath, stat } from 'node:fs/promises';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { extname, join, resolve, sep } from 'node:path';
 import { createGunzip } from 'node:zlib';
+import { listenHttp, type HttpListener } from '../../shared/http-listener.ts';
 
 export const PEP691_JSON = 'application/vnd.pypi.simple.v1+json';
 
@@ -101,8 +101,7 @@ export interface StaticServerOptions {
 type Found = { path: string; info: Stats; urlPath: string };
 
 export class StaticServer {
-  private server: Server | undefined;
-  private readonly sockets = new Set<Socket>();
+  private listener: HttpListener | undefined;
   private realRoot = '';
   url = '';
 
@@ -110,34 +109,21 @@ export class StaticServer {
 
   async start(): Promise<string> {
     this.realRoot = await realpath(resolve(this.options.root));
-    const server = createServer((req, res) => {
+    this.listener = await listenHttp((req, res) => {
       this.handle(req, res).catch(() => {
         if (!res.headersSent) this.plain(res, 500, 'internal error\n');
         else res.destroy();
       });
-    });
-    server.on('connection', (socket) => {
-      this.sockets.add(socket);
-      socket.on('close', () => this.sockets.delete(socket));
-    });
-    this.server = server;
-    await new Promise<void>((resolvePromise, reject) => {
-      server.once('error', reject);
-      server.listen(this.options.port ?? 0, this.options.host ?? '127.0.0.1', () => resolvePromise());
-    });
-    const address = server.address();
-    if (address === null || typeof address === 'string') throw new Error('the web server has no TCP address');
-    const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-    this.url = `http://${host}:${address.port}`;
+    }, this.options);
+    this.url = this.listener.url;
     return this.url;
   }
 
   async stop(): Promise<void> {
-    const server = this.server;
-    if (server === undefined) return;
-    this.server = undefined;
-    for (const socket of this.sockets) socket.destroy();
-    await new Promise<void>((resolvePromise) => server.close(() => resolvePromise()));
+    const listener = this.listener;
+    if (listener === undefined) return;
+    this.listener = undefined;
+    await listener.stop();
   }
 
   /** The file if it exists inside the tree (symlinks followed, but not out of it). */
