@@ -4,13 +4,12 @@
 // child processes through their bin/ shims.
 import { execFileSync, spawn } from 'node:child_process';
 import { join } from 'node:path';
+import { toBuildRecord } from '../../coordinator/coordinator.ts';
 import { FileJuggler } from '../../coordinator/file-juggler.ts';
 import { Lumberjack } from '../../coordinator/lumberjack.ts';
 import { MrChase } from '../../coordinator/mr-chase.ts';
 import { Scribe, type ScribeRequest } from '../../coordinator/scribe.ts';
-import type { BuildResult } from '../../coordinator/slave-driver.ts';
 import { AccessStore } from '../../coordinator/tools/access-store.ts';
-import type { BuildRecord } from '../../shared/db/index.ts';
 import { createDatabase, tempDir, type Dialect, type TestDatabase } from './fixture.ts';
 
 export interface Harness {
@@ -27,31 +26,6 @@ export interface Harness {
   stop(): Promise<void>;
 }
 
-export function toRecord(build: BuildResult): BuildRecord {
-  return {
-    package: build.package,
-    version: build.version,
-    abiTag: build.abiTag,
-    status: build.status,
-    duration: build.duration,
-    slaveId: build.slaveId,
-    builtAt: new Date(),
-    files: build.files.map((f) => ({
-      filename: f.filename,
-      filesize: f.filesize,
-      filehash: f.filehash,
-      packageTag: f.packageTag,
-      packageVersionTag: f.packageVersionTag,
-      pyVersionTag: f.pyVersionTag,
-      abiTag: f.abiTag,
-      platformTag: f.platformTag,
-      requiresPython: f.requiresPython,
-      dependencies: { apt: f.dependencies.apt ?? [], pip: f.dependencies.pip ?? [] },
-      metadataHash: f.metadataHash ?? null,
-    })),
-  };
-}
-
 export async function startHarness(dialect: Dialect, options: { fileQueue?: string; importQueue?: string; logQueue?: string } = {}): Promise<Harness> {
   const t = await createDatabase(dialect, ['cp311', 'cp39']);
   const tmp = await tempDir();
@@ -65,7 +39,7 @@ export async function startHarness(dialect: Dialect, options: { fileQueue?: stri
     endpoint: options.importQueue ?? `ipc://${join(tmp.path, 'import')}`,
     deps: {
       db: t.db,
-      logBuild: (build) => t.db.logBuild(toRecord(build)),
+      logBuild: (build) => t.db.logBuild(toBuildRecord(build, new Date())),
       expectFile: (slaveId, file) => juggler.expect(slaveId, file),
       verifyFile: (slaveId, pkg) => juggler.verify(slaveId, pkg),
       cancelTransfers: (slaveId) => juggler.cancel(slaveId),
