@@ -1,7 +1,8 @@
 // The lifecycle of the small HTTP servers the farm runs itself (the static
-// web server of a one-machine farm, the PyPI stand-in): listen, report the
-// URL, and stop without waiting for idle keep-alive clients.
-import { createServer, type RequestListener } from 'node:http';
+// web server of a one-machine farm, the PyPI stand-in): listen, answer a
+// request whose handler failed, report the URL, and stop without waiting for
+// open connections.
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 
 export interface ListenOptions {
@@ -9,18 +10,33 @@ export interface ListenOptions {
   host?: string;
   /** Default 0: any free port. */
   port?: number;
+  /** Told of each request whose handler failed (the client gets a 500, or a dropped connection once the answer has begun). */
+  onError?: (error: unknown) => void;
 }
 
 export interface HttpListener {
   /** http://host:port, the host in brackets when it is IPv6. */
   readonly url: string;
-  /** Closes the server, dropping open connections so that keep-alive clients do not hold it up. */
+  /** Closes the server, dropping open connections so that keep-alive clients do not hold it up; again, does nothing. */
   stop(): Promise<void>;
 }
 
-export async function listenHttp(handler: RequestListener, options: ListenOptions = {}): Promise<HttpListener> {
+export type AsyncRequestListener = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
+
+export async function listenHttp(handler: AsyncRequestListener, options: ListenOptions = {}): Promise<HttpListener> {
   const sockets = new Set<Socket>();
-  const server = createServer(handler);
+  const server = createServer((req, res) => {
+    handler(req, res).catch((error: unknown) => {
+      options.onError?.(error);
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
+      const body = 'internal error\n';
+      res.writeHead(500, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': String(Buffer.byteLength(body)) });
+      res.end(body);
+    });
+  });
   server.on('connection', (socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
@@ -35,6 +51,7 @@ export async function listenHttp(handler: RequestListener, options: ListenOption
   return {
     url: `http://${host}:${address.port}`,
     stop: async () => {
+      if (!server.listening) return;
       for (const socket of sockets) socket.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },

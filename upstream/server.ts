@@ -193,22 +193,18 @@ export class UpstreamServer {
   }
 
   async start(): Promise<string> {
-    this.listener = await listenHttp((req, res) => {
-      this.handle(req, res).catch((error: unknown) => {
-        this.logger.error({ err: error }, 'request failed');
-        if (!res.headersSent) this.send(res, 500, 'text/plain', 'internal error\n');
-        else res.destroy();
-      });
-    }, this.options);
+    this.listener = await listenHttp((req, res) => this.handle(req, res), {
+      host: this.options.host,
+      port: this.options.port,
+      onError: (error) => this.logger.error({ err: error }, 'request failed'),
+    });
     this.url = this.listener.url;
     return this.url;
   }
 
   async stop(): Promise<void> {
-    const listener = this.listener;
-    if (listener === undefined) return;
+    await this.listener?.stop();
     this.listener = undefined;
-    await listener.stop();
   }
 
   // --- scripted history ---------------------------------------------------------

@@ -109,21 +109,14 @@ export class StaticServer {
 
   async start(): Promise<string> {
     this.realRoot = await realpath(resolve(this.options.root));
-    this.listener = await listenHttp((req, res) => {
-      this.handle(req, res).catch(() => {
-        if (!res.headersSent) this.plain(res, 500, 'internal error\n');
-        else res.destroy();
-      });
-    }, this.options);
+    this.listener = await listenHttp((req, res) => this.handle(req, res), this.options);
     this.url = this.listener.url;
     return this.url;
   }
 
   async stop(): Promise<void> {
-    const listener = this.listener;
-    if (listener === undefined) return;
+    await this.listener?.stop();
     this.listener = undefined;
-    await listener.stop();
   }
 
   /** The file if it exists inside the tree (symlinks followed, but not out of it). */
