@@ -2,7 +2,9 @@
 // around the protocol (HELLO, IDLE, BUSY, BUILT, SENT, BYE) with one build at
 // a time. A master that stops answering, answers nonsense, or restarts is
 // met with a new socket and a fresh HELLO; a build that was under way is kept
-// meanwhile and carried on if the master hands out the same job again.
+// meanwhile and carried on if the master hands out the same job again. A
+// restart is noticed when the connection drops, not only when a reply is
+// overdue: the request the old master held died with it.
 import { Timedelta, UtcDateTime } from '../shared/wire/cbor.ts';
 import { ProtocolError, reverse, slaveDriver, type DataOf } from '../shared/wire/protocols.ts';
 import { createSocket, type WireSocket } from '../shared/wire/transport.ts';
@@ -48,6 +50,11 @@ export interface SlaveOptions {
   busyIntervalMs?: number;
   /** Nap after an immediate SLEEP, [min, max] ms (a master that held our IDLE gets none). */
   napMs?: readonly [number, number];
+}
+
+/** Set when the session's connection to the master drops. */
+interface Link {
+  lost: boolean;
 }
 
 /** Raised inside a session to drop the socket and start over with HELLO. */
@@ -145,10 +152,12 @@ export class Slave {
       while (!this.stopping.signal.aborted) {
         const socket = createSocket('REQ', { protocol: slaveSide, logger: this.logger, hwm: 10, linger: 1 });
         socket.connect(this.options.slaveEndpoint);
+        const link: Link = { lost: false };
+        socket.onDisconnect(() => (link.lost = true));
         this.sessions++;
         let pause = 0;
         try {
-          const ended = await this.session(socket);
+          const ended = await this.session(socket, link);
           if (ended === 'die') return 0;
         } catch (error) {
           if (!(error instanceof Reset)) throw error;
@@ -195,7 +204,7 @@ export class Slave {
   }
 
   /** Waits for the reply to `sent`; null when asked to stop first. */
-  private async reply(socket: SlaveSocket, sent: Request): Promise<MasterReply | null> {
+  private async reply(socket: SlaveSocket, link: Link, sent: Request): Promise<MasterReply | null> {
     const limit = replyTimeoutMs(sent, this.options.masterTimeoutMs, this.options.replyTimeoutMs);
     const deadline = Date.now() + limit;
     // Once stopping, the reply already on its way is still worth a moment: it frees the socket for BYE.
@@ -216,6 +225,10 @@ export class Slave {
         throw error;
       }
       if (message !== null) return message;
+      // A reply that arrived before the drop still counts; after it none can
+      // come. Not silence: a master that drops every connection gets
+      // retries spaced out.
+      if (link.lost && !this.stopping.signal.aborted) throw new Reset(`connection to the master lost waiting for the reply to ${sent}`);
     }
   }
 
@@ -248,14 +261,14 @@ export class Slave {
     });
   }
 
-  private async session(socket: SlaveSocket): Promise<'die' | 'stopped'> {
+  private async session(socket: SlaveSocket, link: Link): Promise<'die' | 'stopped'> {
     const { options } = this;
     const stop = this.stopping.signal;
     let sent: Request = 'HELLO';
     await socket.send('HELLO', this.hello());
     let sentAt = Date.now();
     for (;;) {
-      const reply = await this.reply(socket, sent);
+      const reply = await this.reply(socket, link, sent);
       if (reply === null) {
         // Still waiting on the master: a REQ socket cannot send BYE now.
         await this.dropBuild('slave shutting down');

@@ -23,6 +23,9 @@
 //     sendRaw(frames) / recvRaw(timeout?)
 //                                 plain multipart bytes (file transfer)
 //     subscribe(topic?) / unsubscribe(topic?)   SUB only
+//     onDisconnect(listener)      called whenever an established connection to
+//                                 a peer drops (zeromq's monitor events);
+//                                 returns a function that stops listening
 //   DEFAULT_ENDPOINTS             piwheels' default endpoints
 //   TransportError                socket misuse or a closed socket
 import * as zmq from 'zeromq';
@@ -179,6 +182,14 @@ export class WireSocket<R extends Table, S extends Table> {
     if (this.socket.closed) return;
     if (lingerSeconds !== undefined) this.socket.linger = Math.round(lingerSeconds * 1000);
     this.socket.close();
+  }
+
+  onDisconnect(listener: () => void): () => void {
+    const events = this.socket.events;
+    events.on('disconnect', listener);
+    return () => {
+      if (!events.closed) events.off('disconnect', listener);
+    };
   }
 
   subscribe(topic = ''): void {

@@ -189,6 +189,43 @@ describe('slave protocol against a scripted master', () => {
     }
   });
 
+  test('a dropped connection is noticed at once, idle or building: HELLO again, and the build carries on', { timeout: 180_000 }, async () => {
+    // Reply timeouts far beyond the waits below: only the dropped connection
+    // can explain a new HELLO in time.
+    const { slave, slaveEndpoint, done } = setup({ replyTimeoutMs: 120_000, masterTimeoutMs: 600_000 });
+    let master = await FakeMaster.start(slaveEndpoint);
+    try {
+      const hello = await master.expect('HELLO');
+      await master.router.sendAddr(hello.address, 'ACK', [1, indexUrl]);
+      await master.expect('IDLE');
+      // idle: the master goes away holding our IDLE
+      master.close();
+      master = await FakeMaster.start(slaveEndpoint);
+      const second = await master.expect('HELLO', 30);
+      await master.router.sendAddr(second.address, 'ACK', [2, indexUrl]);
+      const idle = await master.expect('IDLE');
+      await master.router.sendAddr(idle.address, 'BUILD', ['e2e-pure', '1.1']);
+      await master.expect('BUSY');
+      // building: the master goes away holding our BUSY
+      master.close();
+      master = await FakeMaster.start(slaveEndpoint);
+      const third = await master.expect('HELLO', 30);
+      assert.equal(slave.sessions, 3);
+      await master.router.sendAddr(third.address, 'ACK', [3, indexUrl]);
+      const again = await master.expect('IDLE');
+      await master.router.sendAddr(again.address, 'BUILD', ['e2e-pure', '1.1']);
+      const built = await master.untilBuilt(await master.expect('BUSY'));
+      assert.equal(built.data[0], true);
+      await master.router.sendAddr(built.address, 'DONE');
+      await master.expect('IDLE');
+      assert.equal(slave.id, 3);
+    } finally {
+      slave.stop();
+      master.close();
+      await done;
+    }
+  });
+
   test('a finished build survives a reconnect and is reported again when the same job comes back', { timeout: 180_000 }, async () => {
     const { slave, slaveEndpoint, done } = setup();
     const master = await FakeMaster.start(slaveEndpoint);
