@@ -17,7 +17,6 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -35,6 +34,7 @@ import { sendFile } from '../shared/wire/file-transfer.ts';
 import { reverse, slaveDriver } from '../shared/wire/protocols.ts';
 import { createSocket } from '../shared/wire/transport.ts';
 import { masterConfigSchema, startCoordinator } from '../coordinator/coordinator.ts';
+import { freePort } from '../test/e2e/farm.ts';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -108,15 +108,6 @@ async function waitForGo(): Promise<void> {
 }
 
 // ---------------------------------------------------------------- coordinator side
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return address.port;
-}
 
 function peer(args: string[]): { child: ChildProcess; ready: Promise<void>; result: Promise<Record<string, unknown>>; exited: Promise<unknown> } {
   const child = spawn(process.execPath, ['--import', 'tsx', SELF, ...args], { stdio: ['pipe', 'pipe', 'inherit'] });

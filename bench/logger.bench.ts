@@ -8,7 +8,6 @@
 // LOGGER_BENCH_LINES=200000 for a quicker run; LOGGER_BENCH_DIALECTS=postgres
 // to skip SQLite; LOGGER_BENCH_SINGLE=1 adds piw-logger --no-batch (piwheels'
 // one message per record) on PostgreSQL.
-import { spawn } from 'node:child_process';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +16,7 @@ import { compileLogFormat, processLine } from '../coordinator/tools/access-log.t
 import { AccessStore } from '../coordinator/tools/access-store.ts';
 import { lineChunks } from '../coordinator/tools/logger.ts';
 import { createDatabase, tempDir, type Dialect } from '../test/tools/fixture.ts';
+import { runTool } from '../test/tools/harness.ts';
 
 const LINES = Number(process.env.LOGGER_BENCH_LINES ?? 1_000_000);
 const DIALECTS = (process.env.LOGGER_BENCH_DIALECTS ?? 'postgres,sqlite').split(',') as Dialect[];
@@ -89,16 +89,6 @@ async function seed(db: Awaited<ReturnType<typeof createDatabase>>['db']): Promi
   }
 }
 
-function runLogger(args: string[]): Promise<{ code: number | null; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['bin/piw-logger.js', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stderr }));
-  });
-}
-
 interface Run {
   seconds: number;
   rss: number;
@@ -116,7 +106,7 @@ async function endToEnd(dialect: Dialect, logPath: string, recordable: number, d
     const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 200);
     const cpu = process.cpuUsage();
     const start = process.hrtime.bigint();
-    const result = await runLogger(['-q', '-q', ...loggerArgs, '--log-queue', jack.endpoint!, logPath]);
+    const result = await runTool('logger', ['-q', '-q', ...loggerArgs, '--log-queue', jack.endpoint!, logPath]);
     if (result.code !== 0) throw new Error(`piw-logger failed: ${result.stderr}`);
     while (jack.stored + jack.failed < recordable) await new Promise((r) => setTimeout(r, 20));
     const seconds = Number(process.hrtime.bigint() - start) / 1e9;

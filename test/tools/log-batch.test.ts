@@ -4,7 +4,6 @@
 // records buffered at shutdown stored.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -17,6 +16,7 @@ import { UtcDateTime, encodeCbor } from '../../shared/wire/cbor.ts';
 import { MAX_LOG_BATCH, ProtocolError, decodeMessage, encodeMessage, lumberjack, reverse, type DataOf } from '../../shared/wire/protocols.ts';
 import { createDatabase, DIALECTS, tempDir, type TestDatabase } from './fixture.ts';
 import { seedPackage } from './lumberjack.test.ts';
+import { runTool } from './harness.ts';
 
 type LogBatch = DataOf<typeof lumberjack.recv, 'LOGBATCH'>;
 const send = reverse(lumberjack).send;
@@ -46,16 +46,6 @@ function sampleLog(): string {
   }
   lines.push('not a log line');
   return `${lines.join('\n')}\n`;
-}
-
-function runLogger(args: string[]): Promise<{ code: number | null; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['bin/piw-logger.js', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stderr }));
-  });
 }
 
 async function until(check: () => boolean | Promise<boolean>, what: string): Promise<void> {
@@ -170,8 +160,8 @@ for (const dialect of DIALECTS) {
       const log = join(dir.path, 'access.log');
       await writeFile(log, sampleLog());
       const [single, batched] = sides as [(typeof sides)[0], (typeof sides)[0]];
-      const a = await runLogger(['--no-batch', '--log-queue', single.jack.endpoint!, log]);
-      const b = await runLogger(['--log-queue', batched.jack.endpoint!, log]);
+      const a = await runTool('logger', ['--no-batch', '--log-queue', single.jack.endpoint!, log]);
+      const b = await runTool('logger', ['--log-queue', batched.jack.endpoint!, log]);
       assert.equal(a.code, 0, a.stderr);
       assert.equal(b.code, 0, b.stderr);
       const summary = /(\d+) lines: (\d+) sent, 0 not recorded, 1 bad, 0 dropped/;

@@ -6,23 +6,13 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { MonitorModel, renderScreen } from '../../coordinator/tools/monitor-state.ts';
 import { keyAction } from '../../coordinator/tools/monitor.ts';
 import { Timedelta, UtcDateTime } from '../../shared/wire/cbor.ts';
 import { createDatabase, tempDir, type TestDatabase } from './fixture.ts';
 import { startTmux, until, type Tmux } from './harness.ts';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
+import { freePort } from '../e2e/farm.ts';
 
 describe('monitor model', () => {
   test('slave messages become rows, states and a log; junk is counted, not fatal', () => {

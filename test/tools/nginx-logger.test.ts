@@ -10,19 +10,10 @@ import { promisify } from 'node:util';
 import { testConfig } from '../site/nginx.ts';
 import { buildWheel } from '../site/wheel.ts';
 import { runTool, startHarness, until, type Harness } from './harness.ts';
-import { createServer, connect } from 'node:net';
+import { connect } from 'node:net';
+import { freePort } from '../e2e/farm.ts';
 
 const run = promisify(execFile);
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
 
 describe('nginx access log through piw-logger', () => {
   let h: Harness;
