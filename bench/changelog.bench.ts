@@ -18,8 +18,8 @@ import pg from 'pg';
 import { connect } from '../shared/db/connect.ts';
 import { applyUpgrade, detectState, planUpgrade } from '../shared/db/migrate.ts';
 import { openDatabase } from '../shared/db/index.ts';
-import { CloudGazer } from '../coordinator/cloud-gazer.ts';
-import { PyPIClient } from '../coordinator/pypi.ts';
+import { CloudGazer } from '../coordinator/upstream/cloud-gazer.ts';
+import { PyPIClient } from '../coordinator/upstream/pypi.ts';
 
 const { values } = parseArgs({
   options: {

@@ -34,7 +34,7 @@ import { sendFile } from '../shared/wire/file-transfer.ts';
 import { reverse, slaveDriver } from '../shared/wire/protocols.ts';
 import { createSocket } from '../shared/wire/transport.ts';
 import { masterConfigSchema, startCoordinator } from '../coordinator/coordinator.ts';
-import { freePort } from '../test/e2e/farm.ts';
+import { freePort } from '../test/helpers/farm.ts';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,

@@ -11,12 +11,12 @@
 import { createReadStream, createWriteStream } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
-import { Lumberjack } from '../coordinator/lumberjack.ts';
-import { compileLogFormat, processLine } from '../coordinator/tools/access-log.ts';
-import { AccessStore } from '../coordinator/tools/access-store.ts';
+import { Lumberjack } from '../coordinator/access/lumberjack.ts';
+import { compileLogFormat, processLine } from '../coordinator/access/access-log.ts';
+import { AccessStore } from '../coordinator/access/access-store.ts';
 import { lineChunks } from '../coordinator/tools/logger.ts';
-import { createDatabase, tempDir, type Dialect } from '../test/tools/fixture.ts';
-import { runTool } from '../test/tools/harness.ts';
+import { createDatabase, tempDir, type Dialect } from '../test/helpers/tool-db.ts';
+import { runTool } from '../test/helpers/tool-harness.ts';
 
 const LINES = Number(process.env.LOGGER_BENCH_LINES ?? 1_000_000);
 const DIALECTS = (process.env.LOGGER_BENCH_DIALECTS ?? 'postgres,sqlite').split(',') as Dialect[];

@@ -20,10 +20,10 @@ import { connect } from '../shared/db/connect.ts';
 import { openDatabase } from '../shared/db/index.ts';
 import { applyUpgrade, detectState, planUpgrade } from '../shared/db/migrate.ts';
 import { toDbTimestamp } from '../shared/db/values.ts';
-import { freePort, PYTHON, spawnSlave } from '../test/e2e/farm.ts';
+import { freePort, PYTHON, spawnSlave } from '../test/helpers/farm.ts';
 import { fixtureProject } from '../test/fixtures/packages/sdist.ts';
 import { makeFixtureIndex } from '../test/fixtures/packages/simple-index.ts';
-import { probePython } from '../slave/sysinfo.ts';
+import { probePython } from '../shared/sysinfo.ts';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'piw-bench-recovery-'));

@@ -9,9 +9,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FarmStatistics, FileInfo, ProjectData, ReleaseData, SearchEntry } from '../shared/model.ts';
-import { Scribe } from '../coordinator/scribe.ts';
-import { regenerate, type RegenerateDatabase } from '../coordinator/output/regenerate.ts';
-import { loadSiteRenderer } from '../coordinator/output/site-bundle.ts';
+import { Scribe } from '../coordinator/pages/scribe.ts';
+import { regenerate, type RegenerateDatabase } from '../coordinator/pages/regenerate.ts';
+import { loadSiteRenderer } from '../coordinator/pages/site-bundle.ts';
 import { projectView, simpleFiles, DEFAULT_SITE } from '../site/lib/views.ts';
 import { openDatabase } from '../shared/db/index.ts';
 

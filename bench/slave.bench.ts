@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Build } from '../slave/builder.ts';
-import { inspectWheel } from '../slave/wheel.ts';
+import { inspectWheel } from '../shared/wheel/inspect.ts';
 import { makeFixtureIndex } from '../test/fixtures/packages/simple-index.ts';
 
 const MEGABYTES = Number(process.env.SLAVE_BENCH_MB ?? 50);

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
 import { register } from 'tsx/esm/api';
 register();
-const { run } = await import('../coordinator/all-in-one.ts');
+const { run } = await import('../coordinator/farm/farm.ts');
 await run();

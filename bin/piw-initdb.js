@@ -1,4 +1,4 @@
 #!/usr/bin/env node
 import { register } from 'tsx/esm/api';
 register();
-await import('../coordinator/initdb.ts');
+await import('../coordinator/tools/initdb.ts');

@@ -7,23 +7,23 @@ import { defaultDsn, openDatabase, type BuildRecord, type Database } from '../sh
 import { logLevel, type Logger } from '../shared/log.ts';
 import { DEFAULT_ENDPOINTS } from '../shared/wire/transport.ts';
 import { envBoolean, envInteger, envNumber, zmqAddress } from '../shared/config.ts';
-import { AllowList } from './allow-list.ts';
-import { Architect, BuildQueues, type BuildKey } from './architect.ts';
-import { BigBrother } from './big-brother.ts';
-import { BuildRecorder } from './build-recorder.ts';
-import { CloudGazer, type Upstream } from './cloud-gazer.ts';
-import { ControlEndpoints } from './control.ts';
-import { WorkerObject, isPostgresDsn, type AsyncApi } from './db-pool.ts';
-import { FileJuggler } from './file-juggler.ts';
-import { Lumberjack } from './lumberjack.ts';
-import { MrChase } from './mr-chase.ts';
-import { PyPIClient } from './pypi.ts';
-import { scribeRequest, type ScribeRequest } from './scribe.ts';
-import type { ScribeThread, ScribeThreadOptions } from './output/scribe-thread.ts';
-import { Secretary } from './secretary.ts';
-import { SlaveDriver, type BuildResult } from './slave-driver.ts';
-import { Task, TaskRunner, type TaskOptions } from './tasks.ts';
-import { AccessStore, type AccessBatch } from './tools/access-store.ts';
+import { AllowList } from './upstream/allow-list.ts';
+import { Architect, BuildQueues, type BuildKey } from './builds/architect.ts';
+import { BigBrother } from './monitor/big-brother.ts';
+import { BuildRecorder } from './builds/build-recorder.ts';
+import { CloudGazer, type Upstream } from './upstream/cloud-gazer.ts';
+import { ControlEndpoints } from './monitor/control.ts';
+import { WorkerObject, isPostgresDsn, type AsyncApi } from './runtime/db-pool.ts';
+import { FileJuggler } from './builds/file-juggler.ts';
+import { Lumberjack } from './access/lumberjack.ts';
+import { MrChase } from './builds/mr-chase.ts';
+import { PyPIClient } from './upstream/pypi.ts';
+import { scribeRequest, type ScribeRequest } from './pages/scribe.ts';
+import type { ScribeThread, ScribeThreadOptions } from './pages/scribe-thread.ts';
+import { Secretary } from './pages/secretary.ts';
+import { SlaveDriver, type BuildResult } from './builds/slave-driver.ts';
+import { Task, TaskRunner, type TaskOptions } from './runtime/tasks.ts';
+import { AccessStore, type AccessBatch } from './access/access-store.ts';
 
 const url = z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' });
 
@@ -102,7 +102,7 @@ class Pages extends Task {
   }
 
   protected override async setup(): Promise<void> {
-    const writer = new WorkerObject<ScribeThread>(new URL('./output/scribe-thread.ts', import.meta.url).href, 'openScribeThread', [this.options.thread]);
+    const writer = new WorkerObject<ScribeThread>(new URL('./pages/scribe-thread.ts', import.meta.url).href, 'openScribeThread', [this.options.thread]);
     this.writer = writer;
     await writer.ready;
     await writer.api.writeStaticPages();
@@ -164,7 +164,7 @@ async function openHeavy(dsn: string, main: Database): Promise<{ api: AsyncApi<D
 async function openAccessStore(dsn: string, main: Database): Promise<{ store: { logAccessBatch(b: AccessBatch): Promise<void> }; close(): Promise<void> }> {
   if (isPostgresDsn(dsn)) return { store: new AccessStore(main), close: async () => undefined };
   // a busy web server's log is many inserts: keep them off the event loop
-  const worker = new WorkerObject<AccessStore>(new URL('./tools/access-store.ts', import.meta.url).href, 'openAccessStore', [dsn]);
+  const worker = new WorkerObject<AccessStore>(new URL('./access/access-store.ts', import.meta.url).href, 'openAccessStore', [dsn]);
   await worker.ready;
   return { store: worker.api, close: () => worker.close('close') };
 }

@@ -7,7 +7,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { canonicalizeName } from '../shared/names.ts';
 import { killGroup, trackGroup } from './process-group.ts';
-import { inspectWheel, type InspectedWheel } from './wheel.ts';
+import { inspectWheel, type InspectedWheel } from '../shared/wheel/inspect.ts';
 
 export interface BuildOptions {
   package: string;

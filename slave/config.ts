@@ -3,7 +3,7 @@
 import { hostname, tmpdir } from 'node:os';
 import { z } from 'zod';
 import { envInteger, loadConfig } from '../shared/config.ts';
-import { parseDuration } from './duration.ts';
+import { parseDuration } from '../shared/duration.ts';
 
 const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
   const ms = typeof value === 'number' ? value * 1000 : parseDuration(value);

@@ -6,9 +6,9 @@ import { Command, Option } from 'commander';
 import { createLogger } from '../shared/log.ts';
 import { runCli, UserError } from '../shared/cli.ts';
 import { fileEndpoint, loadSlaveConfig, slaveEndpoint } from './config.ts';
-import { formatDuration } from './duration.ts';
+import { formatDuration } from '../shared/duration.ts';
 import { Slave } from './slave.ts';
-import { probePython, readBoardInfo, readOsRelease, readSystemStats } from './sysinfo.ts';
+import { probePython, readBoardInfo, readOsRelease, readSystemStats } from '../shared/sysinfo.ts';
 import { fileSender } from './transfer.ts';
 
 const increase = (_value: string, previous: number): number => previous + 1;

@@ -12,7 +12,7 @@ import { FileState } from '../shared/wire/states.ts';
 import type { Logger } from '../shared/log.ts';
 import { Build, type BuildResult } from './builder.ts';
 import { decide, replyTimeoutMs, type MasterReply, type Request } from './protocol.ts';
-import type { BoardInfo, OsRelease, PythonTags, SystemStats } from './sysinfo.ts';
+import type { BoardInfo, OsRelease, PythonTags, SystemStats } from '../shared/sysinfo.ts';
 
 const slaveSide = reverse(slaveDriver);
 type SlaveSocket = WireSocket<typeof slaveSide.recv, typeof slaveSide.send>;

@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { XMLParser } from 'fast-xml-parser';
 import { z } from 'zod';
 import { canonicalizeName, compareVersions } from '../shared/names.ts';
-import { isSafeFilename, tryParseWheelFilename } from '../shared/wheel-name.ts';
+import { isSafeFilename, tryParseWheelFilename } from '../shared/wheel/name.ts';
 import { silentLogger, type Logger } from '../shared/log.ts';
 import { listenHttp, type HttpListener } from '../shared/http-listener.ts';
 

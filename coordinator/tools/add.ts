@@ -9,7 +9,7 @@ import { zmqAddress } from '../../shared/config.ts';
 import { canonicalizeName, isValidProjectName } from '../../shared/names.ts';
 import { UtcDateTime } from '../../shared/wire/cbor.ts';
 import { DEFAULT_ENDPOINTS } from '../../shared/wire/transport.ts';
-import { PyPIClient } from '../pypi.ts';
+import { PyPIClient } from '../upstream/pypi.ts';
 import { ImportClient, confirm, parseTimeout, timeoutOption, toolConfig, toolLogger, withCommonOptions, type CommonFlags, type ImportReply } from './common.ts';
 
 const settings = z.object({

@@ -17,7 +17,7 @@ import { z } from 'zod';
 import { defaultDsn, openDatabase, type Database } from '../../shared/db/index.ts';
 import type { Logger } from '../../shared/log.ts';
 import { logPathParts } from '../../site/lib/views.ts';
-import { Scribe } from '../scribe.ts';
+import { Scribe } from '../pages/scribe.ts';
 import { toolConfig, toolLogger, withCommonOptions, type CommonFlags } from './common.ts';
 
 const settings = z.object({

@@ -10,13 +10,13 @@ import { UserError } from '../../shared/cli.ts';
 import { zmqAddress } from '../../shared/config.ts';
 import type { Logger } from '../../shared/log.ts';
 import { canonicalizeName } from '../../shared/names.ts';
-import { BadWheelError, metadataField, parseCoreMetadata } from '../../shared/wheel-metadata.ts';
+import { BadWheelError, metadataField, parseCoreMetadata } from '../../shared/wheel/metadata.ts';
 import { Timedelta } from '../../shared/wire/cbor.ts';
 import { sendFile } from '../../shared/wire/file-transfer.ts';
 import type { BuildStateMessage, FileStateMessage, WheelFileFields } from '../../shared/wire/states.ts';
 import { DEFAULT_ENDPOINTS, createSocket } from '../../shared/wire/transport.ts';
-import { parseDuration } from '../../slave/duration.ts';
-import { inspectWheel, type InspectedWheel } from '../../slave/wheel.ts';
+import { parseDuration } from '../../shared/duration.ts';
+import { inspectWheel, type InspectedWheel } from '../../shared/wheel/inspect.ts';
 import { ImportClient, confirm, parseTimeout, timeoutOption, toolConfig, toolLogger, withCommonOptions, type CommonFlags } from './common.ts';
 
 /** Where the coordinator takes files; piwheels' importer always uses this. */

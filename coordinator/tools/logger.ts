@@ -20,7 +20,7 @@ import { envBoolean, zmqAddress } from '../../shared/config.ts';
 import type { Logger } from '../../shared/log.ts';
 import { lumberjack, reverse } from '../../shared/wire/protocols.ts';
 import { DEFAULT_ENDPOINTS, createSocket, type WireSocket } from '../../shared/wire/transport.ts';
-import { compileLogFormat, LogBatchBuilder, processLine, recordMessage, type LineParser, type LogRecord } from './access-log.ts';
+import { compileLogFormat, LogBatchBuilder, processLine, recordMessage, type LineParser, type LogRecord } from '../access/access-log.ts';
 import { toolConfig, toolLogger, withCommonOptions, type CommonFlags } from './common.ts';
 
 const settings = z.object({

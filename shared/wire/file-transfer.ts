@@ -24,7 +24,7 @@ import { closeSync, fstatSync, ftruncateSync, lstatSync, mkdirSync, openSync, re
 import { chmod, rename, symlink, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { exclude, intersect, range, rangeLength, type Range } from '../ranges.ts';
-import { assertSafeFilename } from '../wheel-name.ts';
+import { assertSafeFilename } from '../wheel/name.ts';
 import { HashError, sharedFileHasher, type FileHasher, type HashJob } from './file-hasher.ts';
 import type { WireSocket } from './transport.ts';
 import type { Table } from './protocols.ts';

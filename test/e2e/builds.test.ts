@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { join } from 'node:path';
-import { DIALECTS } from '../db/helpers.ts';
-import { sha256File, startFarm, waitFor } from './farm.ts';
+import { DIALECTS } from '../helpers/db.ts';
+import { sha256File, startFarm, waitFor } from '../helpers/farm.ts';
 
 /** logs/AAAA/BBBB/CCCC.txt.gz for a build id, as piwheels lays them out. */
 function logPath(output: string, buildId: number): string {

@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import * as zmq from 'zeromq';
 import { buildSdist, fixtureProject } from '../fixtures/packages/sdist.ts';
-import { FakeSlave, fakeWheel, sendChunks } from './fake-slave.ts';
-import { sha256File, startFarm, waitFor } from './farm.ts';
+import { FakeSlave, fakeWheel, sendChunks } from '../helpers/fake-slave.ts';
+import { sha256File, startFarm, waitFor } from '../helpers/farm.ts';
 
 /** Everything under simple/: what pip could see. */
 function indexFiles(output: string): string[] {

@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { PYTHON, startFarm, waitFor } from './farm.ts';
-import { FakeSlave } from './fake-slave.ts';
+import { PYTHON, startFarm, waitFor } from '../helpers/farm.ts';
+import { FakeSlave } from '../helpers/fake-slave.ts';
 
 // A monitor written the way piw-monitor talks (pyzmq + cbor2): PUSH control
 // messages, SUB to the status stream, checking each message's shape as

@@ -7,10 +7,10 @@ import { decodeCbor } from '../../shared/wire/cbor.ts';
 import { decodeMessage, encodeMessage, reverse, slaveDriver } from '../../shared/wire/protocols.ts';
 import { UserError } from '../../shared/cli.ts';
 import { decide, IDLE_HOLD_MS, replyTimeoutMs } from '../../slave/protocol.ts';
-import { formatDuration, parseDuration } from '../../slave/duration.ts';
+import { formatDuration, parseDuration } from '../../shared/duration.ts';
 import { fileEndpoint, loadSlaveConfig, slaveEndpoint } from '../../slave/config.ts';
 import { builtMessage, statsMessage } from '../../slave/slave.ts';
-import type { InspectedWheel } from '../../slave/wheel.ts';
+import type { InspectedWheel } from '../../shared/wheel/inspect.ts';
 
 describe('protocol decisions', () => {
   const built = { succeeded: true, filenames: ['a-1-py3-none-any.whl'] };

@@ -1,0 +1,166 @@
+// TheArchitect: keeps one queue per ABI of the versions still to build, from
+// the database's build queue. The queues are refreshed periodically and
+// whenever something may have changed (a new version, a dropped slave), and
+// never hand out a version a slave is already building, nor one whose result
+// or deletion a refresh started too early may not have seen yet.
+import { Task, type Interval, type TaskOptions } from '../runtime/tasks.ts';
+
+export type BuildKey = readonly [pkg: string, version: string];
+
+/** The database's answer: ABI tag → versions to build, in build order. */
+export type QueueSnapshot = ReadonlyMap<string, readonly BuildKey[]>;
+
+export interface BuildQueueSource {
+  getBuildQueue(limit: number): Promise<QueueSnapshot>;
+}
+
+const keyOf = (pkg: string, version: string): string => `${pkg}\u0000${version}`;
+
+/**
+ * The per-ABI queues and what must be kept out of them. Pure state: the
+ * caller passes the clock, so every rule is testable without waiting.
+ */
+export class BuildQueues {
+  private queues = new Map<string, BuildKey[]>();
+  /** ABI → key → when the hand-out lapses (a build outliving its timeout is fair game again). */
+  private readonly building = new Map<string, Map<string, number>>();
+  /** ABI → key → when its result was recorded. */
+  private readonly finished = new Map<string, Map<string, number>>();
+  /** "pkg\0version" or "pkg\0" (whole package) → when it was deleted upstream. */
+  private readonly deleted = new Map<string, number>();
+
+  constructor(readonly limit = 1000) {}
+
+  /**
+   * Replaces the queues with a snapshot from a query that started at
+   * `queriedAt`: anything handed out, finished or deleted after the query
+   * started is left out, since the query could not have seen it.
+   */
+  replace(snapshot: QueueSnapshot, queriedAt: number, now: number): void {
+    for (const [key, at] of this.deleted) if (at < queriedAt) this.deleted.delete(key);
+    for (const done of this.finished.values()) for (const [key, at] of done) if (at < queriedAt) done.delete(key);
+    for (const active of this.building.values()) for (const [key, until] of active) if (until <= now) active.delete(key);
+    const next = new Map<string, BuildKey[]>();
+    for (const [abi, entries] of snapshot) {
+      const active = this.building.get(abi);
+      const done = this.finished.get(abi);
+      const queue: BuildKey[] = [];
+      for (const [pkg, version] of entries) {
+        if (queue.length >= this.limit) break;
+        const key = keyOf(pkg, version);
+        if (active?.has(key) || done?.has(key) || this.isDeleted(pkg, version)) continue;
+        queue.push([pkg, version]);
+      }
+      next.set(abi, queue);
+    }
+    this.queues = next;
+  }
+
+  /** Takes the next version for `abi`, marking it as building until `until`. */
+  next(abi: string, until: number): BuildKey | undefined {
+    const queue = this.queues.get(abi);
+    if (!queue) return undefined;
+    const item = queue.shift();
+    if (!item) return undefined;
+    let active = this.building.get(abi);
+    if (!active) this.building.set(abi, (active = new Map()));
+    active.set(keyOf(item[0], item[1]), until);
+    return item;
+  }
+
+  /** The build's result is recorded: keep it out until a fresher refresh. */
+  finish(abi: string, pkg: string, version: string, now: number): void {
+    const key = keyOf(pkg, version);
+    this.building.get(abi)?.delete(key);
+    let done = this.finished.get(abi);
+    if (!done) this.finished.set(abi, (done = new Map()));
+    done.set(key, now);
+  }
+
+  /** The build was abandoned without a result: put it back at the head of its queue. */
+  abandon(abi: string, pkg: string, version: string): void {
+    const key = keyOf(pkg, version);
+    if (!this.building.get(abi)?.delete(key)) return;
+    if (this.isDeleted(pkg, version)) return;
+    let queue = this.queues.get(abi);
+    if (!queue) this.queues.set(abi, (queue = []));
+    if (!queue.some(([p, v]) => p === pkg && v === version)) queue.unshift([pkg, version]);
+  }
+
+  /** Upstream deleted a version (or, with `version` null, a whole package). */
+  remove(pkg: string, version: string | null, now: number): void {
+    this.deleted.set(keyOf(pkg, version ?? ''), now);
+    for (const [abi, queue] of this.queues) {
+      this.queues.set(abi, queue.filter(([p, v]) => !(p === pkg && (version === null || v === version))));
+    }
+  }
+
+  isBuilding(abi: string, pkg: string, version: string): boolean {
+    return this.building.get(abi)?.has(keyOf(pkg, version)) ?? false;
+  }
+
+  /** Versions waiting in one ABI's queue. */
+  size(abi: string): number {
+    return this.queues.get(abi)?.length ?? 0;
+  }
+
+  /** Pending builds per ABI (for statistics). */
+  sizes(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const [abi, queue] of this.queues) out[abi] = queue.length;
+    return out;
+  }
+
+  abis(): string[] {
+    return [...this.queues.keys()];
+  }
+
+  private isDeleted(pkg: string, version: string): boolean {
+    return this.deleted.has(keyOf(pkg, '')) || this.deleted.has(keyOf(pkg, version));
+  }
+}
+
+export interface ArchitectOptions extends TaskOptions {
+  source: BuildQueueSource;
+  queues: BuildQueues;
+  /** Seconds between scheduled refreshes. */
+  refreshSeconds?: number;
+  /** Called after every refresh (the slave driver wakes its waiting slaves). */
+  onRefresh?: () => void;
+  now?: () => number;
+}
+
+export class Architect extends Task {
+  readonly name = 'architect';
+  private readonly refresh: Interval;
+  private readonly listeners: Array<() => void> = [];
+  private readonly now: () => number;
+
+  constructor(private readonly options: ArchitectOptions) {
+    super(options);
+    this.now = options.now ?? Date.now;
+    if (options.onRefresh) this.listeners.push(options.onRefresh);
+    this.refresh = this.every(options.refreshSeconds ?? 60, 'refresh build queues', () => this.update());
+  }
+
+  get queues(): BuildQueues {
+    return this.options.queues;
+  }
+
+  onRefresh(listener: () => void): void {
+    this.listeners.push(listener);
+  }
+
+  /** Asks for a refresh now (new versions, rebuild requests, abandoned builds). */
+  nudge(): void {
+    this.refresh.force();
+  }
+
+  private async update(): Promise<void> {
+    const queriedAt = this.now();
+    const snapshot = await this.options.source.getBuildQueue(this.options.queues.limit);
+    this.options.queues.replace(snapshot, queriedAt, this.now());
+    this.logger.debug({ pending: this.options.queues.sizes() }, 'build queues refreshed');
+    for (const listener of this.listeners) listener();
+  }
+}

@@ -1,0 +1,171 @@
+// FileJuggler: receives wheels from slaves on the file endpoint (a ROUTER
+// socket speaking piwheels' multipart HELLO / FETCH / CHUNK / DONE protocol),
+// into hidden temp files inside the output tree. Nothing reaches
+// simple/<package>/ until the slave driver asks for a VERIFY and the size and
+// SHA-256 match: then the file is renamed into place in one step.
+import { readdir, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { readWheelMetadata } from '../../shared/wheel/metadata.ts';
+import { PIPELINE_SIZE, TransferError, TransferState, TransferTable } from '../../shared/wire/file-transfer.ts';
+import { createSocket, type WireSocket } from '../../shared/wire/transport.ts';
+import { GarbageLog } from '../monitor/control.ts';
+import type { BuiltFile } from './slave-driver.ts';
+import { Task, type TaskOptions } from '../runtime/tasks.ts';
+
+const TEMP_FILE = /^\.transfer-[0-9a-f]+\.tmp$/;
+
+export interface FileJugglerOptions extends TaskOptions {
+  address: string;
+  outputPath: string;
+  /** Called after a file is committed (e.g. to refresh disk statistics). */
+  onCommit?: (path: string) => void;
+}
+
+export class FileJuggler extends Task {
+  readonly name = 'file-juggler';
+  // transfers in flight must finish whatever the rest of the master does
+  override readonly pauseMode = 'nonstop' as const;
+  private socket: WireSocket<{}, {}> | undefined;
+  private readonly table = new TransferTable();
+  private readonly files = new Map<number, BuiltFile>();
+  private receiving: Promise<void> | undefined;
+  private readonly garbage: GarbageLog;
+
+  constructor(private readonly options: FileJugglerOptions) {
+    super(options);
+    this.garbage = new GarbageLog(this.logger, 'file queue');
+  }
+
+  get endpoint(): string | null {
+    return this.socket?.endpoint ?? null;
+  }
+
+  protected override async setup(): Promise<void> {
+    await this.removeStaleTempFiles();
+    const socket = createSocket('ROUTER', { logger: this.logger, hwm: PIPELINE_SIZE * 50, linger: 0 });
+    try {
+      await socket.bind(this.options.address);
+    } catch (error) {
+      socket.close();
+      throw error;
+    }
+    this.socket = socket;
+    this.receiving = this.receive(socket);
+  }
+
+  /** A temp file left by a previous run that died mid-transfer is never valid. */
+  private async removeStaleTempFiles(): Promise<void> {
+    const dir = join(this.options.outputPath, 'simple');
+    let names: string[];
+    try {
+      names = await readdir(dir);
+    } catch {
+      return;
+    }
+    for (const name of names.filter((n) => TEMP_FILE.test(n))) {
+      await unlink(join(dir, name)).catch(() => undefined);
+      this.logger.info({ file: name }, 'removed a transfer left unfinished by a previous run');
+    }
+  }
+
+  private async receive(socket: WireSocket<{}, {}>): Promise<void> {
+    while (!socket.closed) {
+      let frames: Buffer[] | null;
+      try {
+        frames = await socket.recvRaw();
+      } catch (error) {
+        if (socket.closed) return;
+        this.logger.error({ err: error }, 'file queue failed');
+        return;
+      }
+      if (!frames) continue;
+      try {
+        this.handleFrames(socket, frames);
+      } catch (error) {
+        // one bad transfer (a full disk, say) must not stop the others
+        this.logger.error({ err: error }, 'file transfer error');
+      }
+    }
+  }
+
+  private handleFrames(socket: WireSocket<{}, {}>, frames: Buffer[]): void {
+    const [address, ...rest] = frames;
+    if (!address || rest.length === 0) return;
+    const result = this.table.handle(address, rest);
+    if (result.ignored !== null) {
+      if (result.ignored.startsWith('redundant CHUNK')) this.logger.debug(result.ignored);
+      else this.garbage.note({ reason: result.ignored, peer: address.toString('hex') });
+    }
+    if (result.completed) this.logger.info({ file: result.completed.file.filename }, 'transfer complete');
+    for (const reply of result.replies) {
+      socket.sendRaw(reply).catch((error: unknown) => {
+        if (!socket.closed) this.logger.warn({ err: error }, 'file queue send failed');
+      });
+    }
+  }
+
+  /** The slave is about to send `file` (piwheels' EXPECT). */
+  expect(slaveId: number, file: BuiltFile): void {
+    const transfer = new TransferState(
+      slaveId,
+      { filename: file.filename, filesize: file.filesize, filehash: file.filehash, platformTag: file.platformTag },
+      this.options.outputPath,
+    );
+    this.table.expect(transfer);
+    this.files.set(slaveId, file);
+    this.logger.info({ slave: slaveId, file: file.filename }, 'expecting transfer');
+  }
+
+  /**
+   * Verifies the slave's finished transfer and commits it under
+   * simple/<pkg>/ (piwheels' VERIFY). False when there is nothing complete to
+   * verify or it does not match; the temp file is then discarded.
+   */
+  async verify(slaveId: number, pkg: string): Promise<boolean> {
+    const transfer = this.table.takeCompleted(slaveId);
+    const file = this.files.get(slaveId);
+    this.files.delete(slaveId);
+    if (!transfer) {
+      this.logger.warn({ slave: slaveId }, 'verify without a completed transfer');
+      await this.table.cancel(slaveId);
+      return false;
+    }
+    try {
+      await transfer.verify();
+    } catch (error) {
+      await transfer.rollback();
+      if (!(error instanceof TransferError)) throw error;
+      this.logger.warn({ slave: slaveId, file: transfer.file.filename, reason: error.message }, 'verification failed');
+      return false;
+    }
+    const path = await transfer.commit(pkg);
+    this.logger.info({ slave: slaveId, file: transfer.file.filename }, 'verified and committed');
+    if (file) file.metadataHash = await this.metadataHash(path, pkg);
+    this.options.onCommit?.(path);
+    return true;
+  }
+
+  /** SHA-256 of the wheel's METADATA (PEP 658); null when the wheel has none readable. */
+  private async metadataHash(path: string, pkg: string): Promise<string | null> {
+    try {
+      return (await readWheelMetadata(path)).sha256;
+    } catch (error) {
+      this.logger.warn({ file: path, package: pkg, err: error }, 'no readable METADATA in the wheel');
+      return null;
+    }
+  }
+
+  /** Forgets (and deletes) anything the slave was sending. */
+  cancel(slaveId: number): void {
+    this.files.delete(slaveId);
+    this.table.cancel(slaveId).catch((error: unknown) => this.logger.warn({ err: error, slave: slaveId }, 'could not discard transfer'));
+  }
+
+  protected override async teardown(): Promise<void> {
+    this.socket?.close(0);
+    await this.receiving;
+    // half-finished transfers are discarded; the slave re-sends after a restart
+    for (const slaveId of [...this.files.keys()]) await this.table.cancel(slaveId).catch(() => undefined);
+    this.files.clear();
+  }
+}

@@ -1,0 +1,421 @@
+// MrChase: the import endpoint, where piw-import, piw-add, piw-remove and
+// piw-rebuild (ours or piwheels') bring their requests. A ROUTER socket; each
+// request gets exactly one answer: DONE with what was done, SEND asking for
+// a file (imports), or ERROR with the reason. Requests are handled one at a
+// time, in arrival order, and every change is logged.
+//
+// Public API:
+//   MrChase(options).start() / stop()       a Task
+//   MrChase.handle(client, message)         one request to its answer (the
+//                                           socket loop uses it; tests too)
+//   MrChaseDeps / MrChaseDatabase           what the coordinator provides
+import { ProtocolError, mrChase as mrChaseProtocol, type Message } from '../../shared/wire/protocols.ts';
+import { createSocket, type WireSocket } from '../../shared/wire/transport.ts';
+import { canonicalizeName, isValidProjectName } from '../../shared/names.ts';
+import type { ScribeRequest } from '../pages/scribe.ts';
+import { addArmv6Twins, fileFromTuple, nextFile, type BuildResult, type BuiltFile } from './slave-driver.ts';
+import { Task, type TaskOptions } from '../runtime/tasks.ts';
+import { checkWheelFilename } from './wheel-check.ts';
+
+export type ChaseRequest = Message<typeof mrChaseProtocol.recv>;
+export type ChaseReply = Message<typeof mrChaseProtocol.send>;
+
+/** The part of the Database MrChase uses (the async proxy of a worker fits too). */
+export interface MrChaseDatabase {
+  getBuildAbis(excludeSkipped?: boolean): Promise<string[]>;
+  testPackage(pkg: string): Promise<boolean>;
+  testPackageVersion(pkg: string, version: string): Promise<boolean>;
+  addNewPackage(pkg: string, skip?: string, description?: string): Promise<boolean>;
+  addNewPackageVersion(pkg: string, version: string, released?: Date, skip?: string): Promise<boolean>;
+  addPackageName(pkg: string, name: string, seen?: Date): Promise<void>;
+  setPackageDescription(pkg: string, description: string): Promise<void>;
+  skipPackage(pkg: string, reason: string): Promise<void>;
+  skipPackageVersion(pkg: string, version: string, reason: string): Promise<void>;
+  yankVersion(pkg: string, version: string): Promise<void>;
+  unyankVersion(pkg: string, version: string): Promise<void>;
+  deletePackage(pkg: string): Promise<void>;
+  deleteVersion(pkg: string, version: string): Promise<void>;
+  deleteBuild(pkg: string, version: string): Promise<void>;
+  getAllPackages(): Promise<Iterable<string>>;
+  getAllPackageVersions(): Promise<Map<string, Set<string>>>;
+}
+
+export interface MrChaseDeps {
+  db: MrChaseDatabase;
+  /** Records an imported build (as the slave driver's logBuild); resolves to its id. */
+  logBuild(build: BuildResult): Promise<number>;
+  /** The file juggler: which file the importer is about to send (slave id 0, as piwheels). */
+  expectFile(slaveId: number, file: BuiltFile): void;
+  verifyFile(slaveId: number, pkg: string): Promise<boolean>;
+  cancelTransfers(slaveId: number): void;
+  /** The build is recorded and its files are in place: write its log and pages. */
+  buildRecorded(buildId: number, build: BuildResult): void;
+  /** A page rewrite or deletion (through the secretary, or the scribe directly). */
+  pages(request: ScribeRequest): Promise<void>;
+  /** Statistics, home page and search index rewritten now (BigBrother's HOME). */
+  rebuildHome(): Promise<void>;
+  /** Builds of this package (or version) handed out or queued must be cancelled. */
+  deleted(pkg: string, version: string | null): void;
+  /** Versions were added or un-skipped: the build queue should look again. */
+  queueChanged?(): void;
+}
+
+export interface MrChaseOptions extends TaskOptions {
+  /** Where the tools connect (--import-queue). */
+  endpoint: string;
+  deps: MrChaseDeps;
+  /** An import whose client went quiet this long is abandoned (ms). */
+  importTimeoutMs?: number;
+  /** Verify failures of one file before an import is refused. */
+  maxTransferAttempts?: number;
+  now?: () => number;
+}
+
+/** Importers send their files as slave 0, as piwheels' piw-import does. */
+export const IMPORT_SLAVE_ID = 0;
+
+interface ImportState {
+  client: string;
+  build: BuildResult;
+  lastSeen: number;
+  attempts: number;
+}
+
+const done = (data: string): ChaseReply => ({ msg: 'DONE', data });
+const error = (data: string): ChaseReply => ({ msg: 'ERROR', data });
+
+export class MrChase extends Task {
+  readonly name = 'master.mr_chase';
+  private socket: WireSocket<typeof mrChaseProtocol.recv, typeof mrChaseProtocol.send> | undefined;
+  private loop: Promise<void> | undefined;
+  private current: ImportState | undefined;
+  private readonly deps: MrChaseDeps;
+  private readonly now: () => number;
+
+  constructor(private readonly options: MrChaseOptions) {
+    super(options);
+    this.deps = options.deps;
+    this.now = options.now ?? Date.now;
+  }
+
+  get endpoint(): string | null {
+    return this.socket?.endpoint ?? null;
+  }
+
+  protected override async setup(): Promise<void> {
+    const socket = createSocket('ROUTER', { protocol: mrChaseProtocol, logger: this.logger });
+    await socket.bind(this.options.endpoint);
+    this.socket = socket;
+    this.loop = this.serve(socket);
+  }
+
+  private async serve(socket: WireSocket<typeof mrChaseProtocol.recv, typeof mrChaseProtocol.send>): Promise<void> {
+    for (;;) {
+      let address: Buffer;
+      let reply: ChaseReply;
+      try {
+        const request = await socket.recvAddr();
+        // null only when the socket is being closed
+        if (request === null) return;
+        address = request.address;
+        reply = await this.handle(address.toString('hex'), request);
+      } catch (err) {
+        if (socket.closed) return;
+        if (err instanceof ProtocolError && err.address !== undefined) {
+          this.logger.warn({ err: err.message }, 'invalid request from an import tool');
+          address = err.address;
+          reply = error(`invalid request: ${err.message}`);
+        } else {
+          this.logger.error({ err }, 'import endpoint failed');
+          continue;
+        }
+      }
+      try {
+        await socket.sendAddr(address, reply.msg, reply.data);
+      } catch (err) {
+        if (socket.closed) return;
+        this.logger.error({ err }, 'cannot answer an import tool');
+      }
+    }
+  }
+
+  /** One request from the client identified by `client` to its answer. */
+  async handle(client: string, request: ChaseRequest): Promise<ChaseReply> {
+    try {
+      switch (request.msg) {
+        case 'IMPORT':
+          return await this.doImport(client, request.data);
+        case 'SENT':
+          return await this.doSent(client);
+        case 'ADDPKG':
+          return await this.doAddPackage(request.data);
+        case 'ADDVER':
+          return await this.doAddVersion(request.data);
+        case 'REMPKG':
+          return await this.doRemovePackage(request.data);
+        case 'REMVER':
+          return await this.doRemoveVersion(request.data);
+        case 'REBUILD':
+          return await this.doRebuild(request.data);
+      }
+    } catch (err) {
+      this.logger.error({ err, msg: request.msg }, 'request failed');
+      if (this.current?.client === client) this.abandonImport();
+      return error(`${request.msg} failed: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);
+    }
+  }
+
+  // ---- imports ----
+
+  private abandonImport(): void {
+    this.current = undefined;
+    this.deps.cancelTransfers(IMPORT_SLAVE_ID);
+  }
+
+  private async doImport(client: string, data: Extract<ChaseRequest, { msg: 'IMPORT' }>['data']): Promise<ChaseReply> {
+    if (this.current !== undefined) {
+      const idle = this.now() - this.current.lastSeen;
+      if (this.current.client !== client && idle < (this.options.importTimeoutMs ?? 600_000)) {
+        return error('another import is in progress; try again when it has finished');
+      }
+      this.logger.warn({ package: this.current.build.package }, 'abandoning an unfinished import');
+      this.abandonImport();
+    }
+    const [, rawPackage, version, abiTag, status, duration, output, fileTuples] = data;
+    const pkg = canonicalizeName(rawPackage);
+    if (!status) return error('importing a failed build is not supported');
+    if (fileTuples.length === 0) return error('no files listed for import');
+    const abis = await this.deps.db.getBuildAbis();
+    if (!abis.includes(abiTag)) return error(`invalid ABI: ${abiTag} (build ABIs: ${abis.join(', ') || 'none'})`);
+    if (!(await this.deps.db.testPackageVersion(pkg, version))) return error(`unknown package version ${pkg} ${version}`);
+    const files = fileTuples.map((t) => fileFromTuple(t));
+    const names = new Set<string>();
+    for (const file of files) {
+      const problem = checkWheelFilename(file.filename, pkg);
+      if (problem !== null) return error(`invalid file ${problem}`);
+      if (!/^[0-9a-f]{64}$/.test(file.filehash)) return error(`invalid file ${JSON.stringify(file.filename)}: hash is not a SHA-256`);
+      if (names.has(file.filename)) return error(`file ${file.filename} listed twice`);
+      names.add(file.filename);
+    }
+    const build: BuildResult = {
+      slaveId: IMPORT_SLAVE_ID,
+      package: pkg,
+      version,
+      abiTag,
+      status: true,
+      duration: duration.totalSeconds(),
+      output,
+      files: addArmv6Twins(files),
+    };
+    const first = nextFile(build)!;
+    this.current = { client, build, lastSeen: this.now(), attempts: 0 };
+    this.logger.info({ package: pkg, version, abi: abiTag, files: files.length }, 'import started; send %s', first.filename);
+    this.deps.expectFile(IMPORT_SLAVE_ID, first);
+    return { msg: 'SEND', data: first.filename };
+  }
+
+  private async doSent(client: string): Promise<ChaseReply> {
+    const state = this.current;
+    if (state === undefined || state.client !== client) {
+      this.logger.error('SENT before IMPORT');
+      return error('protocol violation');
+    }
+    state.lastSeen = this.now();
+    const build = state.build;
+    const file = nextFile(build)!;
+    if (!(await this.deps.verifyFile(IMPORT_SLAVE_ID, build.package))) {
+      state.attempts += 1;
+      if (state.attempts >= (this.options.maxTransferAttempts ?? 5)) {
+        this.logger.error({ file: file.filename }, 'import transfer keeps failing to verify; abandoned');
+        this.abandonImport();
+        return error(`transfer of ${file.filename} failed verification ${state.attempts} times`);
+      }
+      this.logger.warn({ file: file.filename, attempt: state.attempts }, 'import transfer failed to verify; re-send');
+      this.deps.expectFile(IMPORT_SLAVE_ID, file);
+      return { msg: 'SEND', data: file.filename };
+    }
+    file.transferred = true;
+    state.attempts = 0;
+    this.logger.info({ file: file.filename }, 'verified imported file');
+    const next = nextFile(build);
+    if (next !== undefined) {
+      this.deps.expectFile(IMPORT_SLAVE_ID, next);
+      return { msg: 'SEND', data: next.filename };
+    }
+    this.current = undefined;
+    const buildId = await this.deps.logBuild(build);
+    this.logger.info({ package: build.package, version: build.version, build: buildId }, 'registered imported build');
+    this.deps.buildRecorded(buildId, build);
+    return done('IMPORT');
+  }
+
+  // ---- add ----
+
+  /** The alias set piwheels keeps: the names given plus the canonical one, the display name last. */
+  private aliases(pkg: string, displayName: string, given: string[]): string[] | string {
+    for (const alias of given) {
+      if (canonicalizeName(alias) !== pkg) return `alias ${alias} does not match the package name ${pkg}`;
+    }
+    const names = new Set([...given, pkg]);
+    names.delete(displayName);
+    return [...names, displayName];
+  }
+
+  private async recordAliases(pkg: string, aliases: string[]): Promise<void> {
+    // one after another so that the display name (last) is the latest seen
+    for (const alias of aliases) await this.deps.db.addPackageName(pkg, alias, new Date(this.now()));
+  }
+
+  private async doAddPackage([displayName, description, skip, unskip, given]: Extract<ChaseRequest, { msg: 'ADDPKG' }>['data']): Promise<ChaseReply> {
+    if (!isValidProjectName(displayName)) return error(`invalid package name ${JSON.stringify(displayName)}`);
+    const pkg = canonicalizeName(displayName);
+    const aliases = this.aliases(pkg, displayName, given);
+    if (typeof aliases === 'string') return error(aliases);
+    let reply: ChaseReply;
+    let rewrite: 'BOTH' | 'PROJECT';
+    if (await this.deps.db.addNewPackage(pkg, skip, description)) {
+      this.logger.info({ package: pkg, skip: skip || undefined }, 'added package');
+      rewrite = 'BOTH';
+      reply = done('NEWPKG');
+    } else {
+      if (skip) return error('SKIPPKG');
+      if (unskip) {
+        await this.deps.db.skipPackage(pkg, '');
+        this.deps.queueChanged?.();
+      }
+      if (description) await this.deps.db.setPackageDescription(pkg, description);
+      this.logger.info({ package: pkg, unskip, description: description || undefined }, 'updated package');
+      rewrite = 'PROJECT';
+      reply = done('UPDPKG');
+    }
+    await this.recordAliases(pkg, aliases);
+    await this.deps.pages({ kind: rewrite, package: pkg });
+    return reply;
+  }
+
+  private async doAddVersion([displayName, version, skip, unskip, released, yank, unyank, given]: Extract<ChaseRequest, { msg: 'ADDVER' }>['data']): Promise<ChaseReply> {
+    const pkg = canonicalizeName(displayName);
+    const aliases = this.aliases(pkg, displayName, given);
+    if (typeof aliases === 'string') return error(aliases);
+    if (version.trim() === '' || version.length > 200) return error(`invalid version ${JSON.stringify(version)}`);
+    if (!(await this.deps.db.testPackage(pkg))) return error('NOPKG');
+    let reply: ChaseReply;
+    let rewrite: 'BOTH' | 'PROJECT';
+    if (await this.deps.db.addNewPackageVersion(pkg, version, released.toDate(), skip)) {
+      if (yank) await this.deps.db.yankVersion(pkg, version);
+      this.logger.info({ package: pkg, version, skip: skip || undefined, yank }, 'added version');
+      rewrite = 'PROJECT';
+      reply = done('NEWVER');
+    } else {
+      if (skip) return error('SKIPVER');
+      if (yank) return error('YANKVER');
+      if (unskip) await this.deps.db.skipPackageVersion(pkg, version, '');
+      if (unyank) await this.deps.db.unyankVersion(pkg, version);
+      this.logger.info({ package: pkg, version, unskip, unyank }, 'updated version');
+      rewrite = 'BOTH';
+      reply = done('UPDVER');
+    }
+    this.deps.queueChanged?.();
+    await this.recordAliases(pkg, aliases);
+    await this.deps.pages({ kind: rewrite, package: pkg });
+    return reply;
+  }
+
+  // ---- remove ----
+
+  private async doRemovePackage([name, builds, skip]: Extract<ChaseRequest, { msg: 'REMPKG' }>['data']): Promise<ChaseReply> {
+    const pkg = canonicalizeName(name);
+    if (!(await this.deps.db.testPackage(pkg))) {
+      this.logger.error({ package: pkg }, 'unknown package');
+      return error('NOPKG');
+    }
+    this.deps.deleted(pkg, null);
+    if (!skip && !builds) {
+      await this.deps.db.deletePackage(pkg);
+      this.logger.info({ package: pkg }, 'deleted package');
+      await this.deps.pages({ kind: 'DELPKG', package: pkg });
+      return done('DELPKG');
+    }
+    let result = 'SKIPPKG';
+    if (skip) {
+      await this.deps.db.skipPackage(pkg, skip);
+      this.logger.info({ package: pkg, skip }, 'skipped package');
+    }
+    if (builds) {
+      const versions = (await this.deps.db.getAllPackageVersions()).get(pkg) ?? new Set<string>();
+      for (const version of versions) await this.deps.db.deleteBuild(pkg, version);
+      this.logger.info({ package: pkg, versions: versions.size }, 'deleted every build of package');
+      // the wheels go with the directory; the pages are then written afresh
+      await this.deps.pages({ kind: 'DELPKG', package: pkg });
+      result = 'DELPKGBLD';
+      if (!skip) this.deps.queueChanged?.();
+    }
+    await this.deps.pages({ kind: 'BOTH', package: pkg });
+    return done(result);
+  }
+
+  private async doRemoveVersion([name, version, builds, skip, yank]: Extract<ChaseRequest, { msg: 'REMVER' }>['data']): Promise<ChaseReply> {
+    const pkg = canonicalizeName(name);
+    if (!(await this.deps.db.testPackageVersion(pkg, version))) {
+      this.logger.error({ package: pkg, version }, 'unknown package version');
+      return error('NOVER');
+    }
+    if (!skip && !builds && !yank) {
+      this.deps.deleted(pkg, version);
+      await this.deps.db.deleteVersion(pkg, version);
+      this.logger.info({ package: pkg, version }, 'deleted version');
+      await this.deps.pages({ kind: 'DELVER', package: pkg, version });
+      return done('DELVER');
+    }
+    let result = '';
+    if (skip) {
+      this.deps.deleted(pkg, version);
+      await this.deps.db.skipPackageVersion(pkg, version, skip);
+      this.logger.info({ package: pkg, version, skip }, 'skipped version');
+      result = 'SKIPVER';
+    }
+    if (yank) {
+      await this.deps.db.yankVersion(pkg, version);
+      this.logger.info({ package: pkg, version }, 'yanked version');
+      result = 'YANKVER';
+    }
+    if (builds) {
+      this.deps.deleted(pkg, version);
+      await this.deps.db.deleteBuild(pkg, version);
+      this.logger.info({ package: pkg, version }, 'deleted builds of version');
+      if (!skip) this.deps.queueChanged?.();
+      await this.deps.pages({ kind: 'DELVER', package: pkg, version });
+      result = 'DELVERBLD';
+    }
+    await this.deps.pages({ kind: 'BOTH', package: pkg });
+    return done(result);
+  }
+
+  // ---- rebuild ----
+
+  private async doRebuild(data: Extract<ChaseRequest, { msg: 'REBUILD' }>['data']): Promise<ChaseReply> {
+    if (data[0] === 'HOME' || data[0] === 'SEARCH') {
+      this.logger.info('rebuilding home page and search index');
+      await this.deps.rebuildHome();
+      return done('REBUILD');
+    }
+    const [part, name] = data;
+    if (name === null) {
+      const packages = [...(await this.deps.db.getAllPackages())].sort();
+      this.logger.warn({ part, packages: packages.length }, 'rebuilding pages of every package');
+      for (const pkg of packages) await this.deps.pages({ kind: part, package: pkg });
+      return done('REBUILD');
+    }
+    const pkg = canonicalizeName(name);
+    if (!(await this.deps.db.testPackage(pkg))) return error(`unknown package ${name}`);
+    this.logger.info({ part, package: pkg }, 'rebuilding pages');
+    await this.deps.pages({ kind: part, package: pkg });
+    return done('REBUILD');
+  }
+
+  protected override async teardown(): Promise<void> {
+    this.socket?.close(0);
+    await this.loop;
+    if (this.current !== undefined) this.abandonImport();
+  }
+}

@@ -1,0 +1,592 @@
+// SlaveDriver: the master's side of the slave protocol (HELLO, IDLE, BUSY,
+// BUILT, SENT, BYE). Slaves drive the conversation; each request gets exactly
+// one reply, except BYE and messages from unknown slaves, which get none (as
+// piwheels does). The socket is someone else's: this class takes decoded
+// requests and returns replies, so every rule here is testable directly.
+import type { z } from 'zod';
+import { UtcDateTime } from '../../shared/wire/cbor.ts';
+import {
+  ProtocolError,
+  encodeMessage,
+  fileStateSchema,
+  slaveDriver as slaveProtocol,
+  slaveHelloSchema,
+  slaveStatsSchema,
+  toWire,
+  type Message,
+} from '../../shared/wire/protocols.ts';
+import { createSocket, type WireSocket } from '../../shared/wire/transport.ts';
+import type { BuildQueues } from './architect.ts';
+import { GarbageLog } from '../monitor/control.ts';
+import { Task, type TaskOptions } from '../runtime/tasks.ts';
+import { checkWheelFilename } from './wheel-check.ts';
+import type { WheelFileFields } from '../../shared/wire/states.ts';
+
+export type SlaveRequest = Message<typeof slaveProtocol.recv>;
+export type SlaveReply = Message<typeof slaveProtocol.send>;
+export type FileStateTuple = z.output<typeof fileStateSchema>;
+type SlaveHello = z.output<typeof slaveHelloSchema>;
+type SlaveStats = z.output<typeof slaveStatsSchema>;
+
+/** One wheel of a build, as the slave described it, and whether it has arrived. */
+export interface BuiltFile extends WheelFileFields {
+  dependencies: Record<string, string[]>;
+  location: string;
+  transferred: boolean;
+  /** SHA-256 of the wheel's METADATA, once the master has the file (PEP 658). */
+  metadataHash?: string | null;
+}
+
+/** A finished build attempt, ready to be recorded. */
+export interface BuildResult {
+  slaveId: number;
+  package: string;
+  version: string;
+  abiTag: string;
+  status: boolean;
+  /** Seconds. */
+  duration: number;
+  output: string;
+  files: BuiltFile[];
+}
+
+/** What the slave driver needs from the rest of the coordinator. */
+export interface SlaveDriverDeps {
+  queues: BuildQueues;
+  /** Records the build; resolves to its id. */
+  logBuild(build: BuildResult): Promise<number>;
+  /** Tells the file juggler which file the slave is about to send. */
+  expectFile(slaveId: number, file: BuiltFile): void;
+  /** Asks the file juggler to verify and commit the slave's last transfer. */
+  verifyFile(slaveId: number, pkg: string): Promise<boolean>;
+  /** Forgets any transfer the slave had in progress. */
+  cancelTransfers(slaveId: number): void;
+  /** The build is recorded: write its log and the package's pages. */
+  buildRecorded(buildId: number, build: BuildResult): void;
+  /** An ABI's queue is running low: refill it before slaves go idle. */
+  queueLow?(): void;
+  /** Status for monitors: [slave id, timestamp, message, data]. */
+  status?(data: [number, UtcDateTime, string, unknown]): void;
+}
+
+export interface SlaveDriverOptions extends TaskOptions {
+  deps: SlaveDriverDeps;
+  /** Where slaves connect (--slave-queue); without it only handle() is used (tests, benchmarks). */
+  address?: string;
+  /** The index URL handed to slaves in ACK (--pypi-simple). */
+  pypiSimple: string;
+  /** How long an IDLE with nothing to build is held before SLEEP (ms). */
+  idleHoldMs?: number;
+  /** Verify failures of one file before the build is abandoned. */
+  maxTransferAttempts?: number;
+  now?: () => number;
+}
+
+const STATS_HISTORY = 100;
+
+/** Everything the master knows about one connected slave. */
+export class SlaveState {
+  readonly firstSeen: UtcDateTime;
+  lastSeen: number;
+  lastSeenUtc: UtcDateTime;
+  reply: SlaveReply | undefined;
+  build: BuildResult | undefined;
+  /** When the current BUILD was handed out (ms). */
+  buildStarted = 0;
+  transferAttempts = 0;
+  readonly stats: SlaveStats[] = [];
+  killed = false;
+  skipped = false;
+  paused = false;
+  /** True while a request of this slave is being handled. */
+  inFlight = false;
+
+  constructor(
+    readonly id: number,
+    readonly address: string,
+    readonly hello: SlaveHello,
+    now: number,
+  ) {
+    this.firstSeen = UtcDateTime.fromDate(new Date(now));
+    this.lastSeen = now;
+    this.lastSeenUtc = this.firstSeen;
+  }
+
+  get label(): string {
+    return this.hello[5];
+  }
+  get abi(): string {
+    return this.hello[3];
+  }
+  get buildTimeoutMs(): number {
+    return this.hello[0].totalMilliseconds();
+  }
+  get busyTimeoutMs(): number {
+    return this.hello[1].totalMilliseconds();
+  }
+  /** The package and version handed out in the last BUILD, until recorded or abandoned. */
+  currentBuild: readonly [string, string] | undefined;
+
+  expired(now: number): boolean {
+    return now - this.lastSeen > this.busyTimeoutMs;
+  }
+}
+
+/** The next file of a build still to transfer, in filename order (as piwheels). */
+export function nextFile(build: BuildResult): BuiltFile | undefined {
+  return [...build.files].sort((a, b) => (a.filename < b.filename ? -1 : a.filename > b.filename ? 1 : 0)).find((f) => !f.transferred);
+}
+
+export function fileFromTuple(t: FileStateTuple, transferred = false): BuiltFile {
+  return {
+    filename: t[0],
+    filesize: t[1],
+    filehash: t[2].toLowerCase(),
+    packageTag: t[3],
+    packageVersionTag: t[4],
+    pyVersionTag: t[5],
+    abiTag: t[6],
+    platformTag: t[7],
+    requiresPython: t[8],
+    dependencies: t[9],
+    location: t[10],
+    transferred,
+  };
+}
+
+export function fileToTuple(f: BuiltFile): FileStateTuple {
+  return [
+    f.filename, f.filesize, f.filehash, f.packageTag, f.packageVersionTag, f.pyVersionTag,
+    f.abiTag, f.platformTag, f.requiresPython, f.dependencies, f.location,
+  ];
+}
+
+/**
+ * An armv7l wheel also serves armv6l Pis: add the twin entry (already
+ * "transferred": the file juggler links it on commit), as piwheels does.
+ */
+export function addArmv6Twins(files: BuiltFile[]): BuiltFile[] {
+  const out = [...files];
+  for (const file of files) {
+    if (file.platformTag !== 'linux_armv7l' || !file.filename.endsWith('linux_armv7l.whl')) continue;
+    const twin = `${file.filename.slice(0, -'linux_armv7l.whl'.length)}linux_armv6l.whl`;
+    if (out.some((f) => f.filename === twin)) continue;
+    out.push({ ...file, filename: twin, platformTag: 'linux_armv6l', transferred: true });
+  }
+  return out;
+}
+
+export class SlaveDriver extends Task {
+  readonly name = 'slave-driver';
+  override readonly pauseMode = 'pausing' as const;
+  private readonly slaves = new Map<string, SlaveState>();
+  private readonly byId = new Map<number, SlaveState>();
+  private counter = 0;
+  private readonly waiting = new Map<SlaveState, { timer: NodeJS.Timeout; resolve: (reply: SlaveReply) => void }>();
+  private readonly now: () => number;
+  private readonly deps: SlaveDriverDeps;
+  private socket: WireSocket<typeof slaveProtocol.recv, typeof slaveProtocol.send> | undefined;
+  private receiving: Promise<void> | undefined;
+  private readonly inProgress = new Set<Promise<void>>();
+  private readonly garbage: GarbageLog;
+
+  constructor(private readonly options: SlaveDriverOptions) {
+    super(options);
+    this.deps = options.deps;
+    this.now = options.now ?? Date.now;
+    this.garbage = new GarbageLog(this.logger, 'slave queue');
+    this.every(10, 'remove expired slaves', () => this.removeExpired());
+  }
+
+  get endpoint(): string | null {
+    return this.socket?.endpoint ?? null;
+  }
+
+  protected override async setup(): Promise<void> {
+    if (this.options.address === undefined) return;
+    const socket = createSocket('ROUTER', { protocol: slaveProtocol, logger: this.logger, linger: 1 });
+    try {
+      await socket.bind(this.options.address);
+    } catch (error) {
+      socket.close();
+      throw error;
+    }
+    this.socket = socket;
+    this.receiving = this.receive(socket);
+  }
+
+  private async receive(socket: WireSocket<typeof slaveProtocol.recv, typeof slaveProtocol.send>): Promise<void> {
+    while (!socket.closed) {
+      let request;
+      try {
+        request = await socket.recvAddr();
+      } catch (error) {
+        if (socket.closed) return;
+        if (error instanceof ProtocolError) {
+          // no reply: a REQ peer sending garbage waits for its own timeout, as with piwheels
+          this.garbage.note({ error: error.message, peer: error.address?.toString('hex') });
+          continue;
+        }
+        this.logger.error({ err: error }, 'slave queue failed');
+        return;
+      }
+      if (!request) continue;
+      const { address, ...message } = request;
+      // requests of different slaves are handled side by side; one slave has one at a time
+      const work = this.serve(socket, address, message as SlaveRequest);
+      this.inProgress.add(work);
+      void work.finally(() => this.inProgress.delete(work));
+    }
+  }
+
+  private async serve(socket: WireSocket<typeof slaveProtocol.recv, typeof slaveProtocol.send>, address: Buffer, request: SlaveRequest): Promise<void> {
+    let reply: SlaveReply | undefined;
+    try {
+      reply = await this.handle(address.toString('hex'), request);
+    } catch (error) {
+      this.logger.error({ err: error, msg: request.msg }, 'failed to handle a slave request');
+      return;
+    }
+    if (!reply || socket.closed) return;
+    try {
+      await socket.sendRaw([address, '', encodeMessage(slaveProtocol.send, reply.msg, reply.data)]);
+    } catch (error) {
+      if (!socket.closed) this.logger.warn({ err: error, msg: reply.msg }, 'reply to slave failed');
+    }
+  }
+
+  /** Connected slaves, by id. */
+  list(): SlaveState[] {
+    return [...this.byId.values()];
+  }
+
+  /**
+   * Handles one request from the slave at `address`. Resolves to the reply,
+   * or undefined when none must be sent.
+   */
+  async handle(address: string, request: SlaveRequest): Promise<SlaveReply | undefined> {
+    const now = this.now();
+    let slave = this.slaves.get(address);
+    if (request.msg === 'HELLO') {
+      // a slave restarting on the same connection: its old build is gone
+      if (slave) this.drop(slave);
+      slave = new SlaveState(++this.counter, address, request.data, now);
+    } else if (!slave) {
+      this.logger.warn({ address, msg: request.msg }, 'invalid first message from slave');
+      return undefined;
+    } else if (slave.inFlight) {
+      this.logger.warn({ slave: slave.id, msg: request.msg }, 'request while the last one is unanswered; ignored');
+      return undefined;
+    }
+    slave.lastSeen = now;
+    slave.lastSeenUtc = UtcDateTime.fromDate(new Date(now));
+    if (request.msg === 'IDLE' || request.msg === 'BUSY') this.recordStats(slave, request.data);
+    slave.inFlight = true;
+    let reply: SlaveReply | undefined;
+    try {
+      reply = await this.dispatch(slave, request);
+    } finally {
+      slave.inFlight = false;
+    }
+    if (reply) this.setReply(slave, reply);
+    return reply;
+  }
+
+  private dispatch(slave: SlaveState, request: SlaveRequest): Promise<SlaveReply | undefined> | SlaveReply | undefined {
+    switch (request.msg) {
+      case 'HELLO':
+        return this.doHello(slave);
+      case 'BYE':
+        this.logger.warn({ slave: slave.id, label: slave.label }, 'slave shut down');
+        this.drop(slave);
+        return undefined;
+      case 'IDLE':
+        return this.doIdle(slave);
+      case 'BUSY':
+        return this.doBusy(slave);
+      case 'BUILT':
+        return this.doBuilt(slave, request.data);
+      case 'SENT':
+        return this.doSent(slave);
+    }
+  }
+
+  private doHello(slave: SlaveState): SlaveReply {
+    const [buildTimeout, busyTimeout, pyVersion, abi, platform, label, osName, osVersion] = slave.hello;
+    this.logger.warn(
+      { slave: slave.id, label, abi, platform, pyVersion, osName, osVersion, buildTimeout: String(buildTimeout), busyTimeout: String(busyTimeout) },
+      'slave said hello',
+    );
+    this.slaves.set(slave.address, slave);
+    this.byId.set(slave.id, slave);
+    return { msg: 'ACK', data: [slave.id, this.options.pypiSimple] };
+  }
+
+  private protocolError(slave: SlaveState, msg: string): SlaveReply {
+    this.logger.error({ slave: slave.id, label: slave.label, after: slave.reply?.msg }, `protocol error (${msg} after ${slave.reply?.msg ?? 'nothing'})`);
+    this.abandonBuild(slave);
+    return { msg: 'DIE', data: undefined };
+  }
+
+  private doIdle(slave: SlaveState): SlaveReply | Promise<SlaveReply> {
+    const last = slave.reply?.msg;
+    if (last !== 'ACK' && last !== 'SLEEP' && last !== 'DONE') return this.protocolError(slave, 'IDLE');
+    const immediate = this.idleAnswer(slave);
+    if (immediate) return immediate;
+    const holdMs = Math.min(this.options.idleHoldMs ?? 10_000, slave.busyTimeoutMs / 3);
+    if (holdMs <= 0 || this.state !== 'running') return { msg: 'SLEEP', data: false };
+    // Nothing to build now: hold the request so that a version arriving in
+    // the meantime goes out at once instead of after the slave's next nap.
+    return new Promise<SlaveReply>((resolve) => {
+      const timer = setTimeout(() => {
+        this.waiting.delete(slave);
+        resolve({ msg: 'SLEEP', data: false });
+      }, holdMs);
+      timer.unref();
+      this.waiting.set(slave, { timer, resolve });
+    });
+  }
+
+  /** The reply to IDLE if one is due now: DIE, SLEEP(paused) or BUILD. */
+  private idleAnswer(slave: SlaveState): SlaveReply | undefined {
+    if (slave.killed) return { msg: 'DIE', data: undefined };
+    if (this.paused || slave.paused || this.state !== 'running') return { msg: 'SLEEP', data: true };
+    const item = this.deps.queues.next(slave.abi, this.now() + slave.buildTimeoutMs);
+    if (!item) return undefined;
+    const [pkg, version] = item;
+    if (this.deps.queues.size(slave.abi) < this.deps.queues.limit / 2) this.deps.queueLow?.();
+    this.logger.info({ slave: slave.id, label: slave.label, package: pkg, version }, 'build');
+    slave.currentBuild = [pkg, version];
+    slave.buildStarted = this.now();
+    slave.build = undefined;
+    return { msg: 'BUILD', data: [pkg, version] };
+  }
+
+  /** Answers held IDLE requests that can now be answered (new builds, control). */
+  wakeWaiting(): void {
+    for (const [slave, waiter] of [...this.waiting]) {
+      const reply = this.idleAnswer(slave);
+      if (!reply) continue;
+      clearTimeout(waiter.timer);
+      this.waiting.delete(slave);
+      waiter.resolve(reply);
+    }
+  }
+
+  private async doBusy(slave: SlaveState): Promise<SlaveReply> {
+    if (slave.reply?.msg !== 'BUILD' || !slave.currentBuild) return this.protocolError(slave, 'BUSY');
+    if (slave.skipped) {
+      this.logger.info({ slave: slave.id }, 'build skipped');
+      return { msg: 'DONE', data: undefined };
+    }
+    const elapsed = this.now() - slave.buildStarted;
+    if (elapsed > slave.buildTimeoutMs) {
+      const [pkg, version] = slave.currentBuild;
+      this.logger.warn({ slave: slave.id, package: pkg, version }, 'build exceeded its timeout; stopped and recorded as failed');
+      const build: BuildResult = {
+        slaveId: slave.id, package: pkg, version, abiTag: slave.abi, status: false, duration: elapsed / 1000,
+        output: `Build stopped by the master: it exceeded the slave's build timeout of ${slave.hello[0].toString()}\n`,
+        files: [],
+      };
+      await this.record(slave, build);
+      return { msg: 'DONE', data: undefined };
+    }
+    return { msg: 'CONT', data: undefined };
+  }
+
+  private async doBuilt(slave: SlaveState, data: Extract<SlaveRequest, { msg: 'BUILT' }>['data']): Promise<SlaveReply> {
+    if (slave.reply?.msg !== 'BUILD' || !slave.currentBuild) return this.protocolError(slave, 'BUILT');
+    if (slave.skipped) {
+      this.logger.info({ slave: slave.id }, 'build skipped; result discarded');
+      return { msg: 'DONE', data: undefined };
+    }
+    const [status, duration, output, fileTuples] = data;
+    const [pkg, version] = slave.currentBuild;
+    let files = fileTuples.map((t) => fileFromTuple(t));
+    const refused = files.map((f) => checkWheelFilename(f.filename, pkg)).filter((r): r is string => r !== null);
+    let buildOutput = output;
+    let buildStatus = status;
+    if (refused.length > 0) {
+      this.logger.error({ slave: slave.id, package: pkg, version, refused }, 'build produced unacceptable files; recorded as failed');
+      buildOutput += `\nRefused by the master: ${refused.join('; ')}\n`;
+      buildStatus = false;
+      files = [];
+    }
+    const build: BuildResult = {
+      slaveId: slave.id, package: pkg, version, abiTag: slave.abi, status: buildStatus,
+      duration: duration.totalSeconds(), output: buildOutput, files: buildStatus ? addArmv6Twins(files) : [],
+    };
+    slave.build = build;
+    slave.transferAttempts = 0;
+    const first = build.status ? nextFile(build) : undefined;
+    if (first) {
+      this.logger.info({ slave: slave.id, package: pkg, version, file: first.filename }, 'build succeeded; send');
+      this.deps.expectFile(slave.id, first);
+      return { msg: 'SEND', data: first.filename };
+    }
+    this.logger.info({ slave: slave.id, package: pkg, version, status: build.status }, build.status ? 'build succeeded (no files)' : 'build failed');
+    await this.record(slave, build);
+    return { msg: 'DONE', data: undefined };
+  }
+
+  private async doSent(slave: SlaveState): Promise<SlaveReply> {
+    const build = slave.build;
+    if (slave.reply?.msg !== 'SEND' || !build) return this.protocolError(slave, 'SENT');
+    const current = build.files.find((f) => f.filename === slave.reply?.data);
+    if (!current) return this.protocolError(slave, 'SENT');
+    if (await this.deps.verifyFile(slave.id, build.package)) {
+      current.transferred = true;
+      slave.transferAttempts = 0;
+      this.logger.info({ slave: slave.id, file: current.filename }, 'verified transfer');
+      const next = nextFile(build);
+      if (!next) {
+        await this.record(slave, build);
+        return { msg: 'DONE', data: undefined };
+      }
+      this.deps.expectFile(slave.id, next);
+      return { msg: 'SEND', data: next.filename };
+    }
+    slave.transferAttempts += 1;
+    if (slave.transferAttempts >= (this.options.maxTransferAttempts ?? 5)) {
+      this.logger.error({ slave: slave.id, file: current.filename }, 'transfer keeps failing to verify; build abandoned');
+      this.abandonBuild(slave);
+      return { msg: 'DONE', data: undefined };
+    }
+    this.logger.warn({ slave: slave.id, file: current.filename, attempt: slave.transferAttempts }, 'transfer failed to verify; re-send');
+    this.deps.expectFile(slave.id, current);
+    return { msg: 'SEND', data: current.filename };
+  }
+
+  private async record(slave: SlaveState, build: BuildResult): Promise<void> {
+    const buildId = await this.deps.logBuild(build);
+    this.deps.queues.finish(build.abiTag, build.package, build.version, this.now());
+    slave.currentBuild = undefined;
+    this.deps.buildRecorded(buildId, build);
+  }
+
+  private setReply(slave: SlaveState, reply: SlaveReply): void {
+    if (reply.msg === 'CONT') return;
+    slave.reply = reply;
+    if (reply.msg === 'DONE') {
+      slave.build = undefined;
+      slave.currentBuild = undefined;
+      slave.skipped = false;
+    }
+    if (reply.msg === 'ACK') this.announce(slave);
+    else this.status(slave, reply.msg, reply.msg === 'SLEEP' || reply.msg === 'BUILD' || reply.msg === 'SEND' ? reply.data : null);
+  }
+
+  private recordStats(slave: SlaveState, stats: SlaveStats): void {
+    slave.stats.push(stats);
+    if (slave.stats.length > STATS_HISTORY) slave.stats.shift();
+    this.status(slave, 'STATS', toWire(slaveStatsSchema, stats));
+  }
+
+  private status(slave: SlaveState, msg: string, data: unknown): void {
+    this.deps.status?.([slave.id, slave.lastSeenUtc, msg, data]);
+  }
+
+  /** Replays what a newly attached monitor needs to know about a slave. */
+  private announce(slave: SlaveState): void {
+    this.deps.status?.([slave.id, slave.firstSeen, 'HELLO', toWire(slaveHelloSchema, slave.hello)]);
+  }
+
+  /** Replays every slave's HELLO, recent stats and last reply (monitor HELLO). */
+  replay(): void {
+    for (const slave of this.byId.values()) {
+      this.announce(slave);
+      for (const stats of slave.stats) this.status(slave, 'STATS', toWire(slaveStatsSchema, stats));
+      if (slave.reply && slave.reply.msg !== 'ACK') {
+        const data = slave.reply.msg === 'SLEEP' || slave.reply.msg === 'BUILD' || slave.reply.msg === 'SEND' ? slave.reply.data : null;
+        this.status(slave, slave.reply.msg, data);
+      }
+    }
+  }
+
+  /** Monitor control: KILL, SLEEP, SKIP or WAKE one slave (by id) or all (null). */
+  controlSlave(action: 'KILL' | 'SLEEP' | 'SKIP' | 'WAKE', slaveId: number | null): void {
+    for (const slave of this.byId.values()) {
+      if (slaveId !== null && slave.id !== slaveId) continue;
+      if (action === 'KILL') slave.killed = true;
+      else if (action === 'SKIP') slave.skipped = true;
+      else if (action === 'SLEEP') slave.paused = true;
+      else slave.killed = slave.skipped = slave.paused = false;
+    }
+    this.wakeWaiting();
+  }
+
+  /**
+   * Upstream deleted a version (or a whole package, `version` null): drop it
+   * from the queues and skip any build of it in progress.
+   */
+  deleted(pkg: string, version: string | null): void {
+    this.deps.queues.remove(pkg, version, this.now());
+    for (const slave of this.byId.values()) {
+      const current = slave.currentBuild;
+      if (current && current[0] === pkg && (version === null || current[1] === version)) {
+        this.logger.info({ slave: slave.id, package: pkg, version: current[1] }, 'skipping deleted version');
+        slave.skipped = true;
+      }
+    }
+  }
+
+  override resume(): void {
+    super.resume();
+    this.wakeWaiting();
+  }
+
+  override pause(): void {
+    super.pause();
+    this.wakeWaiting();
+  }
+
+  /** Drops slaves silent for longer than their busy timeout; their builds go back to the queue. */
+  removeExpired(): void {
+    const now = this.now();
+    for (const slave of [...this.byId.values()]) {
+      if (!slave.expired(now) || slave.inFlight) continue;
+      const building = slave.currentBuild;
+      this.logger.warn(
+        { slave: slave.id, label: slave.label, during: slave.reply?.msg, package: building?.[0], version: building?.[1] },
+        'slave timed out',
+      );
+      this.drop(slave);
+    }
+  }
+
+  private abandonBuild(slave: SlaveState): void {
+    const current = slave.currentBuild;
+    this.deps.cancelTransfers(slave.id);
+    if (!current) return;
+    slave.currentBuild = undefined;
+    slave.build = undefined;
+    this.deps.queues.abandon(slave.abi, current[0], current[1]);
+    this.wakeWaiting();
+  }
+
+  private drop(slave: SlaveState): void {
+    this.abandonBuild(slave);
+    const waiter = this.waiting.get(slave);
+    if (waiter) {
+      clearTimeout(waiter.timer);
+      this.waiting.delete(slave);
+      waiter.resolve({ msg: 'SLEEP', data: false });
+    }
+    this.slaves.delete(slave.address);
+    this.byId.delete(slave.id);
+    // monitors remove a slave when they see DIE
+    this.status(slave, 'DIE', null);
+  }
+
+  protected override async teardown(): Promise<void> {
+    // answer held requests so slaves retry against the next master at once
+    for (const [slave, waiter] of [...this.waiting]) {
+      clearTimeout(waiter.timer);
+      this.waiting.delete(slave);
+      waiter.resolve({ msg: 'SLEEP', data: false });
+    }
+    await Promise.all([...this.inProgress]);
+    this.socket?.close();
+    await this.receiving;
+  }
+}

@@ -1,0 +1,321 @@
+// The scribe: renders pages with the Astro site (compiled once, run
+// in-process) and writes the output tree nginx serves. Every file is replaced
+// atomically; alternative spellings of a package resolve through symlinks to
+// the canonical directory.
+//
+// API for the coordinator:
+//   const scribe = await Scribe.create({ output, db });
+//   await scribe.writeStaticPages();                 assets, faq/json/packages/404, robots.txt
+//   await scribe.handle({ kind: 'BOTH', package });  any ScribeRequest (what the secretary sends)
+//   await scribe.writeProject(data, { both });       one package's pages from ProjectData
+//   await scribe.writeSimpleIndex(), writeHome(stats), writeSearchIndex(entries),
+//         writeSitemaps(), writeLog(buildId, text), deletePackage(pkg, aliases),
+//         deleteVersion(pkg, version)
+//   await regenerate(db, { output })                 the whole tree from the database
+import { mkdir, readFile, readdir, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { gzip } from 'node:zlib';
+import { z } from 'zod';
+import type { FarmStatistics, ProjectData, SearchEntry } from '../../shared/model.ts';
+import { canonicalizeName, compareVersions, isValidVersion } from '../../shared/names.ts';
+import { isSafeFilename, tryParseWheelFilename } from '../../shared/wheel/name.ts';
+import { silentLogger, type Logger } from '../../shared/log.ts';
+import type { SiteRenderer, StaticPage } from '../../site/lib/renderer.ts';
+import {
+  DEFAULT_SITE,
+  logPathParts,
+  projectJson,
+  projectView,
+  robotsTxt,
+  searchIndexRows,
+  simpleFiles,
+  simpleIndexJson,
+  simpleProjectJson,
+  sitemaps,
+  type SiteOptions,
+} from '../../site/lib/views.ts';
+import { ensureRealDir, removeFile, removeSymlink, symlinkAtomic, writeFileAtomic } from './atomic.ts';
+import { ensureMetadataFile } from './metadata-file.ts';
+import { SITE_DIR, loadSiteRenderer } from './site-bundle.ts';
+
+/** What the scribe needs from the database. */
+export interface ScribeDatabase {
+  /** Null when the package is unknown (deleted meanwhile). */
+  getProjectData(pkg: string): Promise<ProjectData | null>;
+  getAllPackages(): Promise<Iterable<string>>;
+  /** Other spellings of a package; asked before its pages are deleted. */
+  getPackageAliases(pkg: string): Promise<string[]>;
+}
+
+const packageName = z.string().min(1).refine((s) => isSafeFilename(s) && canonicalizeName(s) === s, 'not a canonical package name');
+
+/** A page rewrite, as the secretary and the coordinator's tasks send them. */
+export const scribeRequest = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('PROJECT'), package: packageName }),
+  z.object({ kind: z.literal('BOTH'), package: packageName }),
+  z.object({ kind: z.literal('DELPKG'), package: packageName }),
+  z.object({ kind: z.literal('DELVER'), package: packageName, version: z.string().min(1) }),
+  z.object({ kind: z.literal('LOG'), buildId: z.number().int().nonnegative(), log: z.string() }),
+  z.object({ kind: z.literal('HOME'), stats: z.custom<FarmStatistics>((v) => typeof v === 'object' && v !== null) }),
+  z.object({ kind: z.literal('SEARCH'), entries: z.array(z.custom<SearchEntry>((v) => typeof v === 'object' && v !== null)) }),
+]);
+export type ScribeRequest = z.infer<typeof scribeRequest>;
+
+export interface ScribeOptions {
+  /** Root of the output tree. */
+  output: string;
+  db: ScribeDatabase;
+  site?: SiteOptions;
+  logger?: Logger;
+  /** Clock for the generation stamps (tests pin it). */
+  now?: () => Date;
+  /** A renderer to share (regeneration workers); loaded on demand otherwise. */
+  renderer?: SiteRenderer;
+}
+
+const gzipAsync = promisify(gzip);
+
+const STATIC_PAGES: Record<StaticPage, string> = {
+  faq: 'faq.html',
+  json: 'json.html',
+  packages: 'packages.html',
+  '404': '404.html',
+};
+
+/** True when `filename` is a wheel of `version` (by PEP 440 equality or escaped spelling). */
+export function wheelIsVersion(filename: string, version: string): boolean {
+  const wheel = tryParseWheelFilename(filename);
+  if (wheel === null) return false;
+  if (wheel.version === version.replace(/-/g, '_')) return true;
+  return isValidVersion(wheel.version) && isValidVersion(version) && compareVersions(wheel.version, version) === 0;
+}
+
+export class Scribe {
+  readonly output: string;
+  readonly site: SiteOptions;
+  private readonly db: ScribeDatabase;
+  private readonly logger: Logger;
+  private readonly now: () => Date;
+  private readonly renderer: SiteRenderer;
+  private packages = new Set<string>();
+  /** The log directory last made sure of. */
+  private logDir: string | undefined;
+
+  private constructor(options: ScribeOptions, renderer: SiteRenderer) {
+    this.output = options.output;
+    this.db = options.db;
+    this.site = options.site ?? DEFAULT_SITE;
+    this.logger = options.logger ?? silentLogger();
+    this.now = options.now ?? (() => new Date());
+    this.renderer = renderer;
+  }
+
+  static async create(options: ScribeOptions): Promise<Scribe> {
+    const renderer = options.renderer ?? (await loadSiteRenderer());
+    const scribe = new Scribe(options, renderer);
+    // Known at start, so a package first seen later is added to the root index.
+    scribe.packages = new Set(await options.db.getAllPackages());
+    await mkdir(join(options.output, 'simple'), { recursive: true });
+    await mkdir(join(options.output, 'project'), { recursive: true });
+    return scribe;
+  }
+
+  private generated(): string {
+    return this.now().toISOString();
+  }
+
+  /** Carries out one request; project requests read the database first. */
+  async handle(input: ScribeRequest): Promise<void> {
+    const request = scribeRequest.parse(input);
+    switch (request.kind) {
+      case 'PROJECT':
+      case 'BOTH': {
+        const data = await this.db.getProjectData(request.package);
+        if (data === null) {
+          this.logger.warn({ package: request.package }, 'no such package; pages not written');
+          return;
+        }
+        await this.writeProject(data, { both: request.kind === 'BOTH' });
+        return;
+      }
+      case 'DELPKG': {
+        const aliases = await this.db.getPackageAliases(request.package);
+        await this.deletePackage(request.package, aliases);
+        return;
+      }
+      case 'DELVER': {
+        await this.deleteVersion(request.package, request.version);
+        const data = await this.db.getProjectData(request.package);
+        if (data !== null) {
+          const remaining = { ...data, releases: data.releases.filter((r) => r.version !== request.version) };
+          await this.writeProject(remaining, { both: true });
+        }
+        return;
+      }
+      case 'LOG':
+        await this.writeLog(request.buildId, request.log);
+        return;
+      case 'HOME':
+        await this.writeHome(request.stats);
+        await this.writeSitemaps();
+        return;
+      case 'SEARCH':
+        await this.writeSearchIndex(request.entries);
+        return;
+    }
+  }
+
+  /** Copies the stylesheet and scripts and writes the pages that hold no data. */
+  async writeStaticPages(): Promise<void> {
+    const publicDir = join(SITE_DIR, 'public');
+    for (const name of await readdir(publicDir)) {
+      writeFileAtomic(join(this.output, name), await readFile(join(publicDir, name)));
+    }
+    for (const [page, file] of Object.entries(STATIC_PAGES) as [StaticPage, string][]) {
+      writeFileAtomic(join(this.output, file), await this.renderer.staticPage(page, this.site));
+    }
+    writeFileAtomic(join(this.output, 'robots.txt'), robotsTxt(this.site));
+    if (!(await this.exists(join(this.output, 'simple', 'index.html')))) await this.writeSimpleIndex();
+  }
+
+  private async exists(path: string): Promise<boolean> {
+    try {
+      await stat(path);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * Writes a package's project page and JSON, and with `both` its simple
+   * page (HTML and PEP 691 JSON) and the `.metadata` files of its wheels;
+   * then points every alias at it.
+   */
+  async writeProject(data: ProjectData, { both }: { both: boolean }): Promise<void> {
+    const pkg = packageName.parse(data.package);
+    const generated = this.generated();
+    const projectDir = join(this.output, 'project', pkg);
+    ensureRealDir(projectDir);
+    ensureRealDir(join(projectDir, 'json'));
+    const [page, json] = [
+      await this.renderer.project(projectView(data), this.site, generated),
+      JSON.stringify(projectJson(data, this.site)),
+    ];
+    writeFileAtomic(join(projectDir, 'index.html'), page);
+    writeFileAtomic(join(projectDir, 'json', 'index.json'), json);
+    if (both) {
+      const simpleDir = join(this.output, 'simple', pkg);
+      ensureRealDir(simpleDir);
+      const metadata = new Map<string, string | null>();
+      for (const release of data.releases) {
+        for (const file of Object.values(release.files)) {
+          if (!isSafeFilename(file.filename)) throw new Error(`unsafe filename in ${pkg}: ${JSON.stringify(file.filename)}`);
+          metadata.set(file.filename, await ensureMetadataFile(join(simpleDir, file.filename), file.metadataHash));
+        }
+      }
+      const files = simpleFiles(data, metadata);
+      writeFileAtomic(join(simpleDir, 'index.html'), await this.renderer.simplePackage(pkg, files, generated));
+      writeFileAtomic(join(simpleDir, 'index.json'), JSON.stringify(simpleProjectJson(data, files)));
+      if (!this.packages.has(pkg)) {
+        this.packages.add(pkg);
+        await this.writeSimpleIndex();
+      }
+    }
+    for (const alias of data.aliases) {
+      if (alias === pkg || !isSafeFilename(alias)) continue;
+      for (const area of ['simple', 'project']) {
+        if (!(symlinkAtomic(pkg, join(this.output, area, alias)))) {
+          this.logger.warn({ package: pkg, alias, area }, 'alias is a real directory; not linked');
+        }
+      }
+    }
+    this.logger.debug({ package: pkg, both }, 'wrote project pages');
+  }
+
+  /** The root simple index (HTML and PEP 691 JSON), sorted by name. */
+  async writeSimpleIndex(): Promise<void> {
+    const packages = [...this.packages].sort();
+    const generated = this.generated();
+    writeFileAtomic(join(this.output, 'simple', 'index.html'), await this.renderer.simpleIndex(packages, generated));
+    writeFileAtomic(join(this.output, 'simple', 'index.json'), JSON.stringify(simpleIndexJson(packages)));
+  }
+
+  async writeHome(stats: FarmStatistics): Promise<void> {
+    const generated = this.generated();
+    writeFileAtomic(join(this.output, 'index.html'), await this.renderer.home(stats, this.site, generated));
+    writeFileAtomic(join(this.output, 'stats.html'), await this.renderer.stats(stats, this.site, generated));
+  }
+
+  /** packages.json, plus a gzipped twin nginx serves as is (it runs to tens of megabytes). */
+  async writeSearchIndex(entries: readonly SearchEntry[]): Promise<void> {
+    const json = Buffer.from(JSON.stringify(searchIndexRows(entries)));
+    writeFileAtomic(join(this.output, 'packages.json'), json);
+    // Compressed off the main thread, like logs: at full scale this takes a second or two.
+    writeFileAtomic(join(this.output, 'packages.json.gz'), await gzipAsync(json));
+  }
+
+  async writeSitemaps(): Promise<void> {
+    const packages = [...this.packages].sort();
+    for (const [name, xml] of sitemaps(packages, this.site, this.now())) {
+      writeFileAtomic(join(this.output, name), xml);
+    }
+  }
+
+  /** A build log, gzipped, at /logs/AAAA/BBBB/CCCC.txt.gz. */
+  async writeLog(buildId: number, log: string): Promise<void> {
+    const [a, b, file] = logPathParts(buildId);
+    const dir = join(this.output, 'logs', a, b);
+    const data = await gzipAsync(Buffer.from(log, 'utf8'));
+    // a log directory holds 10,000 builds' logs: make sure of it once, and
+    // again only if it went away meanwhile
+    if (this.logDir === dir) {
+      try {
+        writeFileAtomic(join(dir, file), data);
+        return;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      }
+    }
+    await mkdir(dir, { recursive: true });
+    this.logDir = dir;
+    writeFileAtomic(join(dir, file), data);
+  }
+
+  /** Removes a package's simple and project directories (wheels included) and its alias links. */
+  async deletePackage(pkg: string, aliases: readonly string[]): Promise<void> {
+    packageName.parse(pkg);
+    for (const alias of aliases) {
+      if (alias === pkg || !isSafeFilename(alias)) continue;
+      removeSymlink(join(this.output, 'simple', alias));
+      removeSymlink(join(this.output, 'project', alias));
+    }
+    await rm(join(this.output, 'simple', pkg), { recursive: true, force: true });
+    await rm(join(this.output, 'project', pkg), { recursive: true, force: true });
+    if (this.packages.delete(pkg)) await this.writeSimpleIndex();
+    this.logger.info({ package: pkg }, 'deleted package');
+  }
+
+  /** Removes one version's wheels (and their .metadata) from a package's simple directory. */
+  async deleteVersion(pkg: string, version: string): Promise<string[]> {
+    packageName.parse(pkg);
+    const dir = join(this.output, 'simple', pkg);
+    let names: string[];
+    try {
+      names = await readdir(dir);
+    } catch {
+      return [];
+    }
+    const removed: string[] = [];
+    for (const name of names) {
+      if (name.endsWith('.whl') && wheelIsVersion(name, version)) {
+        removeFile(join(dir, name));
+        removeFile(join(dir, `${name}.metadata`));
+        removed.push(name);
+      }
+    }
+    this.logger.info({ package: pkg, version, removed }, 'deleted version files');
+    return removed;
+  }
+}

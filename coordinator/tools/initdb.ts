@@ -1,0 +1,167 @@
+// piw-initdb: creates the farm's database or upgrades it to the current
+// schema (adopting a piwheels 0.23 database on the way), sets the build ABIs,
+// grants the coordinator's role what it needs, and checks the derived tables.
+import { createInterface } from 'node:readline/promises';
+import { Command, Option } from 'commander';
+import { sql } from 'kysely';
+import { runCli, UserError } from '../../shared/cli.ts';
+import { connect, type Connection } from '../../shared/db/connect.ts';
+import { Database, defaultDsn } from '../../shared/db/index.ts';
+import {
+  applyUpgrade,
+  describeState,
+  describeStep,
+  detectState,
+  LATEST_VERSION,
+  planUpgrade,
+} from '../../shared/db/migrate.ts';
+import { createLogger } from '../../shared/log.ts';
+
+interface Options {
+  dsn: string;
+  user?: string;
+  yes: boolean;
+  abi: string[];
+  skipAbi: string[];
+  check: boolean;
+  rebuild: boolean;
+  verbose: number;
+  quiet: number;
+}
+
+const collect = (value: string, previous: string[]): string[] => [...previous, value];
+const count = (_: string, previous: number): number => previous + 1;
+
+function program(): Command {
+  return new Command('piw-initdb')
+    .description(
+      'Create the piwheels database, or upgrade it to the current schema version. An empty SQLite file or ' +
+        'PostgreSQL database is initialised; a database of an older schema version, or a piwheels 0.23 ' +
+        'PostgreSQL database, is upgraded with its data intact. Everything happens in one transaction, after ' +
+        'showing what will be done and asking (unless --yes).',
+    )
+    .option('-d, --dsn <dsn>', 'postgres://user@host/dbname, or a SQLite file path', defaultDsn())
+    .option('-u, --user <name>', "PostgreSQL role the coordinator connects as: grant it what it needs (it must not be a superuser)")
+    .option('-y, --yes', 'proceed without asking', false)
+    .option('--abi <tag>', 'add (or re-activate) a build ABI, e.g. cp311; repeatable', collect, [])
+    .option('--skip-abi <tag>', 'retire a build ABI (its builds stay); repeatable', collect, [])
+    .option('--check', 'recompute the build queue, counters and download counts from the rows and report differences (exit 1 if any)', false)
+    .option('--rebuild', 'recompute the build queue, counters and download counts from the rows', false)
+    .addOption(new Option('-v, --verbose', 'more output').argParser(count).default(0))
+    .addOption(new Option('-q, --quiet', 'less output').argParser(count).default(0))
+    .exitOverride()
+    .showHelpAfterError('(run piw-initdb --help for usage)');
+}
+
+async function confirm(question: string): Promise<boolean> {
+  if (!process.stdin.isTTY) throw new UserError('not confirmed: run interactively or pass --yes');
+  const rl = createInterface({ input: process.stdin, output: process.stdout });
+  try {
+    const answer = await rl.question(`${question} [y/N] `);
+    return /^y(es)?$/i.test(answer.trim());
+  } finally {
+    rl.close();
+  }
+}
+
+/** What granting the coordinator's role would involve; throws when the role will not do. */
+async function checkRole(conn: Connection, user: string): Promise<void> {
+  if (conn.dialect !== 'postgres') throw new UserError('--user applies to PostgreSQL databases only');
+  const row = await sql<{ rolsuper: boolean }>`SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = ${user}`.execute(conn.kysely);
+  const role = row.rows[0];
+  if (!role) throw new UserError(`no PostgreSQL role ${JSON.stringify(user)}: create it first (CREATE ROLE ${user} LOGIN)`);
+  if (role.rolsuper) throw new UserError(`role ${JSON.stringify(user)} is a superuser: the coordinator should run as an ordinary role`);
+}
+
+async function grantRole(conn: Connection, user: string): Promise<void> {
+  const role = sql.id(user);
+  const dbname = (await sql<{ name: string }>`SELECT current_database() AS name`.execute(conn.kysely)).rows[0]?.name ?? '';
+  await conn.kysely.transaction().execute(async (trx) => {
+    await sql`GRANT CONNECT, TEMP ON DATABASE ${sql.id(dbname)} TO ${role}`.execute(trx);
+    await sql`GRANT USAGE ON SCHEMA public TO ${role}`.execute(trx);
+    await sql`GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO ${role}`.execute(trx);
+    await sql`GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO ${role}`.execute(trx);
+  });
+}
+
+async function main(argv: string[]): Promise<number> {
+  const cmd = program();
+  cmd.parse(argv);
+  const opts = cmd.opts<Options>();
+  const verbosity = opts.verbose - opts.quiet;
+  const log = createLogger({ name: 'piw-initdb', verbosity });
+  const say = (line: string): void => {
+    if (verbosity >= 0) process.stdout.write(`${line}\n`);
+  };
+
+  const conn = await connect(opts.dsn, { create: true });
+  try {
+    const state = await detectState(conn);
+    const steps = planUpgrade(state);
+    say(`${conn.target}: ${describeState(state)}`);
+    if (opts.user !== undefined) await checkRole(conn, opts.user);
+
+    const plan = steps.map(describeStep);
+    const known = new Map<string, string>();
+    if (state.kind !== 'empty') {
+      for (const r of await conn.kysely.selectFrom('build_abis').select(['abi_tag', 'skip']).execute()) known.set(r.abi_tag, r.skip);
+    }
+    const addAbis = [...new Set(opts.abi)].filter((abi) => known.get(abi) !== '');
+    const skipAbis = [...new Set(opts.skipAbi)].filter((abi) => {
+      if (addAbis.includes(abi)) throw new UserError(`--abi and --skip-abi both name ${abi}`);
+      if (!known.has(abi)) throw new UserError(`no build ABI ${JSON.stringify(abi)} to retire`);
+      return known.get(abi) === '';
+    });
+    for (const abi of addAbis) plan.push(`add build ABI ${abi}`);
+    for (const abi of skipAbis) plan.push(`retire build ABI ${abi}`);
+    if (opts.user !== undefined) plan.push(`grant role ${opts.user} access to every table and sequence`);
+    if (opts.rebuild) plan.push('recompute the build queue, counters and download counts');
+
+    if (plan.length === 0) {
+      say(`nothing to do: the schema is current (version ${LATEST_VERSION})`);
+    } else {
+      for (const line of plan) say(`  - ${line}`);
+      if (!opts.yes && !(await confirm('Proceed?'))) {
+        say('nothing changed');
+        return 1;
+      }
+      if (steps.length > 0) {
+        if (state.kind !== 'empty') say('upgrading: on a big database this takes a while');
+        await applyUpgrade(conn, steps, (step) => log.debug({ step: describeStep(step) }, 'applying'));
+        say(`schema is now at version ${LATEST_VERSION}`);
+      }
+      const db = new Database(conn);
+      for (const abi of addAbis) {
+        await db.addBuildAbi(abi);
+        say(`build ABI ${abi} active`);
+      }
+      for (const abi of skipAbis) {
+        await db.skipBuildAbi(abi, 'retired');
+        say(`build ABI ${abi} retired`);
+      }
+      if (opts.user !== undefined) {
+        await grantRole(conn, opts.user);
+        say(`role ${opts.user} granted`);
+      }
+      if (opts.rebuild) {
+        await db.rebuildDerived();
+        say('derived tables recomputed');
+      }
+    }
+
+    if (opts.check) {
+      const problems = await new Database(conn).verifyDerived();
+      if (problems.length > 0) {
+        for (const p of problems) process.stderr.write(`piw-initdb: ${p}\n`);
+        process.stderr.write('piw-initdb: derived tables differ from the rows: run piw-initdb --rebuild\n');
+        return 1;
+      }
+      say('derived tables match the rows');
+    }
+    return 0;
+  } finally {
+    await conn.close();
+  }
+}
+
+await runCli('piw-initdb', () => main(process.argv));

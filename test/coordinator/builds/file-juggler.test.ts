@@ -1,0 +1,157 @@
+import { test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as zmq from 'zeromq';
+import { sendFile } from '../../../shared/wire/file-transfer.ts';
+import { createSocket } from '../../../shared/wire/transport.ts';
+import { FileJuggler } from '../../../coordinator/builds/file-juggler.ts';
+import type { BuiltFile } from '../../../coordinator/builds/slave-driver.ts';
+
+function wheelFile(name: string, data: Buffer): BuiltFile {
+  return {
+    filename: name, filesize: data.length, filehash: createHash('sha256').update(data).digest('hex'),
+    packageTag: 'foo', packageVersionTag: '1.0', pyVersionTag: 'py3', abiTag: 'none', platformTag: 'any',
+    requiresPython: null, dependencies: {}, location: '/simple', transferred: false,
+  };
+}
+
+async function setup() {
+  const dir = mkdtempSync(join(tmpdir(), 'piw-juggler-'));
+  const output = join(dir, 'www');
+  mkdirSync(join(output, 'simple'), { recursive: true });
+  writeFileSync(join(output, 'simple', '.transfer-0123abcd.tmp'), 'left over');
+  const juggler = new FileJuggler({ address: 'tcp://127.0.0.1:0', outputPath: output });
+  await juggler.start();
+  const endpoint = juggler.endpoint!;
+  const source = join(dir, 'src');
+  mkdirSync(source);
+  return {
+    dir, output, juggler, endpoint,
+    write(name: string, data: Buffer): string { const p = join(source, name); writeFileSync(p, data); return p; },
+    async done() { await juggler.stop(); rmSync(dir, { recursive: true, force: true }); },
+  };
+}
+
+function dealer(endpoint: string) {
+  const socket = createSocket('DEALER', { linger: 0 });
+  socket.connect(endpoint);
+  return socket;
+}
+
+const hidden = (dir: string) => readdirSync(dir).filter((n) => n.startsWith('.'));
+
+describe('file juggler', () => {
+  test('receives, verifies and commits a multi-chunk file; removes stale temp files', async () => {
+    const s = await setup();
+    assert.deepEqual(hidden(join(s.output, 'simple')), [], 'stale temp file removed at start');
+    const data = randomBytes(1_000_003);
+    const name = 'foo-1.0-py3-none-any.whl';
+    const file = wheelFile(name, data);
+    s.juggler.expect(1, file);
+    const socket = dealer(s.endpoint);
+    await sendFile(socket, 1, s.write(name, data));
+    assert.ok(!existsSync(join(s.output, 'simple', 'foo', name)), 'nothing in simple/<pkg>/ before verify');
+    assert.equal(await s.juggler.verify(1, 'foo'), true);
+    assert.deepEqual(readFileSync(join(s.output, 'simple', 'foo', name)), data);
+    assert.equal(file.metadataHash, null, 'random bytes have no METADATA');
+    assert.deepEqual(hidden(join(s.output, 'simple')), []);
+    assert.equal(await s.juggler.verify(1, 'foo'), false, 'nothing left to verify');
+    socket.close();
+    await s.done();
+  });
+
+  test('a corrupt chunk fails verification, leaves nothing behind, and a re-send succeeds', async () => {
+    const s = await setup();
+    const data = randomBytes(200_000);
+    const name = 'foo-1.0-py3-none-any.whl';
+    s.juggler.expect(2, wheelFile(name, data));
+    const raw = new zmq.Dealer({ linger: 0 });
+    raw.connect(s.endpoint);
+    await raw.send(['HELLO', '2']);
+    let corrupted = false;
+    for (;;) {
+      const [msg, offset, size] = await raw.receive();
+      if (msg!.toString() === 'DONE') break;
+      const start = Number(offset!.toString());
+      const chunk = Buffer.from(data.subarray(start, start + Number(size!.toString())));
+      // one flipped byte, in whichever chunk the juggler's FETCH length puts it
+      if (!corrupted && start <= 65546 && 65546 < start + chunk.length) {
+        chunk[65546 - start] = chunk[65546 - start]! ^ 0xff;
+        corrupted = true;
+      }
+      await raw.send(['CHUNK', String(start), chunk]);
+    }
+    assert.equal(await s.juggler.verify(2, 'foo'), false);
+    assert.ok(!existsSync(join(s.output, 'simple', 'foo', name)));
+    assert.deepEqual(hidden(join(s.output, 'simple')), [], 'failed transfer discarded');
+    s.juggler.expect(2, wheelFile(name, data));
+    const socket = dealer(s.endpoint);
+    await sendFile(socket, 2, s.write(name, data));
+    assert.equal(await s.juggler.verify(2, 'foo'), true);
+    raw.close();
+    socket.close();
+    await s.done();
+  });
+
+  test('garbage and unexpected senders are ignored; transfers carry on', async () => {
+    const s = await setup();
+    const raw = new zmq.Dealer({ linger: 0 });
+    raw.connect(s.endpoint);
+    await raw.send(Buffer.from([0xde, 0xad]));
+    await raw.send(['HELLO', 'not-a-number']);
+    await raw.send(['HELLO', '99']);
+    await raw.send(['CHUNK', '0', 'stray']);
+    const data = randomBytes(70_000);
+    const name = 'foo-1.0-py3-none-any.whl';
+    s.juggler.expect(3, wheelFile(name, data));
+    const socket = dealer(s.endpoint);
+    await sendFile(socket, 3, s.write(name, data));
+    assert.equal(await s.juggler.verify(3, 'foo'), true);
+    raw.close();
+    socket.close();
+    await s.done();
+  });
+
+  test('unsafe filenames are refused before anything is written', async () => {
+    const s = await setup();
+    for (const bad of ['../evil.whl', 'a/b.whl', 'x\0.whl', '..']) {
+      assert.throws(() => s.juggler.expect(4, wheelFile(bad, Buffer.from('x'))), bad);
+    }
+    assert.deepEqual(readdirSync(join(s.output, 'simple')), []);
+    await s.done();
+  });
+
+  test('stopping mid-transfer discards the partial file', async () => {
+    const s = await setup();
+    const data = randomBytes(500_000);
+    s.juggler.expect(5, wheelFile('foo-1.0-py3-none-any.whl', data));
+    const raw = new zmq.Dealer({ linger: 0 });
+    raw.connect(s.endpoint);
+    await raw.send(['HELLO', '5']);
+    const [msg, offset, size] = await raw.receive();
+    assert.equal(msg!.toString(), 'FETCH');
+    await raw.send(['CHUNK', offset!.toString(), data.subarray(0, Number(size!.toString()))]);
+    await raw.receive();
+    assert.equal(hidden(join(s.output, 'simple')).length, 1, 'the transfer is in a hidden temp file');
+    await s.juggler.stop();
+    assert.deepEqual(readdirSync(join(s.output, 'simple')), [], 'nothing left after stop');
+    raw.close();
+    await s.done();
+  });
+
+  test('the armv7l wheel gets its armv6l link on commit', async () => {
+    const s = await setup();
+    const data = randomBytes(1000);
+    const name = 'foo-1.0-cp311-cp311-linux_armv7l.whl';
+    s.juggler.expect(6, { ...wheelFile(name, data), platformTag: 'linux_armv7l' });
+    const socket = dealer(s.endpoint);
+    await sendFile(socket, 6, s.write(name, data));
+    assert.equal(await s.juggler.verify(6, 'foo'), true);
+    assert.deepEqual(readFileSync(join(s.output, 'simple', 'foo', 'foo-1.0-cp311-cp311-linux_armv6l.whl')), data);
+    socket.close();
+    await s.done();
+  });
+});

@@ -1,0 +1,54 @@
+// Opt-in: the original Python piw-slave (from a piwheels checkout named by
+// PIWHEELS_SRC) building against our coordinator. It needs Debian's
+// python3-zmq, python3-cbor2, python3-apt, python3-packaging,
+// python3-dateutil, python3-configargparse and python3-voluptuous, refuses
+// to run as root (so it runs as "nobody" when we are root) and always talks
+// to ports 5555/5556 of its --master.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, openSync, closeSync } from 'node:fs';
+import { join } from 'node:path';
+import { sha256File, startFarm, waitFor } from '../helpers/farm.ts';
+import { PIWHEELS_SRC as source, piwheelsCommand, piwheelsEnv, unprivileged } from '../helpers/python-master.ts';
+
+const title = source
+  ? 'the Python piwheels slave builds a wheel against our coordinator'
+  : 'Python slave interop NOT RUN: set PIWHEELS_SRC to a piwheels checkout to run it';
+
+test(title, async (t) => {
+  if (!source) {
+    t.diagnostic('interop with the Python slave was not run (PIWHEELS_SRC is not set)');
+    return;
+  }
+  const farm = await startFarm('sqlite', ['e2e-pure'], { slaveQueue: 'tcp://127.0.0.1:5555', fileQueue: 'tcp://127.0.0.1:5556' });
+  try {
+    const home = mkdtempSync(join(farm.dir, 'pyslave-'));
+    chmodSync(farm.dir, 0o755);
+    chmodSync(home, 0o777);
+    const log = openSync(join(farm.dir, 'python-slave.log'), 'a');
+    const [program, ...args] = unprivileged(piwheelsCommand('slave', ['--master', '127.0.0.1', '--dir', home, '--label', 'python-slave']));
+    const child = spawn(program!, args, {
+      stdio: ['ignore', log, log],
+      env: piwheelsEnv({ HOME: home, PIP_RETRIES: '0', PIP_FIND_LINKS: '', PIP_NO_INPUT: '1' }),
+    });
+    closeSync(log);
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    try {
+      const db = farm.coordinator.db.kysely;
+      const build = await waitFor('the Python slave\'s build', async () =>
+        (await db.selectFrom('builds').selectAll().where('package', '=', 'e2e-pure').executeTakeFirst()) ?? undefined, 300_000);
+      assert.ok(build.status, 'the build succeeded');
+      const file = await db.selectFrom('files').selectAll().where('build_id', '=', build.build_id).executeTakeFirstOrThrow();
+      const path = join(farm.output, 'simple', 'e2e-pure', file.filename);
+      assert.ok(existsSync(path));
+      assert.equal(sha256File(path), file.filehash);
+      assert.ok(farm.coordinator.slaveDriver.list().some((s) => s.label === 'python-slave'));
+    } finally {
+      child.kill('SIGTERM');
+      await exited;
+    }
+  } finally {
+    await farm.stop();
+  }
+});

@@ -1,0 +1,206 @@
+import { test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { formatDate, formatDateTime, formatDuration, formatNumber, formatSize, escapeHtml } from '../../../site/lib/format.ts';
+import { simpleIndexLinks, simpleLinks } from '../../../site/lib/simple-html.ts';
+import {
+  DEFAULT_SITE,
+  abiLabel,
+  logPathParts,
+  logUrl,
+  projectAbis,
+  projectJson,
+  projectView,
+  robotsTxt,
+  searchIndexRows,
+  simpleFiles,
+  simpleIndexJson,
+  simpleProjectJson,
+  sitemaps,
+  versionAnchor,
+} from '../../../site/lib/views.ts';
+import { wheelIsVersion } from '../../../coordinator/pages/scribe.ts';
+import { sampleProject } from '../../helpers/site-fixture.ts';
+import { pep691IndexSchema, pep691ProjectSchema, projectJsonSchema } from '../../helpers/page-schemas.ts';
+
+const here = dirname(fileURLToPath(import.meta.url));
+
+describe('format', () => {
+  test('sizes, numbers, dates and durations', () => {
+    assert.equal(formatSize(512), '512 B');
+    assert.equal(formatSize(8473), '8.3 KB');
+    assert.equal(formatSize(1_572_864), '1.5 MB');
+    assert.equal(formatNumber(1234567), '1,234,567');
+    const d = new Date('2026-11-05T06:07:08Z');
+    assert.equal(formatDate(d), '2026-11-05');
+    assert.equal(formatDateTime(d), '2026-11-05 06:07:08');
+    assert.equal(formatDuration(0), '0 seconds');
+    assert.equal(formatDuration(90061), '1 day, 1 hour');
+    assert.equal(formatDuration(400 * 86400), '1 year, 35 days');
+  });
+
+  test('escapeHtml escapes every markup character', () => {
+    assert.equal(escapeHtml(`<a href="x">'&'</a>`), '&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;');
+  });
+});
+
+describe('log paths', () => {
+  test('build id zero-padded to 12 digits and split in three', () => {
+    assert.deepEqual(logPathParts(1), ['0000', '0000', '0001.txt.gz']);
+    assert.equal(logUrl(123456789012), '/logs/1234/5678/9012.txt.gz');
+    assert.equal(logUrl(123456), '/logs/0000/0012/3456.txt.gz');
+  });
+
+  test('refuses ids that do not fit', () => {
+    assert.throws(() => logPathParts(-1), RangeError);
+    assert.throws(() => logPathParts(1e12), RangeError);
+    assert.throws(() => logPathParts(1.5), RangeError);
+  });
+});
+
+describe('simple pages', () => {
+  test('links carry hash, escaped requires-python, yank and metadata hashes', () => {
+    const html = simpleLinks(simpleFiles(sampleProject()));
+    const lines = html.trim().split('\n');
+    assert.equal(lines.length, 3);
+    assert.equal(
+      lines[0],
+      `<a href="/simple/sample-pkg/sample_pkg-2.0rc1-py3-none-any.whl#sha256=${'b'.repeat(64)}" data-requires-python="&gt;=3.9" ` +
+        `data-core-metadata="sha256=${'c'.repeat(64)}" data-dist-info-metadata="sha256=${'c'.repeat(64)}">sample_pkg-2.0rc1-py3-none-any.whl</a><br>`,
+    );
+    assert.match(lines[1] ?? '', /data-yanked=""/);
+    assert.doesNotMatch(lines[2] ?? '', /data-yanked|data-core-metadata/);
+  });
+
+  test('extracted metadata hashes override and supply the database ones', () => {
+    const files = simpleFiles(sampleProject(), new Map([['sample_pkg-1.0-cp39-cp39-linux_armv7l.whl', 'f'.repeat(64)], ['sample_pkg-2.0rc1-py3-none-any.whl', null]]));
+    assert.equal(files.find((f) => f.filename.includes('1.0-'))?.metadataSha256, 'f'.repeat(64));
+    assert.equal(files.find((f) => f.filename.includes('2.0rc1'))?.metadataSha256, null);
+  });
+
+  test('PEP 691 project JSON validates and lists versions oldest first', () => {
+    const data = sampleProject();
+    const json = pep691ProjectSchema.parse(simpleProjectJson(data, simpleFiles(data)));
+    assert.deepEqual(json.versions, ['0.9', '1.0', '1.1', '2.0rc1']);
+    assert.equal(json.files.length, 3);
+    assert.equal(json.files[1]?.yanked, true);
+    assert.deepEqual(json.files[0]?.['core-metadata'], { sha256: 'c'.repeat(64) });
+    assert.equal(json.files[2]?.['core-metadata'], false);
+    assert.equal(json.files[0]?.['upload-time'], '2026-11-20T10:00:00.000Z');
+  });
+
+  test('root index in HTML and JSON; names are escaped', () => {
+    assert.equal(simpleIndexLinks(['a-b', 'x<y']), '<a href="a-b/">a-b</a><br>\n<a href="x&lt;y/">x&lt;y</a><br>\n');
+    assert.deepEqual(pep691IndexSchema.parse(simpleIndexJson(['a', 'b'])).projects, [{ name: 'a' }, { name: 'b' }]);
+  });
+});
+
+describe('project JSON', () => {
+  test('keeps every key of the original public JSON', () => {
+    const sample = JSON.parse(readFileSync(join(here, 'reference-project.json'), 'utf8')) as Record<string, unknown>;
+    const ours = projectJson(sampleProject(), DEFAULT_SITE) as Record<string, unknown>;
+    for (const key of Object.keys(sample)) assert.ok(key in ours, `missing top-level key ${key}`);
+    const theirRelease = Object.values(sample.releases as Record<string, Record<string, unknown>>)[0] ?? {};
+    const ourRelease = (ours.releases as Record<string, Record<string, unknown>>)['1.0'] ?? {};
+    for (const key of Object.keys(theirRelease)) assert.ok(key in ourRelease, `missing release key ${key}`);
+    const theirFile = Object.values(theirRelease.files as Record<string, Record<string, unknown>>)[0] ?? {};
+    const ourFile = Object.values(ourRelease.files as Record<string, Record<string, unknown>>)[0] ?? {};
+    assert.deepEqual(Object.keys(ourFile), Object.keys(theirFile));
+  });
+
+  test('validates, with per-ABI build status and sorted dependencies', () => {
+    const json = projectJsonSchema.parse(projectJson(sampleProject(), { baseUrl: 'https://wheels.example.org' }));
+    assert.equal(json.piwheels_url, 'https://wheels.example.org/project/sample-pkg');
+    assert.equal(json.pypi_url, 'https://pypi.org/project/sample-pkg');
+    const r10 = json.releases['1.0'];
+    assert.ok(r10);
+    assert.deepEqual(r10.abis.cp311, { status: 'fail', build_id: 13, log_url: '/logs/0000/0000/0013.txt.gz' });
+    assert.deepEqual(r10.files['sample_pkg-1.0-cp39-cp39-linux_armv7l.whl']?.apt_dependencies, ['libatlas3-base', 'libopenjp2-7']);
+    assert.equal(json.releases['1.1']?.yanked, true);
+    assert.equal(json.releases['0.9']?.skip_reason, 'binary only');
+    assert.deepEqual(json.releases['0.9']?.abis.cp39, { status: 'skip', build_id: null, log_url: null });
+    assert.equal(json.releases['2.0rc1']?.prerelease, true);
+    assert.equal(json.releases['1.1']?.released, '2026-11-10 12:30:45');
+  });
+
+  test('the schema refuses a document missing an original key', () => {
+    const json = projectJson(sampleProject(), DEFAULT_SITE) as Record<string, unknown>;
+    delete json.summary;
+    assert.throws(() => projectJsonSchema.parse(json));
+  });
+});
+
+describe('project page view', () => {
+  test('ABIs ordered by OS release, unknown ones after', () => {
+    const data = sampleProject();
+    data.releases[0]!.abis.cp312 = { status: 'pending', buildId: null };
+    assert.deepEqual(projectAbis(data), ['cp39', 'cp311', 'cp312']);
+    assert.deepEqual(abiLabel('cp311'), { os: 'Bookworm', python: 'Python 3.11' });
+    assert.deepEqual(abiLabel('cp312'), { os: 'cp312', python: 'Python 3.12' });
+  });
+
+  test('install hint from the newest stable, unyanked release with a wheel', () => {
+    const view = projectView(sampleProject());
+    assert.equal(view.installVersion, '1.0');
+    assert.deepEqual(view.aptDependencies, ['libatlas3-base', 'libopenjp2-7']);
+    assert.deepEqual(view.pipDependencies, ['numpy']);
+    assert.equal(view.fileCount, 3);
+  });
+
+  test('status cells link to logs only when a build exists', () => {
+    const view = projectView(sampleProject());
+    const pre = view.releases[0]!;
+    assert.deepEqual(pre.cells.map((c) => [c.abi, c.status, c.logUrl]), [
+      ['cp39', 'pending', null],
+      ['cp311', 'success', '/logs/0000/0012/3456.txt.gz'],
+    ]);
+    const skipped = view.releases[3]!;
+    assert.equal(skipped.cells[0]?.title, 'Skipped: binary only');
+  });
+
+  test('a project with no releases has no install version', () => {
+    const view = projectView({ ...sampleProject(), releases: [] });
+    assert.equal(view.installVersion, null);
+    assert.deepEqual(view.abis, []);
+  });
+
+  test('version anchors are id-safe', () => {
+    assert.equal(versionAnchor('1.0+local/x'), 'v1.0_local_x');
+  });
+});
+
+describe('search index, sitemaps, robots', () => {
+  test('packages.json rows keep piwheels positions and add the summary', () => {
+    assert.deepEqual(searchIndexRows([{ package: 'numpy', description: 'arrays', downloadsRecent: 3, downloadsAll: 9 }]), [['numpy', 3, 9, 'arrays']]);
+  });
+
+  test('sitemap index lists static pages and one file per chunk of projects', () => {
+    const files = sitemaps(['a', 'b', 'c', 'd', 'e'], DEFAULT_SITE, new Date('2026-11-25T12:00:00Z'), 2);
+    assert.deepEqual([...files.keys()], ['sitemap0.xml', 'sitemap1.xml', 'sitemap2.xml', 'sitemap3.xml', 'sitemap.xml']);
+    assert.match(files.get('sitemap0.xml') ?? '', /<loc>https:\/\/www\.piwheels\.org\/faq\.html<\/loc>/);
+    assert.equal((files.get('sitemap3.xml') ?? '').match(/<url>/g)?.length, 1);
+    const index = files.get('sitemap.xml') ?? '';
+    assert.equal(index.match(/<sitemap>/g)?.length, 4);
+    assert.match(index, /<lastmod>2026-11-25<\/lastmod>/);
+  });
+
+  test('sitemap of an empty farm still has the static pages', () => {
+    assert.deepEqual([...sitemaps([], DEFAULT_SITE, new Date()).keys()], ['sitemap0.xml', 'sitemap.xml']);
+  });
+
+  test('robots.txt points at the sitemap', () => {
+    assert.match(robotsTxt({ baseUrl: 'https://w.example' }), /^Sitemap: https:\/\/w\.example\/sitemap\.xml$/m);
+  });
+});
+
+describe('wheel versions', () => {
+  test('matches escaped and PEP 440-equal spellings only', () => {
+    assert.ok(wheelIsVersion('foo-1.0-py3-none-any.whl', '1.0'));
+    assert.ok(wheelIsVersion('foo-1.0.post1-py3-none-any.whl', '1.0-1'));
+    assert.ok(wheelIsVersion('foo-1.0_a-py3-none-any.whl', '1.0-a'));
+    assert.ok(!wheelIsVersion('foo-1.0.1-py3-none-any.whl', '1.0'));
+    assert.ok(!wheelIsVersion('not-a-wheel.txt', '1.0'));
+  });
+});
