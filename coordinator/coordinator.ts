@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { UserError } from '../shared/cli.ts';
 import { defaultDsn, openDatabase, type BuildRecord, type Database } from '../shared/db/index.ts';
 import { logLevel, type Logger } from '../shared/log.ts';
+import { serveCurve } from '../shared/wire/curve.ts';
 import { DEFAULT_ENDPOINTS } from '../shared/wire/transport.ts';
 import { envBoolean, envInteger, envNumber, zmqAddress } from '../shared/config.ts';
 import { AllowList } from './upstream/allow-list.ts';
@@ -55,6 +56,12 @@ export const masterConfigSchema = z.object({
   pageWindow: envNumber.pipe(z.number().min(0)).default(2),
   /** Builds per ABI kept in memory for dispatch. */
   queueLimit: envInteger.pipe(z.number().int().positive()).default(1000),
+  /** This master's secret CURVE certificate; with curveClients, tcp:// endpoints admit only authorized keys. */
+  curveSecret: z.string().min(1).optional(),
+  /** A folder of the public certificates (NAME.key) of the slaves and tools admitted. */
+  curveClients: z.string().min(1).optional(),
+}).refine((config) => (config.curveSecret === undefined) === (config.curveClients === undefined), {
+  message: 'CURVE needs both curve-secret (this master\'s NAME.key_secret) and curve-clients (the folder of authorized NAME.key files)',
 });
 
 export type MasterConfig = z.output<typeof masterConfigSchema>;
@@ -178,6 +185,9 @@ export async function startCoordinator(config: MasterConfig, options: StartOptio
     for (const close of closers.reverse()) await close().catch((error: unknown) => logger.error({ err: error }, 'close failed'));
   };
   try {
+    if (config.curveSecret !== undefined && config.curveClients !== undefined) {
+      closers.push(await serveCurve(config.curveSecret, config.curveClients, child('curve')));
+    }
     const heavy = await openHeavy(config.dsn, main);
     closers.push(heavy.close);
     const access = await openAccessStore(config.dsn, main);
