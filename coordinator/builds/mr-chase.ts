@@ -13,7 +13,9 @@ import { ProtocolError, mrChase as mrChaseProtocol, type Message } from '../../s
 import { createSocket, type WireSocket } from '../../shared/wire/transport.ts';
 import { canonicalizeName, isValidProjectName } from '../../shared/names.ts';
 import type { ScribeRequest } from '../pages/scribe.ts';
-import { addArmv6Twins, fileFromTuple, nextFile, type BuildResult, type BuiltFile } from './slave-driver.ts';
+import { addArmv6Twins, buildFromMessage, nextFile, type BuildResult } from '../../shared/build.ts';
+import type { BuildLog } from './build-recorder.ts';
+import type { FileTransfers } from './file-juggler.ts';
 import { Task, type TaskOptions } from '../runtime/tasks.ts';
 import { checkWheelFilename } from './wheel-check.ts';
 
@@ -42,14 +44,10 @@ export interface MrChaseDatabase {
 
 export interface MrChaseDeps {
   db: MrChaseDatabase;
-  /** Records an imported build (as the slave driver's logBuild); resolves to its id. */
-  logBuild(build: BuildResult): Promise<number>;
-  /** The file juggler: which file the importer is about to send (slave id 0, as piwheels). */
-  expectFile(slaveId: number, file: BuiltFile): void;
-  verifyFile(slaveId: number, pkg: string): Promise<boolean>;
-  cancelTransfers(slaveId: number): void;
-  /** The build is recorded and its files are in place: write its log and pages. */
-  buildRecorded(buildId: number, build: BuildResult): void;
+  /** The file juggler: imported files arrive as slave 0's, as piwheels does it. */
+  transfers: FileTransfers;
+  /** The build recorder: stores an imported build (and hands it to the page writer). */
+  recorder: BuildLog;
   /** A page rewrite or deletion (through the secretary, or the scribe directly). */
   pages(request: ScribeRequest): Promise<void>;
   /** Statistics, home page and search index rewritten now (BigBrother's HOME). */
@@ -169,7 +167,7 @@ export class MrChase extends Task {
 
   private abandonImport(): void {
     this.current = undefined;
-    this.deps.cancelTransfers(IMPORT_SLAVE_ID);
+    this.deps.transfers.cancel(IMPORT_SLAVE_ID);
   }
 
   private async doImport(client: string, data: Extract<ChaseRequest, { msg: 'IMPORT' }>['data']): Promise<ChaseReply> {
@@ -181,14 +179,14 @@ export class MrChase extends Task {
       this.logger.warn({ package: this.current.build.package }, 'abandoning an unfinished import');
       this.abandonImport();
     }
-    const [, rawPackage, version, abiTag, status, duration, output, fileTuples] = data;
-    const pkg = canonicalizeName(rawPackage);
-    if (!status) return error('importing a failed build is not supported');
-    if (fileTuples.length === 0) return error('no files listed for import');
+    const imported = buildFromMessage(data);
+    const { version, abiTag, files } = imported;
+    const pkg = canonicalizeName(imported.package);
+    if (!imported.status) return error('importing a failed build is not supported');
+    if (files.length === 0) return error('no files listed for import');
     const abis = await this.deps.db.getBuildAbis();
     if (!abis.includes(abiTag)) return error(`invalid ABI: ${abiTag} (build ABIs: ${abis.join(', ') || 'none'})`);
     if (!(await this.deps.db.testPackageVersion(pkg, version))) return error(`unknown package version ${pkg} ${version}`);
-    const files = fileTuples.map((t) => fileFromTuple(t));
     const names = new Set<string>();
     for (const file of files) {
       const problem = checkWheelFilename(file.filename, pkg);
@@ -197,20 +195,11 @@ export class MrChase extends Task {
       if (names.has(file.filename)) return error(`file ${file.filename} listed twice`);
       names.add(file.filename);
     }
-    const build: BuildResult = {
-      slaveId: IMPORT_SLAVE_ID,
-      package: pkg,
-      version,
-      abiTag,
-      status: true,
-      duration: duration.totalSeconds(),
-      output,
-      files: addArmv6Twins(files),
-    };
+    const build: BuildResult = { ...imported, slaveId: IMPORT_SLAVE_ID, package: pkg, files: addArmv6Twins(files) };
     const first = nextFile(build)!;
     this.current = { client, build, lastSeen: this.now(), attempts: 0 };
     this.logger.info({ package: pkg, version, abi: abiTag, files: files.length }, 'import started; send %s', first.filename);
-    this.deps.expectFile(IMPORT_SLAVE_ID, first);
+    this.deps.transfers.expect(IMPORT_SLAVE_ID, first);
     return { msg: 'SEND', data: first.filename };
   }
 
@@ -223,7 +212,8 @@ export class MrChase extends Task {
     state.lastSeen = this.now();
     const build = state.build;
     const file = nextFile(build)!;
-    if (!(await this.deps.verifyFile(IMPORT_SLAVE_ID, build.package))) {
+    const committed = await this.deps.transfers.verify(IMPORT_SLAVE_ID, build.package);
+    if (committed === null) {
       state.attempts += 1;
       if (state.attempts >= (this.options.maxTransferAttempts ?? 5)) {
         this.logger.error({ file: file.filename }, 'import transfer keeps failing to verify; abandoned');
@@ -231,21 +221,21 @@ export class MrChase extends Task {
         return error(`transfer of ${file.filename} failed verification ${state.attempts} times`);
       }
       this.logger.warn({ file: file.filename, attempt: state.attempts }, 'import transfer failed to verify; re-send');
-      this.deps.expectFile(IMPORT_SLAVE_ID, file);
+      this.deps.transfers.expect(IMPORT_SLAVE_ID, file);
       return { msg: 'SEND', data: file.filename };
     }
     file.transferred = true;
+    file.metadataHash = committed.metadataHash;
     state.attempts = 0;
     this.logger.info({ file: file.filename }, 'verified imported file');
     const next = nextFile(build);
     if (next !== undefined) {
-      this.deps.expectFile(IMPORT_SLAVE_ID, next);
+      this.deps.transfers.expect(IMPORT_SLAVE_ID, next);
       return { msg: 'SEND', data: next.filename };
     }
     this.current = undefined;
-    const buildId = await this.deps.logBuild(build);
+    const buildId = await this.deps.recorder.record(build);
     this.logger.info({ package: build.package, version: build.version, build: buildId }, 'registered imported build');
-    this.deps.buildRecorded(buildId, build);
     return done('IMPORT');
   }
 
