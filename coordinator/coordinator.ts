@@ -242,10 +242,10 @@ export async function startCoordinator(config: MasterConfig, options: StartOptio
         db: main,
         transfers: fileJuggler,
         recorder,
-        pages: page,
-        rebuildHome: async () => bigBrother.forceHome(),
-        deleted: (pkg, version) => slaveDriver.deleted(pkg, version),
-        queueChanged: () => architect.nudge(),
+        pages,
+        home: bigBrother,
+        builds: slaveDriver,
+        refill: architect,
       },
     });
     const lumberjack = new Lumberjack({

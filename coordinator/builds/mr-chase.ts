@@ -15,6 +15,7 @@ import { canonicalizeName, isValidProjectName } from '../../shared/names.ts';
 import type { ScribeRequest } from '../pages/scribe.ts';
 import { addArmv6Twins, buildFromMessage, nextFile, type BuildResult } from '../../shared/build.ts';
 import type { BuildLog } from './build-recorder.ts';
+import type { QueueRefill } from './slave-driver.ts';
 import type { FileTransfers } from './file-juggler.ts';
 import { Task, type TaskOptions } from '../runtime/tasks.ts';
 import { checkWheelFilename } from './wheel-check.ts';
@@ -42,20 +43,33 @@ export interface MrChaseDatabase {
   getAllPackageVersions(): Promise<Map<string, Set<string>>>;
 }
 
+/** Where page rewrites and deletions go (the secretary, or the scribe directly). */
+export interface PageRequests {
+  request(request: ScribeRequest): Promise<void>;
+}
+
+/** Who rewrites statistics, the home page and the search index on demand (BigBrother's HOME). */
+export interface HomePage {
+  forceHome(): void | Promise<void>;
+}
+
+/** Who cancels builds of a removed package or version, handed out or queued (the slave driver). */
+export interface BuildCancellation {
+  deleted(pkg: string, version: string | null): void;
+}
+
+/** MrChase's collaborators. */
 export interface MrChaseDeps {
   db: MrChaseDatabase;
   /** The file juggler: imported files arrive as slave 0's, as piwheels does it. */
   transfers: FileTransfers;
   /** The build recorder: stores an imported build (and hands it to the page writer). */
   recorder: BuildLog;
-  /** A page rewrite or deletion (through the secretary, or the scribe directly). */
-  pages(request: ScribeRequest): Promise<void>;
-  /** Statistics, home page and search index rewritten now (BigBrother's HOME). */
-  rebuildHome(): Promise<void>;
-  /** Builds of this package (or version) handed out or queued must be cancelled. */
-  deleted(pkg: string, version: string | null): void;
-  /** Versions were added or un-skipped: the build queue should look again. */
-  queueChanged?(): void;
+  pages: PageRequests;
+  home: HomePage;
+  builds: BuildCancellation;
+  /** Versions were added or un-skipped: the build queue should look again (the architect). */
+  refill?: QueueRefill;
 }
 
 export interface MrChaseOptions extends TaskOptions {
@@ -271,7 +285,7 @@ export class MrChase extends Task {
       if (skip) return error('SKIPPKG');
       if (unskip) {
         await this.deps.db.skipPackage(pkg, '');
-        this.deps.queueChanged?.();
+        this.deps.refill?.nudge();
       }
       if (description) await this.deps.db.setPackageDescription(pkg, description);
       this.logger.info({ package: pkg, unskip, description: description || undefined }, 'updated package');
@@ -279,7 +293,7 @@ export class MrChase extends Task {
       reply = done('UPDPKG');
     }
     await this.recordAliases(pkg, aliases);
-    await this.deps.pages({ kind: rewrite, package: pkg });
+    await this.deps.pages.request({ kind: rewrite, package: pkg });
     return reply;
   }
 
@@ -305,9 +319,9 @@ export class MrChase extends Task {
       rewrite = 'BOTH';
       reply = done('UPDVER');
     }
-    this.deps.queueChanged?.();
+    this.deps.refill?.nudge();
     await this.recordAliases(pkg, aliases);
-    await this.deps.pages({ kind: rewrite, package: pkg });
+    await this.deps.pages.request({ kind: rewrite, package: pkg });
     return reply;
   }
 
@@ -319,11 +333,11 @@ export class MrChase extends Task {
       this.logger.error({ package: pkg }, 'unknown package');
       return error('NOPKG');
     }
-    this.deps.deleted(pkg, null);
+    this.deps.builds.deleted(pkg, null);
     if (!skip && !builds) {
       await this.deps.db.deletePackage(pkg);
       this.logger.info({ package: pkg }, 'deleted package');
-      await this.deps.pages({ kind: 'DELPKG', package: pkg });
+      await this.deps.pages.request({ kind: 'DELPKG', package: pkg });
       return done('DELPKG');
     }
     let result = 'SKIPPKG';
@@ -336,11 +350,11 @@ export class MrChase extends Task {
       for (const version of versions) await this.deps.db.deleteBuild(pkg, version);
       this.logger.info({ package: pkg, versions: versions.size }, 'deleted every build of package');
       // the wheels go with the directory; the pages are then written afresh
-      await this.deps.pages({ kind: 'DELPKG', package: pkg });
+      await this.deps.pages.request({ kind: 'DELPKG', package: pkg });
       result = 'DELPKGBLD';
-      if (!skip) this.deps.queueChanged?.();
+      if (!skip) this.deps.refill?.nudge();
     }
-    await this.deps.pages({ kind: 'BOTH', package: pkg });
+    await this.deps.pages.request({ kind: 'BOTH', package: pkg });
     return done(result);
   }
 
@@ -351,15 +365,15 @@ export class MrChase extends Task {
       return error('NOVER');
     }
     if (!skip && !builds && !yank) {
-      this.deps.deleted(pkg, version);
+      this.deps.builds.deleted(pkg, version);
       await this.deps.db.deleteVersion(pkg, version);
       this.logger.info({ package: pkg, version }, 'deleted version');
-      await this.deps.pages({ kind: 'DELVER', package: pkg, version });
+      await this.deps.pages.request({ kind: 'DELVER', package: pkg, version });
       return done('DELVER');
     }
     let result = '';
     if (skip) {
-      this.deps.deleted(pkg, version);
+      this.deps.builds.deleted(pkg, version);
       await this.deps.db.skipPackageVersion(pkg, version, skip);
       this.logger.info({ package: pkg, version, skip }, 'skipped version');
       result = 'SKIPVER';
@@ -370,14 +384,14 @@ export class MrChase extends Task {
       result = 'YANKVER';
     }
     if (builds) {
-      this.deps.deleted(pkg, version);
+      this.deps.builds.deleted(pkg, version);
       await this.deps.db.deleteBuild(pkg, version);
       this.logger.info({ package: pkg, version }, 'deleted builds of version');
-      if (!skip) this.deps.queueChanged?.();
-      await this.deps.pages({ kind: 'DELVER', package: pkg, version });
+      if (!skip) this.deps.refill?.nudge();
+      await this.deps.pages.request({ kind: 'DELVER', package: pkg, version });
       result = 'DELVERBLD';
     }
-    await this.deps.pages({ kind: 'BOTH', package: pkg });
+    await this.deps.pages.request({ kind: 'BOTH', package: pkg });
     return done(result);
   }
 
@@ -386,20 +400,20 @@ export class MrChase extends Task {
   private async doRebuild(data: Extract<ChaseRequest, { msg: 'REBUILD' }>['data']): Promise<ChaseReply> {
     if (data[0] === 'HOME' || data[0] === 'SEARCH') {
       this.logger.info('rebuilding home page and search index');
-      await this.deps.rebuildHome();
+      await this.deps.home.forceHome();
       return done('REBUILD');
     }
     const [part, name] = data;
     if (name === null) {
       const packages = [...(await this.deps.db.getAllPackages())].sort();
       this.logger.warn({ part, packages: packages.length }, 'rebuilding pages of every package');
-      for (const pkg of packages) await this.deps.pages({ kind: part, package: pkg });
+      for (const pkg of packages) await this.deps.pages.request({ kind: part, package: pkg });
       return done('REBUILD');
     }
     const pkg = canonicalizeName(name);
     if (!(await this.deps.db.testPackage(pkg))) return error(`unknown package ${name}`);
     this.logger.info({ part, package: pkg }, 'rebuilding pages');
-    await this.deps.pages({ kind: part, package: pkg });
+    await this.deps.pages.request({ kind: part, package: pkg });
     return done('REBUILD');
   }
 

@@ -49,15 +49,19 @@ export async function startHarness(dialect: Dialect, options: { fileQueue?: stri
       db: t.db,
       transfers: juggler,
       recorder,
-      pages: async (request) => {
-        pages.push(request);
-        await scribe.handle(request);
+      pages: {
+        request: async (request) => {
+          pages.push(request);
+          await scribe.handle(request);
+        },
       },
-      rebuildHome: async () => {
-        await scribe.writeHome(await t.db.getStatistics());
-        await scribe.writeSearchIndex(await t.db.getSearchIndex());
+      home: {
+        forceHome: async () => {
+          await scribe.writeHome(await t.db.getStatistics());
+          await scribe.writeSearchIndex(await t.db.getSearchIndex());
+        },
       },
-      deleted: (pkg, version) => deleted.push([pkg, version]),
+      builds: { deleted: (pkg, version) => deleted.push([pkg, version]) },
     },
   });
   const jack = new Lumberjack({
