@@ -176,10 +176,15 @@ export class FileJuggler extends Task implements FileTransfers {
       this.logger.warn({ file: path, package: pkg, err: error }, 'no readable METADATA in the wheel');
       return null;
     }
-    writeMetadataFile(path, metadata.raw);
-    const twin = armv6TwinName(basename(path));
-    if (twin !== null && (await this.linksTo(join(dirname(path), twin), basename(path)))) {
-      writeMetadataFile(join(dirname(path), twin), metadata.raw);
+    try {
+      writeMetadataFile(path, metadata.raw);
+      const twin = armv6TwinName(basename(path));
+      if (twin !== null && (await this.linksTo(join(dirname(path), twin), basename(path)))) {
+        writeMetadataFile(join(dirname(path), twin), metadata.raw);
+      }
+    } catch (error) {
+      // the wheel is in place; the page writer extracts a missing .metadata file itself
+      this.logger.warn({ file: path, package: pkg, err: error }, 'could not write the .metadata file');
     }
     return metadata.sha256;
   }
