@@ -12,7 +12,7 @@
 import { ProtocolError, mrChase as mrChaseProtocol, type Message } from '../../shared/wire/protocols.ts';
 import { createSocket, type WireSocket } from '../../shared/wire/transport.ts';
 import { canonicalizeName, isValidProjectName } from '../../shared/names.ts';
-import type { ScribeRequest } from '../pages/scribe.ts';
+import type { PageRequest } from '../pages/page-request.ts';
 import { addArmv6Twins, fileFromTuple, nextFile, type BuildResult, type BuiltFile } from './slave-driver.ts';
 import { Task, type TaskOptions } from '../runtime/tasks.ts';
 import { checkWheelFilename } from './wheel-check.ts';
@@ -51,7 +51,7 @@ export interface MrChaseDeps {
   /** The build is recorded and its files are in place: write its log and pages. */
   buildRecorded(buildId: number, build: BuildResult): void;
   /** A page rewrite or deletion (through the secretary, or the scribe directly). */
-  pages(request: ScribeRequest): Promise<void>;
+  pages(request: PageRequest): Promise<void>;
   /** Statistics, home page and search index rewritten now (BigBrother's HOME). */
   rebuildHome(): Promise<void>;
   /** Builds of this package (or version) handed out or queued must be cancelled. */
