@@ -31,14 +31,18 @@ export type ProjectRewrite = z.infer<typeof projectRewrite>;
 export const pageRequest = z.discriminatedUnion('kind', [
   project,
   both,
+  /** A package's directories, wheels and alias links go. */
   z.object({ kind: z.literal('DELPKG'), package: packageName }),
+  /** One version's wheels go; the package's pages are rewritten without it. */
   z.object({ kind: z.literal('DELVER'), package: packageName, version: z.string().min(1) }),
+  /** A build's log, gzipped under logs/. */
   z.object({ kind: z.literal('LOG'), buildId: z.number().int().nonnegative(), log: z.string() }),
+  /** The home and stats pages, and the sitemaps. */
   z.object({ kind: z.literal('HOME'), stats: farmStatisticsSchema }),
+  /** packages.json, the search index. */
   z.object({ kind: z.literal('SEARCH'), entries: z.array(searchEntrySchema) }),
 ]);
 export type PageRequest = z.infer<typeof pageRequest>;
-export type PageRequestKind = PageRequest['kind'];
 
 /** The requests about one package's pages (what the changelog produces). */
 export type PackageRewrite = Extract<PageRequest, { package: string }>;
