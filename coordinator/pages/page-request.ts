@@ -2,9 +2,10 @@
 // Brother, finished builds) ask the page writer to do. The secretary buffers
 // the project rewrites among them and keeps that buffer in rewrites_pending
 // across restarts; the scribe carries them out in its own thread. This module
-// is the one definition of the request, of its stored form, and of the
-// mapping between the two.
+// is the one definition of the request, and the one place it is mapped to and
+// from its stored form (the rows the database layer reads and writes).
 import { z } from 'zod';
+import { RewritePendingSchema, type RewritePending } from '../../shared/db/records.ts';
 import { farmStatisticsSchema, searchEntrySchema } from '../../shared/model.ts';
 import { canonicalizeName } from '../../shared/names.ts';
 import { isSafeFilename } from '../../shared/wheel/name.ts';
@@ -15,10 +16,6 @@ export const packageName = z
   .min(1)
   .refine((s) => isSafeFilename(s) && canonicalizeName(s) === s, 'not a canonical package name');
 
-/** The requests the secretary buffers and de-duplicates per package. */
-export const projectRewriteKind = z.enum(['PROJECT', 'BOTH']);
-export type ProjectRewriteKind = z.infer<typeof projectRewriteKind>;
-
 /** The project page and JSON. */
 const project = z.object({ kind: z.literal('PROJECT'), package: packageName });
 /** The project page and JSON, and the package's simple index page. */
@@ -27,6 +24,7 @@ const both = z.object({ kind: z.literal('BOTH'), package: packageName });
 /** A rewrite the secretary holds back for duplicates. */
 export const projectRewrite = z.discriminatedUnion('kind', [project, both]);
 export type ProjectRewrite = z.infer<typeof projectRewrite>;
+export type ProjectRewriteKind = ProjectRewrite['kind'];
 
 export const pageRequest = z.discriminatedUnion('kind', [
   project,
@@ -87,13 +85,8 @@ export function parseProjectRewrite(input: unknown): ProjectRewrite {
 
 // --- the stored form ------------------------------------------------------------
 
-/** One row of rewrites_pending: a project rewrite and when it was first asked for. */
-export const pendingRewrite = z.object({
-  package: packageName,
-  addedAt: z.date(),
-  command: projectRewriteKind,
-});
-export type PendingRewrite = z.infer<typeof pendingRewrite>;
+/** One row of rewrites_pending (the database's record): a project rewrite and when it was first asked for. */
+export type PendingRewrite = RewritePending;
 
 export function toPendingRewrite(request: ProjectRewrite, addedAt: Date): PendingRewrite {
   return { package: request.package, addedAt, command: request.kind };
@@ -101,7 +94,9 @@ export function toPendingRewrite(request: ProjectRewrite, addedAt: Date): Pendin
 
 /** A stored row back as a request; throws PageRequestError for a row that is not one. */
 export function fromPendingRewrite(row: unknown): { request: ProjectRewrite; addedAt: Date } {
-  const parsed = pendingRewrite.safeParse(row);
-  if (!parsed.success) throw new PageRequestError(`stored page rewrite refused: ${firstIssue(parsed.error)}`);
-  return { request: { kind: parsed.data.command, package: parsed.data.package }, addedAt: parsed.data.addedAt };
+  const stored = RewritePendingSchema.safeParse(row);
+  if (!stored.success) throw new PageRequestError(`stored page rewrite refused: ${firstIssue(stored.error)}`);
+  const request = projectRewrite.safeParse({ kind: stored.data.command, package: stored.data.package });
+  if (!request.success) throw new PageRequestError(`stored page rewrite refused: ${firstIssue(request.error)}`);
+  return { request: request.data, addedAt: stored.data.addedAt };
 }
