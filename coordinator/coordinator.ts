@@ -19,7 +19,7 @@ import { FileJuggler } from './builds/file-juggler.ts';
 import { Lumberjack } from './access/lumberjack.ts';
 import { MrChase } from './builds/mr-chase.ts';
 import { PyPIClient } from './upstream/pypi.ts';
-import { scribeRequest, type ScribeRequest } from './pages/scribe.ts';
+import type { PageRequest } from './pages/page-request.ts';
 import type { ScribeThread, ScribeThreadOptions } from './pages/scribe-thread.ts';
 import { Secretary } from './pages/secretary.ts';
 import { SlaveDriver } from './builds/slave-driver.ts';
@@ -89,7 +89,7 @@ class Pages extends Task implements BuildPages {
   }
 
   /** Queues a page rewrite; failures are logged, never thrown at the caller. */
-  request(request: ScribeRequest): Promise<void> {
+  request(request: PageRequest): Promise<void> {
     const secretary = this.secretary;
     if (!secretary) return Promise.resolve();
     return secretary.request(request).catch((error: unknown) => {
@@ -180,7 +180,7 @@ export async function startCoordinator(config: MasterConfig, options: StartOptio
       windowMs: config.pageWindow * 1000,
       thread: { output: config.outputPath, dsn: config.dsn, log: { level: logLevel(logger), file: config.logFile } },
     });
-    const page = (request: ScribeRequest): Promise<void> => pages.request(request);
+    const page = (request: PageRequest): Promise<void> => pages.request(request);
 
     // The build path: slave driver (and MrChase for imports) -> file juggler
     // -> build recorder -> page writer.
@@ -267,12 +267,7 @@ export async function startCoordinator(config: MasterConfig, options: StartOptio
           ...(allowList ? { allowList } : {}),
           events: {
             deleted: ({ package: pkg, version }) => slaveDriver.deleted(pkg, version ?? null),
-            rewrite: (request) => {
-              const parsed = scribeRequest.safeParse(request);
-              if (parsed.success) return page(parsed.data);
-              logger.error({ request }, 'unusable page request from the cloud gazer');
-              return undefined;
-            },
+            rewrite: page,
             queueChanged: () => architect.nudge(),
           },
         }),

@@ -12,7 +12,7 @@
 import { ProtocolError, mrChase as mrChaseProtocol, type Message } from '../../shared/wire/protocols.ts';
 import { createSocket, type WireSocket } from '../../shared/wire/transport.ts';
 import { canonicalizeName, isValidProjectName } from '../../shared/names.ts';
-import type { ScribeRequest } from '../pages/scribe.ts';
+import type { PageRequest } from '../pages/page-request.ts';
 import { addArmv6Twins, buildFromMessage, nextFile, type BuildResult } from '../../shared/build.ts';
 import type { BuildLog } from './build-recorder.ts';
 import type { QueueRefill } from './slave-driver.ts';
@@ -45,7 +45,7 @@ export interface MrChaseDatabase {
 
 /** Where page rewrites and deletions go (the secretary, or the scribe directly). */
 export interface PageRequests {
-  request(request: ScribeRequest): Promise<void>;
+  request(request: PageRequest): Promise<void>;
 }
 
 /** Who rewrites statistics, the home page and the search index on demand (BigBrother's HOME). */

@@ -8,7 +8,8 @@ import { BuildRecorder } from '../../coordinator/builds/build-recorder.ts';
 import { FileJuggler } from '../../coordinator/builds/file-juggler.ts';
 import { Lumberjack } from '../../coordinator/access/lumberjack.ts';
 import { MrChase } from '../../coordinator/builds/mr-chase.ts';
-import { Scribe, type ScribeRequest } from '../../coordinator/pages/scribe.ts';
+import type { PageRequest } from '../../coordinator/pages/page-request.ts';
+import { Scribe } from '../../coordinator/pages/scribe.ts';
 import { AccessStore } from '../../coordinator/access/access-store.ts';
 import { createDatabase, tempDir, type Dialect, type TestDatabase } from './tool-db.ts';
 
@@ -22,7 +23,7 @@ export interface Harness {
   chase: MrChase;
   jack: Lumberjack;
   deleted: Array<[string, string | null]>;
-  pages: ScribeRequest[];
+  pages: PageRequest[];
   stop(): Promise<void>;
 }
 
@@ -34,7 +35,7 @@ export async function startHarness(dialect: Dialect, options: { fileQueue?: stri
   await scribe.writeStaticPages();
   const juggler = new FileJuggler({ address: options.fileQueue ?? 'tcp://127.0.0.1:0', outputPath: output });
   const deleted: Array<[string, string | null]> = [];
-  const pages: ScribeRequest[] = [];
+  const pages: PageRequest[] = [];
   const recorder = new BuildRecorder({
     store: t.db,
     pages: {
