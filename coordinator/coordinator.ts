@@ -168,15 +168,19 @@ async function openAccessStore(dsn: string, main: Database): Promise<{ store: { 
 export async function startCoordinator(config: MasterConfig, options: StartOptions): Promise<Coordinator> {
   const logger = options.logger;
   const child = (name: string): Logger => logger.child({ task: name });
-  const main = await openDatabase(config.dsn);
-  const closers: Array<() => Promise<void>> = [() => main.close()];
+  // certificates are read before anything else opens, so a bad one fails fast
+  const stopCurve =
+    config.curveSecret !== undefined && config.curveClients !== undefined ? await serveCurve(config.curveSecret, config.curveClients, child('curve')) : null;
+  const main = await openDatabase(config.dsn).catch(async (error: unknown) => {
+    await stopCurve?.();
+    throw error;
+  });
+  // closed in reverse: CURVE's authenticator goes last
+  const closers: Array<() => Promise<void>> = stopCurve ? [stopCurve, () => main.close()] : [() => main.close()];
   const closeAll = async (): Promise<void> => {
     for (const close of closers.reverse()) await close().catch((error: unknown) => logger.error({ err: error }, 'close failed'));
   };
   try {
-    if (config.curveSecret !== undefined && config.curveClients !== undefined) {
-      closers.push(await serveCurve(config.curveSecret, config.curveClients, child('curve')));
-    }
     const heavy = await openHeavy(config.dsn, main);
     closers.push(heavy.close);
     const access = await openAccessStore(config.dsn, main);
