@@ -10,6 +10,7 @@ import { formatDuration } from '../shared/duration.ts';
 import { Slave } from './slave.ts';
 import { probePython, readBoardInfo, readOsRelease, readSystemStats } from '../shared/sysinfo.ts';
 import { fileSender } from './transfer.ts';
+import { connectWithCurve } from '../shared/wire/curve.ts';
 
 const increase = (_value: string, previous: number): number => previous + 1;
 const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
@@ -43,6 +44,8 @@ export function buildProgram(): Command {
     .option('--file-endpoint <endpoint>', 'full file transfer endpoint, overriding --master/--file-port')
     .option('--master-timeout <duration>', 'how long the master may go without hearing from us, and we from it (default: 5m)')
     .option('--reply-timeout <duration>', 'wait for replies the master gives at once before reconnecting (default: 5s)')
+    .option('--curve-secret <file>', "this slave's secret CURVE certificate (NAME.key_secret, from piw-keys); needs --curve-server")
+    .option('--curve-server <file>', "the master's public CURVE certificate (NAME.key): talk to a master that runs with --curve-clients")
     .addOption(new Option('--allow-root', 'build as root (only for throw-away containers: setup.py runs with full rights)'))
     .exitOverride();
 }
@@ -74,6 +77,8 @@ export async function main(argv: string[]): Promise<number> {
       fileEndpoint: opts.fileEndpoint,
       masterTimeout: opts.masterTimeout,
       replyTimeout: opts.replyTimeout,
+      curveSecret: opts.curveSecret,
+      curveServer: opts.curveServer,
     },
     process.env,
     opts.configuration,
@@ -94,6 +99,7 @@ export async function main(argv: string[]): Promise<number> {
   } catch {
     throw new UserError(`build directory ${config.dir} is not writable: choose another with --dir`);
   }
+  if (config.curveSecret !== undefined && config.curveServer !== undefined) connectWithCurve(config.curveSecret, config.curveServer);
   let tags;
   try {
     tags = await probePython(config.python);
