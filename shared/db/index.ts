@@ -18,12 +18,6 @@ import type { BuildRecord, RewritePending } from './records.ts';
 import { loadRewritesPending, saveRewritesPending } from './rewrites.ts';
 import { getSearchIndex, getStatistics } from './statistics.ts';
 import { makeStore, transaction, type Store } from './store.ts';
-import type { Kysely } from 'kysely';
-import type { DialectName } from './connect.ts';
-import type { Tables } from './schema.ts';
-import { sql } from 'kysely';
-import { emptyBatch } from './access.ts';
-import type { DownloadRecord, JsonHitRecord, PageHitRecord, ProjectHitRecord, SearchRecord } from './records.ts';
 import { UserError } from '../cli.ts';
 
 export { batchSize, emptyBatch, type AccessBatch } from './access.ts';
@@ -49,56 +43,6 @@ export class Database {
   constructor(conn: Connection) {
     this.store = makeStore(conn);
   }
-
-  get dialect(): DialectName {
-    return this.store.conn.dialect;
-  }
-
-  get kysely(): Kysely<Tables> {
-    return this.store.conn.kysely;
-  }
-
-  async logBuild(record: BuildRecord): Promise<number> {
-    const [buildId] = await this.logBuilds([record]);
-    return buildId!;
-  }
-
-  async getPackageName(pkg: string): Promise<string | null> {
-    const row = await this.kysely.selectFrom('package_names').select('name').where('package', '=', pkg).orderBy('seen', 'desc').orderBy('name').limit(1).executeTakeFirst();
-    return row?.name ?? null;
-  }
-
-  async packageMarkedDeleted(pkg: string): Promise<boolean> {
-    const row = await this.kysely.selectFrom('packages').select('package').where('package', '=', pkg).where('skip', '=', 'deleted').executeTakeFirst();
-    return row !== undefined;
-  }
-
-  async getVersionsDeleted(pkg: string): Promise<Set<string>> {
-    const rows = await this.kysely.selectFrom('versions').select('version').where('package', '=', pkg).where('skip', '=', 'deleted').execute();
-    return new Set(rows.map((r) => r.version));
-  }
-
-  async getVersionSkip(pkg: string, version: string): Promise<string | null> {
-    const row = await this.kysely.selectFrom('versions').select('skip').where('package', '=', pkg).where('version', '=', version).executeTakeFirst();
-    return row?.skip ?? null;
-  }
-
-  async getPackageFiles(pkg: string): Promise<Map<string, string>> {
-    const rows = await this.kysely.selectFrom('builds as b').innerJoin('files as f', 'f.build_id', 'b.build_id').select(['f.filename', 'f.filehash']).where('b.package', '=', pkg).where(sql<boolean>`b.status`).orderBy('f.filename').execute();
-    return new Map(rows.map((r) => [r.filename, r.filehash]));
-  }
-
-  async getVersionFiles(pkg: string, version: string): Promise<Set<string>> {
-    const rows = await this.kysely.selectFrom('builds as b').innerJoin('files as f', 'f.build_id', 'b.build_id').select('f.filename').where('b.package', '=', pkg).where('b.version', '=', version).where(sql<boolean>`b.status`).execute();
-    return new Set(rows.map((r) => r.filename));
-  }
-
-  logDownload(r: DownloadRecord): Promise<void> { return this.logAccess({ ...emptyBatch(), downloads: [r] }); }
-  logDownloads(r: readonly DownloadRecord[]): Promise<void> { return this.logAccess({ ...emptyBatch(), downloads: [...r] }); }
-  logSearch(r: SearchRecord): Promise<void> { return this.logAccess({ ...emptyBatch(), searches: [r] }); }
-  logProject(r: ProjectHitRecord): Promise<void> { return this.logAccess({ ...emptyBatch(), projects: [r] }); }
-  logJson(r: JsonHitRecord): Promise<void> { return this.logAccess({ ...emptyBatch(), json: [r] }); }
-  logPage(r: PageHitRecord): Promise<void> { return this.logAccess({ ...emptyBatch(), pages: [r] }); }
 
   async close(): Promise<void> {
     await this.store.conn.close();

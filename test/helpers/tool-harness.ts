@@ -11,6 +11,7 @@ import { MrChase } from '../../coordinator/builds/mr-chase.ts';
 import { Scribe, type ScribeRequest } from '../../coordinator/pages/scribe.ts';
 import { AccessStore } from '../../coordinator/access/access-store.ts';
 import { createDatabase, tempDir, type Dialect, type TestDatabase } from './tool-db.ts';
+import { logBuild } from './db.ts';
 
 export interface Harness {
   t: TestDatabase;
@@ -39,7 +40,7 @@ export async function startHarness(dialect: Dialect, options: { fileQueue?: stri
     endpoint: options.importQueue ?? `ipc://${join(tmp.path, 'import')}`,
     deps: {
       db: t.db,
-      logBuild: (build) => t.db.logBuild(toBuildRecord(build, new Date())),
+      logBuild: (build) => logBuild(t.db, toBuildRecord(build, new Date())),
       expectFile: (slaveId, file) => juggler.expect(slaveId, file),
       verifyFile: (slaveId, pkg) => juggler.verify(slaveId, pkg),
       cancelTransfers: (slaveId) => juggler.cancel(slaveId),

@@ -5,7 +5,26 @@ import assert from 'node:assert/strict';
 import type { Database } from '../../../shared/db/index.ts';
 import { openDatabase, type BuildFileRecord, type BuildRecord } from '../../../shared/db/index.ts';
 import { UserError } from '../../../shared/cli.ts';
-import { DIALECTS, freshDatabase, migrateTo, scratchDatabase, type TestDatabase } from '../../helpers/db.ts';
+import {
+  DIALECTS,
+  freshDatabase,
+  getPackageFiles,
+  getPackageName,
+  getVersionFiles,
+  getVersionsDeleted,
+  getVersionSkip,
+  logBuild,
+  logDownload,
+  logDownloads,
+  logJson,
+  logPage,
+  logProject,
+  logSearch,
+  migrateTo,
+  packageMarkedDeleted,
+  scratchDatabase,
+  type TestDatabase,
+} from '../../helpers/db.ts';
 import { LATEST_VERSION } from '../../../shared/db/migrate.ts';
 
 const HASH = (n: number): string => n.toString(16).padStart(64, '0');
@@ -110,10 +129,10 @@ for (const dialect of DIALECTS) {
         await db.addPackageName('my-pkg', 'My_Pkg', new Date('2021-01-01T00:00:00Z'));
         await db.addPackageName('my-pkg', 'my.pkg', new Date('2019-01-01T00:00:00Z'));
         assert.deepEqual(await db.getPackageAliases('my-pkg'), ['My_Pkg', 'my.pkg']);
-        assert.equal(await db.getPackageName('my-pkg'), 'My_Pkg');
+        assert.equal(await getPackageName(t.kysely, 'my-pkg'), 'My_Pkg');
         await db.addPackageName('my-pkg', 'my.pkg', new Date('2022-01-01T00:00:00Z'));
-        assert.equal(await db.getPackageName('my-pkg'), 'my.pkg');
-        assert.equal(await db.getPackageName('unknown-pkg'), null);
+        assert.equal(await getPackageName(t.kysely, 'my-pkg'), 'my.pkg');
+        assert.equal(await getPackageName(t.kysely, 'unknown-pkg'), null);
         assert.deepEqual(await db.getPackageAliases('unknown-pkg'), []);
       });
 
@@ -127,14 +146,14 @@ for (const dialect of DIALECTS) {
 
       test('skip reasons and deletion marks', async () => {
         await addVersions(db, 'skippy', ['1.0', '2.0']);
-        assert.equal(await db.getVersionSkip('skippy', '1.0'), '');
+        assert.equal(await getVersionSkip(t.kysely, 'skippy', '1.0'), '');
         await db.skipPackageVersion('skippy', '1.0', 'deleted');
-        assert.equal(await db.getVersionSkip('skippy', '1.0'), 'deleted');
-        assert.equal(await db.getVersionSkip('skippy', '9.0'), null);
-        assert.deepEqual(await db.getVersionsDeleted('skippy'), new Set(['1.0']));
-        assert.equal(await db.packageMarkedDeleted('skippy'), false);
+        assert.equal(await getVersionSkip(t.kysely, 'skippy', '1.0'), 'deleted');
+        assert.equal(await getVersionSkip(t.kysely, 'skippy', '9.0'), null);
+        assert.deepEqual(await getVersionsDeleted(t.kysely, 'skippy'), new Set(['1.0']));
+        assert.equal(await packageMarkedDeleted(t.kysely, 'skippy'), false);
         await db.skipPackage('skippy', 'deleted');
-        assert.equal(await db.packageMarkedDeleted('skippy'), true);
+        assert.equal(await packageMarkedDeleted(t.kysely, 'skippy'), true);
         const data = await db.getProjectData('skippy');
         assert.equal(data?.skip, 'deleted');
         assert.equal(data?.releases.find((r) => r.version === '2.0')?.skip, 'deleted', 'a version inherits the package skip');
@@ -191,7 +210,7 @@ for (const dialect of DIALECTS) {
     describe('builds', () => {
       test('a successful build with files and dependencies, in one record', async () => {
         await addVersions(db, 'built', ['1.0']);
-        await db.kysely
+        await t.kysely
           .insertInto('preinstalled_apt_packages')
           .values([{ abi_tag: 'cp39', apt_package: 'libc6' }])
           .onConflict((oc) => oc.doNothing())
@@ -203,10 +222,10 @@ for (const dialect of DIALECTS) {
           dependencies: { apt: ['libc6', 'libfoo1', 'libfoo1'], pip: ['requests'] },
         });
         const twin = { ...file, filename: file.filename.replace('armv7l', 'armv6l'), platformTag: 'linux_armv6l', dependencies: { apt: [], pip: [] } };
-        const id = await db.logBuild(build('built', '1.0', 'cp39', [file, twin]));
+        const id = await logBuild(db, build('built', '1.0', 'cp39', [file, twin]));
         assert.ok(Number.isInteger(id) && id > 0);
-        assert.deepEqual(await db.getPackageFiles('built'), new Map([[file.filename, HASH(2)], [twin.filename, HASH(2)]]));
-        assert.deepEqual(await db.getVersionFiles('built', '1.0'), new Set([file.filename, twin.filename]));
+        assert.deepEqual(await getPackageFiles(t.kysely, 'built'), new Map([[file.filename, HASH(2)], [twin.filename, HASH(2)]]));
+        assert.deepEqual(await getVersionFiles(t.kysely, 'built', '1.0'), new Set([file.filename, twin.filename]));
         const info = (await db.getProjectData('built'))?.releases[0]?.files[file.filename];
         assert.ok(info);
         assert.equal(info.hash, HASH(2));
@@ -224,9 +243,9 @@ for (const dialect of DIALECTS) {
 
       test('a failed build returns its id and records no files', async () => {
         await addVersions(db, 'broken', ['1.0']);
-        const id = await db.logBuild(build('broken', '1.0', 'cp39', []));
+        const id = await logBuild(db, build('broken', '1.0', 'cp39', []));
         assert.ok(id > 0);
-        assert.deepEqual(await db.getPackageFiles('broken'), new Map());
+        assert.deepEqual(await getPackageFiles(t.kysely, 'broken'), new Map());
         assert.deepEqual((await db.getProjectData('broken'))?.releases[0]?.abis.cp39, { status: 'fail', buildId: id });
       });
 
@@ -242,9 +261,9 @@ for (const dialect of DIALECTS) {
           ['negative duration', build('refused', '1.0', 'cp39', [good], { duration: -5 })],
           ['duplicate file names', build('refused', '1.0', 'cp39', [good, good])],
         ];
-        for (const [why, record] of bad) await assert.rejects(db.logBuild(record), why);
-        await assert.rejects(db.logBuild(build('refused', '9.9', 'cp39', [good])), 'unknown version');
-        assert.deepEqual(await db.getPackageFiles('refused'), new Map());
+        for (const [why, record] of bad) await assert.rejects(logBuild(db, record), why);
+        await assert.rejects(logBuild(db, build('refused', '9.9', 'cp39', [good])), 'unknown version');
+        assert.deepEqual(await getPackageFiles(t.kysely, 'refused'), new Map());
         assert.deepEqual(await queueOf(db, 'refused'), { cp39: ['1.0'] });
         await assertConsistent(db);
       });
@@ -252,9 +271,9 @@ for (const dialect of DIALECTS) {
       test('a rebuilt file replaces the earlier one with its dependencies', async () => {
         await addVersions(db, 'rebuilt', ['1.0']);
         const first = wheel('rebuilt', '1.0', 'cp39', { dependencies: { apt: ['libold'], pip: [] } });
-        const id1 = await db.logBuild(build('rebuilt', '1.0', 'cp39', [first]));
+        const id1 = await logBuild(db, build('rebuilt', '1.0', 'cp39', [first]));
         const second = { ...first, filehash: HASH(9), filesize: 2000, dependencies: { apt: ['libnew'], pip: [] } };
-        const id2 = await db.logBuild(build('rebuilt', '1.0', 'cp39', [second]));
+        const id2 = await logBuild(db, build('rebuilt', '1.0', 'cp39', [second]));
         const files = (await db.getProjectData('rebuilt'))?.releases[0]?.files ?? {};
         assert.deepEqual(Object.keys(files), [first.filename]);
         assert.equal(files[first.filename]?.buildId, id2);
@@ -267,12 +286,12 @@ for (const dialect of DIALECTS) {
       test('deleteBuild, deleteVersion, deletePackage cascade to builds, files and dependencies', async () => {
         await addVersions(db, 'doomed', ['1.0', '2.0', '3.0']);
         for (const v of ['1.0', '2.0', '3.0']) {
-          await db.logBuild(build('doomed', v, 'cp39', [wheel('doomed', v, 'cp39', { dependencies: { apt: ['libx'], pip: [] } })]));
+          await logBuild(db, build('doomed', v, 'cp39', [wheel('doomed', v, 'cp39', { dependencies: { apt: ['libx'], pip: [] } })]));
         }
         const rows = async (table: 'builds' | 'versions') =>
-          (await db.kysely.selectFrom(table).select('version').where('package', '=', 'doomed').execute()).map((r) => r.version).sort();
+          (await t.kysely.selectFrom(table).select('version').where('package', '=', 'doomed').execute()).map((r) => r.version).sort();
         const deps = async () =>
-          (await db.kysely.selectFrom('dependencies').select('filename').where('filename', 'like', 'doomed-%').execute()).length;
+          (await t.kysely.selectFrom('dependencies').select('filename').where('filename', 'like', 'doomed-%').execute()).length;
         await db.deleteBuild('doomed', '1.0');
         assert.deepEqual(await rows('builds'), ['2.0', '3.0']);
         assert.deepEqual(await rows('versions'), ['1.0', '2.0', '3.0']);
@@ -289,7 +308,7 @@ for (const dialect of DIALECTS) {
         assert.deepEqual(await rows('builds'), []);
         assert.deepEqual(await rows('versions'), []);
         assert.equal(await deps(), 0);
-        assert.deepEqual(await db.getPackageFiles('doomed'), new Map());
+        assert.deepEqual(await getPackageFiles(t.kysely, 'doomed'), new Map());
         assert.deepEqual(await queueOf(db, 'doomed'), {});
         await assertConsistent(db);
       });
@@ -303,33 +322,33 @@ for (const dialect of DIALECTS) {
 
       test('a none wheel covers every ABI', async () => {
         await addVersions(db, 'q-none', ['1.0']);
-        await db.logBuild(build('q-none', '1.0', 'cp39', [wheel('q-none', '1.0', 'none')]));
+        await logBuild(db, build('q-none', '1.0', 'cp39', [wheel('q-none', '1.0', 'none')]));
         assert.deepEqual(await queueOf(db, 'q-none'), {});
       });
 
       test('an abi3 wheel covers every ABI', async () => {
         await addVersions(db, 'q-abi3', ['1.0']);
-        await db.logBuild(build('q-abi3', '1.0', 'cp39', [wheel('q-abi3', '1.0', 'abi3')]));
+        await logBuild(db, build('q-abi3', '1.0', 'cp39', [wheel('q-abi3', '1.0', 'abi3')]));
         assert.deepEqual(await queueOf(db, 'q-abi3'), {});
       });
 
       test('a failure moves the version to the next ABI, until none is left', async () => {
         await addVersions(db, 'q-fail', ['1.0']);
-        await db.logBuild(build('q-fail', '1.0', 'cp39', []));
+        await logBuild(db, build('q-fail', '1.0', 'cp39', []));
         assert.deepEqual(await queueOf(db, 'q-fail'), { cp311: ['1.0'] });
-        await db.logBuild(build('q-fail', '1.0', 'cp311', []));
+        await logBuild(db, build('q-fail', '1.0', 'cp311', []));
         assert.deepEqual(await queueOf(db, 'q-fail'), { cp313: ['1.0'] });
-        await db.logBuild(build('q-fail', '1.0', 'cp313', []));
+        await logBuild(db, build('q-fail', '1.0', 'cp313', []));
         assert.deepEqual(await queueOf(db, 'q-fail'), {});
       });
 
       test('an ABI-specific wheel moves the version to the next ABI', async () => {
         await addVersions(db, 'q-spec', ['1.0']);
-        await db.logBuild(build('q-spec', '1.0', 'cp39', [wheel('q-spec', '1.0', 'cp39')]));
+        await logBuild(db, build('q-spec', '1.0', 'cp39', [wheel('q-spec', '1.0', 'cp39')]));
         assert.deepEqual(await queueOf(db, 'q-spec'), { cp311: ['1.0'] });
-        await db.logBuild(build('q-spec', '1.0', 'cp311', [wheel('q-spec', '1.0', 'cp311')]));
+        await logBuild(db, build('q-spec', '1.0', 'cp311', [wheel('q-spec', '1.0', 'cp311')]));
         assert.deepEqual(await queueOf(db, 'q-spec'), { cp313: ['1.0'] });
-        await db.logBuild(build('q-spec', '1.0', 'cp313', [wheel('q-spec', '1.0', 'none', { filename: 'q_spec-1.0-py3-none-any.whl' })]));
+        await logBuild(db, build('q-spec', '1.0', 'cp313', [wheel('q-spec', '1.0', 'none', { filename: 'q_spec-1.0-py3-none-any.whl' })]));
         assert.deepEqual(await queueOf(db, 'q-spec'), {});
         await assertConsistent(db);
       });
@@ -365,7 +384,7 @@ for (const dialect of DIALECTS) {
         ]);
         assert.equal(ids.length, 4);
         assert.deepEqual([...ids].sort((a, b) => a - b), ids, 'ids follow the order of the records');
-        const rows = await db.kysely.selectFrom('builds').select(['build_id', 'package', 'version', 'abi_tag']).where('build_id', 'in', ids).orderBy('build_id').execute();
+        const rows = await t.kysely.selectFrom('builds').select(['build_id', 'package', 'version', 'abi_tag']).where('build_id', 'in', ids).orderBy('build_id').execute();
         assert.deepEqual(rows.map((r) => [r.package, r.version, r.abi_tag]), [
           ['q-batch', '1.0', 'cp39'], ['q-batch', '2.0', 'cp39'], ['q-batch-b', '1.0', 'cp39'], ['q-batch', '1.0', 'cp311'],
         ]);
@@ -381,8 +400,8 @@ for (const dialect of DIALECTS) {
 
       test('the project page agrees with the queue', async () => {
         await addVersions(db, 'q-page', ['1.0']);
-        const failed = await db.logBuild(build('q-page', '1.0', 'cp39', []));
-        const ok = await db.logBuild(build('q-page', '1.0', 'cp311', [wheel('q-page', '1.0', 'cp311')]));
+        const failed = await logBuild(db, build('q-page', '1.0', 'cp39', []));
+        const ok = await logBuild(db, build('q-page', '1.0', 'cp311', [wheel('q-page', '1.0', 'cp311')]));
         const abis = (await db.getProjectData('q-page'))?.releases[0]?.abis;
         assert.deepEqual(abis, {
           cp39: { status: 'fail', buildId: failed },
@@ -397,37 +416,37 @@ for (const dialect of DIALECTS) {
       const now = new Date('2026-06-30T12:00:00Z');
       test('each log lands in its table; bad addresses are refused', async () => {
         const count = async (table: 'downloads' | 'searches' | 'project_page_hits' | 'project_json_downloads' | 'web_page_hits') =>
-          Number((await db.kysely.selectFrom(table).select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirst())?.n ?? 0);
+          Number((await t.kysely.selectFrom(table).select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirst())?.n ?? 0);
         const before = {
           searches: await count('searches'),
           project: await count('project_page_hits'),
           json: await count('project_json_downloads'),
           page: await count('web_page_hits'),
         };
-        await db.logSearch({ package: 'numpy', host: '192.0.2.7', timestamp: now, installerName: 'pip', installerVersion: '24.0' });
-        await db.logProject({ package: 'numpy', host: '2001:db8::7', timestamp: now, userAgent: 'Mozilla\x07' });
-        await db.logJson({ package: 'numpy', host: '192.0.2.7', timestamp: now, userAgent: null });
-        await db.logPage({ page: 'faq.html', host: '192.0.2.7', timestamp: now, userAgent: 'x'.repeat(3000) });
+        await logSearch(db, { package: 'numpy', host: '192.0.2.7', timestamp: now, installerName: 'pip', installerVersion: '24.0' });
+        await logProject(db, { package: 'numpy', host: '2001:db8::7', timestamp: now, userAgent: 'Mozilla\x07' });
+        await logJson(db, { package: 'numpy', host: '192.0.2.7', timestamp: now, userAgent: null });
+        await logPage(db, { page: 'faq.html', host: '192.0.2.7', timestamp: now, userAgent: 'x'.repeat(3000) });
         assert.equal(await count('searches'), before.searches + 1);
         assert.equal(await count('project_page_hits'), before.project + 1);
         assert.equal(await count('project_json_downloads'), before.json + 1);
         assert.equal(await count('web_page_hits'), before.page + 1);
-        const ua = await db.kysely.selectFrom('project_page_hits').select('user_agent').where('package', '=', 'numpy').executeTakeFirst();
+        const ua = await t.kysely.selectFrom('project_page_hits').select('user_agent').where('package', '=', 'numpy').executeTakeFirst();
         assert.equal(ua?.user_agent, 'Mozilla\ufffd');
-        await assert.rejects(db.logSearch({ package: 'numpy', host: 'not-an-ip', timestamp: now }), /not an IP address/);
-        await assert.rejects(db.logPage({ page: '', host: '192.0.2.7', timestamp: now }));
-        await assert.rejects(db.logDownload({ filename: 'x.whl', host: '192.0.2.7', timestamp: new Date('nope') }));
+        await assert.rejects(logSearch(db, { package: 'numpy', host: 'not-an-ip', timestamp: now }), /not an IP address/);
+        await assert.rejects(logPage(db, { page: '', host: '192.0.2.7', timestamp: now }));
+        await assert.rejects(logDownload(db, { filename: 'x.whl', host: '192.0.2.7', timestamp: new Date('nope') }));
       });
 
       test('downloads count per package, recent and all time', async () => {
         await addVersions(db, 'popular', ['1.0']);
         const file = wheel('popular', '1.0', 'none');
-        await db.logBuild(build('popular', '1.0', 'cp39', [file]));
+        await logBuild(db, build('popular', '1.0', 'cp39', [file]));
         const at = (daysAgo: number) => new Date(now.getTime() - daysAgo * 86_400_000);
         for (const daysAgo of [0, 1, 29, 30, 45]) {
-          await db.logDownload({ filename: file.filename, host: '192.0.2.1', timestamp: at(daysAgo), pyVersion: '3.11.2' });
+          await logDownload(db, { filename: file.filename, host: '192.0.2.1', timestamp: at(daysAgo), pyVersion: '3.11.2' });
         }
-        await db.logDownload({ filename: 'unknown-1.0-py3-none-any.whl', host: '192.0.2.1', timestamp: at(0) });
+        await logDownload(db, { filename: 'unknown-1.0-py3-none-any.whl', host: '192.0.2.1', timestamp: at(0) });
         const data = await db.getProjectData('popular', now);
         assert.equal(data?.downloadsRecent, 3, 'today and the 29 days before');
         assert.equal(data?.downloadsAll, 5);
@@ -439,10 +458,10 @@ for (const dialect of DIALECTS) {
       test('the search index follows the clock: the recent window moves forward and back', async () => {
         await addVersions(db, 'windowed', ['1.0']);
         const file = wheel('windowed', '1.0', 'none');
-        await db.logBuild(build('windowed', '1.0', 'cp39', [file]));
+        await logBuild(db, build('windowed', '1.0', 'cp39', [file]));
         const day = (n: number) => new Date(now.getTime() + n * 86_400_000);
         for (const n of [-40, -20, -5, 0]) {
-          await db.logDownload({ filename: file.filename, host: '192.0.2.1', timestamp: day(n) });
+          await logDownload(db, { filename: file.filename, host: '192.0.2.1', timestamp: day(n) });
         }
         const entryAt = async (at: Date) => (await db.getSearchIndex(at)).find((e) => e.package === 'windowed');
         const expectations: Array<[number, number]> = [[0, 3], [10, 2], [30, 0], [-15, 4], [0, 3]];
@@ -452,7 +471,7 @@ for (const dialect of DIALECTS) {
           await assertConsistent(db);
         }
         await entryAt(day(10));
-        await db.logDownloads([
+        await logDownloads(db, [
           { filename: file.filename, host: '192.0.2.1', timestamp: day(-30) },
           { filename: file.filename, host: '192.0.2.1', timestamp: day(5) },
         ]);
@@ -466,9 +485,9 @@ for (const dialect of DIALECTS) {
       test('downloads of a file logged before it was built count once it exists, and go with it', async () => {
         await addVersions(db, 'early', ['1.0']);
         const file = wheel('early', '1.0', 'none');
-        await db.logDownload({ filename: file.filename, host: '192.0.2.1', timestamp: now });
+        await logDownload(db, { filename: file.filename, host: '192.0.2.1', timestamp: now });
         assert.equal((await db.getProjectData('early', now))?.downloadsAll, 0);
-        await db.logBuild(build('early', '1.0', 'cp39', [file]));
+        await logBuild(db, build('early', '1.0', 'cp39', [file]));
         assert.equal((await db.getProjectData('early', now))?.downloadsAll, 1);
         await assertConsistent(db);
         await db.deleteBuild('early', '1.0');
@@ -481,20 +500,20 @@ for (const dialect of DIALECTS) {
       test('a batch lands whole, counted per package and day; a bad record refuses it all', async () => {
         await addVersions(db, 'batched', ['1.0']);
         const file = wheel('batched', '1.0', 'none');
-        await db.logBuild(build('batched', '1.0', 'cp39', [file]));
+        await logBuild(db, build('batched', '1.0', 'cp39', [file]));
         const now = new Date('2026-06-30T12:00:00Z');
         const batch = Array.from({ length: 1200 }, (_, i) => ({
           filename: i % 3 === 0 ? 'not-ours-1.0-py3-none-any.whl' : file.filename,
           host: '192.0.2.5',
           timestamp: new Date(now.getTime() - (i % 40) * 86_400_000),
         }));
-        await db.logDownloads(batch);
+        await logDownloads(db, batch);
         const data = await db.getProjectData('batched', now);
         assert.equal(data?.downloadsAll, 800);
         assert.equal(data?.downloadsRecent, batch.filter((d, i) => i % 3 !== 0 && now.getTime() - d.timestamp.getTime() < 30 * 86_400_000).length);
-        await assert.rejects(db.logDownloads([batch[1]!, { ...batch[1]!, host: 'nope' }]));
+        await assert.rejects(logDownloads(db, [batch[1]!, { ...batch[1]!, host: 'nope' }]));
         assert.equal((await db.getProjectData('batched', now))?.downloadsAll, 800);
-        await db.logDownloads([]);
+        await logDownloads(db, []);
         await assertConsistent(db);
       });
     });
@@ -502,9 +521,9 @@ for (const dialect of DIALECTS) {
     describe('derived tables', () => {
       test('verifyDerived notices drift and rebuildDerived repairs it', async () => {
         await assertConsistent(db);
-        await db.kysely.updateTable('farm_counters').set({ value: 12345 }).where('name', '=', 'files_count').execute();
-        await db.kysely.deleteFrom('build_queue').where('package', '=', 'q-new').execute();
-        await db.kysely.insertInto('package_downloads').values({ package: 'q-new', downloads_all: 7, downloads_recent: 7 }).execute();
+        await t.kysely.updateTable('farm_counters').set({ value: 12345 }).where('name', '=', 'files_count').execute();
+        await t.kysely.deleteFrom('build_queue').where('package', '=', 'q-new').execute();
+        await t.kysely.insertInto('package_downloads').values({ package: 'q-new', downloads_all: 7, downloads_recent: 7 }).execute();
         const problems = await db.verifyDerived();
         assert.ok(problems.some((p) => p.startsWith('package_downloads')), problems.join('; '));
         assert.ok(problems.some((p) => p.includes('files_count')), problems.join('; '));
@@ -550,8 +569,8 @@ for (const dialect of DIALECTS) {
     });
 
     test('each ABI is limited separately', async () => {
-      await db.logBuild(build('early', '1.0', 'cp39', []));
-      await db.logBuild(build('early', '2.0', 'cp39', []));
+      await logBuild(db, build('early', '1.0', 'cp39', []));
+      await logBuild(db, build('early', '2.0', 'cp39', []));
       const q = await db.getBuildQueue(1);
       assert.deepEqual(q.get('cp39'), [{ package: 'middle', version: '1.0' }]);
       assert.deepEqual(q.get('cp311'), [{ package: 'early', version: '1.0' }]);
@@ -581,9 +600,9 @@ for (const dialect of DIALECTS) {
       await db.addNewPackageVersion('late', '2.0', new Date());
       const a = wheel('late', '1.0', 'cp39', { filesize: 100 });
       const twin = { ...a, filename: a.filename.replace('armv7l', 'armv6l'), platformTag: 'linux_armv6l' };
-      await db.logBuild(build('late', '1.0', 'cp39', [a, twin], { duration: 30.25, builtAt: new Date() }));
-      await db.logBuild(build('middle', '1.0', 'cp39', [], { duration: 8 * 86400 }));
-      await db.logDownload({ filename: a.filename, host: '192.0.2.1', timestamp: new Date() });
+      await logBuild(db, build('late', '1.0', 'cp39', [a, twin], { duration: 30.25, builtAt: new Date() }));
+      await logBuild(db, build('middle', '1.0', 'cp39', [], { duration: 8 * 86400 }));
+      await logDownload(db, { filename: a.filename, host: '192.0.2.1', timestamp: new Date() });
       const stats = await db.getStatistics();
       assert.equal(stats.filesCount, 2);
       assert.equal(stats.buildsSize, 100, 'armv6l twins are not counted');
