@@ -11,13 +11,14 @@ import type { BuildCounts, QueueEntry } from './builds.ts';
 import { applyChangelog, getStoredReleases, type ChangelogChanges, type StoredReleases } from './changelog.ts';
 import * as config from './config.ts';
 import { connect, type Connection } from './connect.ts';
+import { DerivedTables } from './derived.ts';
 import { detectState, LATEST_VERSION } from './migrate.ts';
 import * as packages from './packages.ts';
 import { getProjectData } from './project-data.ts';
 import type { BuildRecord, RewritePending } from './records.ts';
 import { loadRewritesPending, saveRewritesPending } from './rewrites.ts';
 import { getSearchIndex, getStatistics } from './statistics.ts';
-import { makeStore, transaction, type Store } from './store.ts';
+import { transaction, type Store } from './store.ts';
 import { UserError } from '../cli.ts';
 
 export { batchSize, emptyBatch, type AccessBatch } from './access.ts';
@@ -41,7 +42,7 @@ export class Database {
   private readonly store: Store;
 
   constructor(conn: Connection) {
-    this.store = makeStore(conn);
+    this.store = { conn, derived: new DerivedTables(conn.dialect) };
   }
 
   async close(): Promise<void> {

@@ -3,7 +3,7 @@
 // those summaries in the same transaction.
 import type { Kysely } from 'kysely';
 import type { Connection } from './connect.ts';
-import { DerivedTables } from './derived.ts';
+import type { DerivedTables } from './derived.ts';
 import type { Tables } from './schema.ts';
 import { sanitize } from './values.ts';
 
@@ -12,10 +12,6 @@ export type Db = Kysely<Tables>;
 export interface Store {
   readonly conn: Connection;
   readonly derived: DerivedTables;
-}
-
-export function makeStore(conn: Connection): Store {
-  return { conn, derived: new DerivedTables(conn.dialect) };
 }
 
 export function transaction<T>(store: Store, work: (db: Db) => Promise<T>): Promise<T> {
