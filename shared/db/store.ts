@@ -25,7 +25,7 @@ export function clip(text: string | null | undefined, width: number): string | n
 }
 
 // Big IN lists are cut to stay clear of SQLite's parameter limit.
-export const CHUNK = 500;
+const CHUNK = 500;
 
 export function chunks<T>(items: readonly T[], size = CHUNK): T[][] {
   const out: T[][] = [];
