@@ -20,6 +20,7 @@ import { applyUpgrade, detectState, planUpgrade } from '../shared/db/migrate.ts'
 import { openDatabase } from '../shared/db/index.ts';
 import { CloudGazer } from '../coordinator/upstream/cloud-gazer.ts';
 import { PyPIClient } from '../coordinator/upstream/pypi.ts';
+import { countRows, openTables } from '../test/helpers/db.ts';
 
 const { values } = parseArgs({
   options: {
@@ -96,14 +97,10 @@ try {
       const cpu = process.cpuUsage(cpuBefore);
       const cpuSeconds = (cpu.user + cpu.system) / 1e6;
       await gazer.stop();
-      const counts = await db.kysely
-        .selectFrom('versions')
-        .select((eb) => eb.fn.countAll<number>().as('n'))
-        .executeTakeFirstOrThrow();
-      const packages = await db.kysely
-        .selectFrom('packages')
-        .select((eb) => eb.fn.countAll<number>().as('n'))
-        .executeTakeFirstOrThrow();
+      const tables = await openTables(target.dsn);
+      const counts = { n: await countRows(tables, 'versions') };
+      const packages = { n: await countRows(tables, 'packages') };
+      await tables.close();
       await db.close();
       rows.push(
         `| ${dialect === 'sqlite' ? 'SQLite' : 'PostgreSQL'} | ${events.toLocaleString('en')} | ${Number(packages.n).toLocaleString('en')} / ${Number(counts.n).toLocaleString('en')} | ${seconds.toFixed(1)} s | ${Math.round(events / seconds).toLocaleString('en')} | ${cpuSeconds.toFixed(1)} s | ${Math.round(events / cpuSeconds).toLocaleString('en')} |`,

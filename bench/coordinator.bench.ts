@@ -24,9 +24,6 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { connect } from '../shared/db/connect.ts';
 import { openDatabase } from '../shared/db/index.ts';
-import { toDbTimestamp } from '../shared/db/values.ts';
-import type { Tables } from '../shared/db/schema.ts';
-import type { Kysely } from 'kysely';
 import { applyUpgrade, detectState, planUpgrade } from '../shared/db/migrate.ts';
 import { silentLogger } from '../shared/log.ts';
 import { Timedelta, UtcDateTime } from '../shared/wire/cbor.ts';
@@ -34,6 +31,7 @@ import { sendFile } from '../shared/wire/file-transfer.ts';
 import { reverse, slaveDriver } from '../shared/wire/protocols.ts';
 import { createSocket } from '../shared/wire/transport.ts';
 import { masterConfigSchema, startCoordinator } from '../coordinator/coordinator.ts';
+import { countRows, insertReleases, openTables } from '../test/helpers/db.ts';
 import { freePort } from '../test/helpers/farm.ts';
 
 const { values, positionals } = parseArgs({
@@ -145,24 +143,12 @@ async function prepareDatabase(dsn: string, versions: number): Promise<void> {
   const db = await openDatabase(dsn);
   await db.addBuildAbi(ABI);
   const released = new Date('2024-01-01T00:00:00Z');
-  const rows = Array.from({ length: versions }, (_, i) => ({ package: `pkg${i}`, version: '1.0' }));
-  for (let i = 0; i < rows.length; i += 2000) {
-    const part = rows.slice(i, i + 2000);
-    await db.kysely.transaction().execute(async (tx) => {
-      await tx.insertInto('packages').values(part.map((r) => ({ package: r.package }))).execute();
-      await tx
-        .insertInto('versions')
-        .values(part.map((r, n) => ({ package: r.package, version: r.version, released: toDbTimestamp(new Date(released.getTime() + (i + n) * 1000)), yanked: 0 })))
-        .execute();
-    });
-  }
+  const rows = Array.from({ length: versions }, (_, i) => ({ package: `pkg${i}`, version: '1.0', released: new Date(released.getTime() + i * 1000) }));
+  const tables = await openTables(dsn);
+  for (let i = 0; i < rows.length; i += 2000) await insertReleases(tables, rows.slice(i, i + 2000));
+  await tables.close();
   await db.rebuildDerived();
   await db.close();
-}
-
-async function countBuilds(coordinator: { db: { kysely: Kysely<Tables> } }): Promise<number> {
-  const row = await coordinator.db.kysely.selectFrom('builds').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow();
-  return Number(row.n);
 }
 
 async function coordinatorSide(): Promise<void> {
@@ -188,13 +174,14 @@ async function coordinatorSide(): Promise<void> {
       pypiSimple: 'http://127.0.0.1:1/simple',
     });
     const coordinator = await startCoordinator(config, { logger: silentLogger() });
+    const tables = await openTables(dsn);
     // the first queue refresh and the first statistics pass
     await new Promise((resolve) => setTimeout(resolve, 2000));
     globalThis.gc?.();
     const rssIdle = process.memoryUsage().rss;
 
     // dispatch
-    const buildsBefore = await countBuilds(coordinator);
+    const buildsBefore = await countRows(tables, 'builds');
     const sim = peer(['--as-slaves', config.slaveQueue, '--slaves', String(slaves), '--seconds', String(seconds)]);
     await sim.ready;
     const cpu0 = process.cpuUsage();
@@ -204,7 +191,7 @@ async function coordinatorSide(): Promise<void> {
     const elapsed = (performance.now() - t0) / 1000;
     const cpu = process.cpuUsage(cpu0);
     const cpuPerBuildUs = (cpu.user + cpu.system) / builds;
-    const recorded = (await countBuilds(coordinator)) - buildsBefore;
+    const recorded = (await countRows(tables, 'builds')) - buildsBefore;
 
     // transfer, once the coordinator has digested the dispatch phase (the
     // builds it recorded, the pages they changed)
@@ -236,6 +223,7 @@ async function coordinatorSide(): Promise<void> {
     clearInterval(sampler);
     if (!ok) throw new Error('the benchmark transfer failed to verify');
     await sender.exited;
+    await tables.close();
     await coordinator.stop();
 
     console.log('| figure | original | target | measured |');

@@ -4,9 +4,9 @@
 // reuses an earlier load): see bench/farm-data.ts for where it comes from.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { sql } from 'kysely';
 import { connect } from '../shared/db/connect.ts';
 import { Database } from '../shared/db/index.ts';
+import { countVersionBuilds, largestPackage, logBuild } from '../test/helpers/db.ts';
 import {
   BENCH_PG_ADMIN,
   BENCH_PG_DBNAME,
@@ -58,11 +58,10 @@ interface Figures {
 }
 
 async function measure(load: LoadReport): Promise<Figures> {
-  const db = new Database(await connect(load.dsn));
+  const conn = await connect(load.dsn);
+  const db = new Database(conn);
   try {
-    const largest = await sql<{ package: string }>`
-      SELECT package FROM versions GROUP BY package ORDER BY COUNT(*) DESC, package LIMIT 1`.execute(db.kysely);
-    const projectName = largest.rows[0]?.package ?? '';
+    const projectName = await largestPackage(conn);
     const q1000 = await time(5, () => db.getBuildQueue(1000));
     const q10 = await time(5, () => db.getBuildQueue(10));
     const project = await time(20, () => db.getProjectData(projectName, now));
@@ -75,10 +74,9 @@ async function measure(load: LoadReport): Promise<Figures> {
     const times: number[] = [];
     let n = 0;
     for (const { package: pkg, version } of candidates) {
-      const before = await db.kysely.selectFrom('builds').select('build_id').where('package', '=', pkg).where('version', '=', version).execute();
-      if (before.length > 0) continue;
+      if ((await countVersionBuilds(conn, pkg, version)) > 0) continue;
       const t0 = performance.now();
-      await db.logBuild({
+      await logBuild(db, {
         package: pkg,
         version,
         abiTag: 'cp39',

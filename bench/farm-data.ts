@@ -15,6 +15,7 @@ import { from as copyFrom } from 'pg-copy-streams';
 import { connect, type DialectName } from '../shared/db/connect.ts';
 import { Database } from '../shared/db/index.ts';
 import { applyUpgrade, detectState, LATEST_VERSION, planUpgrade } from '../shared/db/migrate.ts';
+import { farmCounter } from '../test/helpers/db.ts';
 
 /** Each CSV's table columns, in file order; NOT NULL text columns that may be empty. */
 const TABLES: ReadonlyArray<{ table: string; columns: string[]; notNullText?: string[] }> = [
@@ -80,8 +81,7 @@ async function isLoaded(dsn: string, manifest: Manifest): Promise<boolean> {
     try {
       const state = await detectState(conn);
       if (state.kind !== 'ours' || state.version !== LATEST_VERSION) return false;
-      const row = await conn.kysely.selectFrom('farm_counters').select('value').where('name', '=', 'files_count').executeTakeFirst();
-      return Number(row?.value ?? -1) === manifest.rows.files;
+      return ((await farmCounter(conn, 'files_count')) ?? -1) === manifest.rows.files;
     } finally {
       await conn.close();
     }

@@ -15,6 +15,7 @@ import { Lumberjack } from '../coordinator/access/lumberjack.ts';
 import { compileLogFormat, processLine } from '../coordinator/access/access-log.ts';
 import { AccessStore } from '../coordinator/access/access-store.ts';
 import { lineChunks } from '../coordinator/tools/logger.ts';
+import { logBuild } from '../test/helpers/db.ts';
 import { createDatabase, tempDir, type Dialect } from '../test/helpers/tool-db.ts';
 import { runTool } from '../test/helpers/tool-harness.ts';
 
@@ -79,7 +80,7 @@ async function seed(db: Awaited<ReturnType<typeof createDatabase>>['db']): Promi
   for (let i = 0; i < PACKAGES; i++) {
     await db.addNewPackage(`pkg${i}`);
     await db.addNewPackageVersion(`pkg${i}`, '1.0', new Date('2026-09-01T00:00:00Z'));
-    await db.logBuild({
+    await logBuild(db, {
       package: `pkg${i}`, version: '1.0', abiTag: 'cp311', status: true, duration: 10, slaveId: 1, builtAt: new Date('2026-09-02T00:00:00Z'),
       files: [{
         filename: wheel(i), filesize: 81234, filehash: 'b'.repeat(64), packageTag: `pkg${i}`, packageVersionTag: '1.0',

@@ -19,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { connect } from '../shared/db/connect.ts';
 import { openDatabase } from '../shared/db/index.ts';
 import { applyUpgrade, detectState, planUpgrade } from '../shared/db/migrate.ts';
-import { toDbTimestamp } from '../shared/db/values.ts';
+import { insertReleases, openTables } from '../test/helpers/db.ts';
 import { freePort, PYTHON, spawnSlave } from '../test/helpers/farm.ts';
 import { fixtureProject } from '../test/fixtures/packages/sdist.ts';
 import { makeFixtureIndex } from '../test/fixtures/packages/simple-index.ts';
@@ -69,9 +69,10 @@ function row(what: string, killed: number, listening: number, acked: number, wor
 }
 
 async function queueVersion(dsn: string, pkg: string, version: string): Promise<void> {
+  const tables = await openTables(dsn);
+  await insertReleases(tables, [{ package: pkg, version, released: new Date() }]);
+  await tables.close();
   const db = await openDatabase(dsn);
-  await db.kysely.insertInto('packages').values({ package: pkg }).execute();
-  await db.kysely.insertInto('versions').values({ package: pkg, version, released: toDbTimestamp(new Date()), yanked: 0 }).execute();
   await db.rebuildDerived();
   await db.close();
 }

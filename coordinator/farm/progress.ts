@@ -1,16 +1,8 @@
 // The farm's one-line progress: builds done and waiting, refreshed in place
 // on a terminal, printed as a new line (only when it changes) otherwise.
-import { sql } from 'kysely';
-import type { Database } from '../../shared/db/index.ts';
-import { PENDING_PREFIX } from '../../shared/db/derived.ts';
-import { fromDbFlag } from '../../shared/db/values.ts';
+import type { BuildCounts, Database } from '../../shared/db/index.ts';
 
-export interface FarmProgress {
-  built: number;
-  failed: number;
-  pending: number;
-  files: number;
-}
+export type FarmProgress = BuildCounts;
 
 export function formatProgress(p: FarmProgress): string {
   const wheels = p.files === 1 ? '1 wheel' : `${p.files} wheels`;
@@ -18,26 +10,8 @@ export function formatProgress(p: FarmProgress): string {
 }
 
 /** The counts as the database has them (a handful of rows on a one-machine farm). */
-export async function readProgress(db: Database): Promise<FarmProgress> {
-  const k = db.kysely;
-  const builds = await k
-    .selectFrom('builds')
-    .select(['status', sql<number>`COUNT(*)`.as('n')])
-    .groupBy('status')
-    .execute();
-  let built = 0;
-  let failed = 0;
-  for (const row of builds) {
-    if (fromDbFlag(row.status)) built += Number(row.n);
-    else failed += Number(row.n);
-  }
-  const pending = await k
-    .selectFrom('farm_counters')
-    .select(sql<number | null>`SUM(value)`.as('n'))
-    .where('name', 'like', `${PENDING_PREFIX}%`)
-    .executeTakeFirst();
-  const files = await k.selectFrom('files').select(sql<number>`COUNT(*)`.as('n')).executeTakeFirst();
-  return { built, failed, pending: Number(pending?.n ?? 0), files: Number(files?.n ?? 0) };
+export function readProgress(db: Database): Promise<FarmProgress> {
+  return db.getBuildCounts();
 }
 
 export interface LineWriter {

@@ -13,7 +13,6 @@ import { join } from 'node:path';
 import cliProgress from 'cli-progress';
 import { Command } from 'commander';
 import fg from 'fast-glob';
-import { sql } from 'kysely';
 import { z } from 'zod';
 import { defaultDsn, openDatabase, type Database } from '../../shared/db/index.ts';
 import type { Logger } from '../../shared/log.ts';
@@ -135,21 +134,7 @@ export async function walkTree(output: string): Promise<Found> {
 
 /** The rows the audit compares with (read in three queries, whatever the farm's size). */
 export async function readExpected(db: Database): Promise<Expected> {
-  const files = await db.kysely
-    .selectFrom('files as f')
-    .innerJoin('builds as b', 'b.build_id', 'f.build_id')
-    .select(['b.package', 'f.filename', 'f.filehash'])
-    .where(sql<boolean>`b.status`)
-    .execute();
-  const wheels = new Map<string, Map<string, string>>();
-  for (const f of files) {
-    let perPackage = wheels.get(f.package);
-    if (!perPackage) wheels.set(f.package, (perPackage = new Map()));
-    perPackage.set(f.filename, f.filehash.trim());
-  }
-  const names = new Set((await db.kysely.selectFrom('package_names').select('name').execute()).map((r) => r.name));
-  const builds = await db.kysely.selectFrom('builds').select('build_id').orderBy('build_id').execute();
-  return { wheels, names, buildIds: builds.map((b) => Number(b.build_id)) };
+  return { wheels: await db.getWheelHashes(), names: await db.getAllPackageNames(), buildIds: await db.getBuildIds() };
 }
 
 async function sha256(path: string): Promise<string> {

@@ -3,9 +3,9 @@
 // grants the coordinator's role what it needs, and checks the derived tables.
 import { createInterface } from 'node:readline/promises';
 import { Command, Option } from 'commander';
-import { sql } from 'kysely';
 import { runCli, UserError } from '../../shared/cli.ts';
-import { connect, type Connection } from '../../shared/db/connect.ts';
+import { buildAbiSkips, checkRole, grantRole } from '../../shared/db/admin.ts';
+import { connect } from '../../shared/db/connect.ts';
 import { Database, defaultDsn } from '../../shared/db/index.ts';
 import {
   applyUpgrade,
@@ -64,26 +64,6 @@ async function confirm(question: string): Promise<boolean> {
   }
 }
 
-/** What granting the coordinator's role would involve; throws when the role will not do. */
-async function checkRole(conn: Connection, user: string): Promise<void> {
-  if (conn.dialect !== 'postgres') throw new UserError('--user applies to PostgreSQL databases only');
-  const row = await sql<{ rolsuper: boolean }>`SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = ${user}`.execute(conn.kysely);
-  const role = row.rows[0];
-  if (!role) throw new UserError(`no PostgreSQL role ${JSON.stringify(user)}: create it first (CREATE ROLE ${user} LOGIN)`);
-  if (role.rolsuper) throw new UserError(`role ${JSON.stringify(user)} is a superuser: the coordinator should run as an ordinary role`);
-}
-
-async function grantRole(conn: Connection, user: string): Promise<void> {
-  const role = sql.id(user);
-  const dbname = (await sql<{ name: string }>`SELECT current_database() AS name`.execute(conn.kysely)).rows[0]?.name ?? '';
-  await conn.kysely.transaction().execute(async (trx) => {
-    await sql`GRANT CONNECT, TEMP ON DATABASE ${sql.id(dbname)} TO ${role}`.execute(trx);
-    await sql`GRANT USAGE ON SCHEMA public TO ${role}`.execute(trx);
-    await sql`GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO ${role}`.execute(trx);
-    await sql`GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO ${role}`.execute(trx);
-  });
-}
-
 async function main(argv: string[]): Promise<number> {
   const cmd = program();
   cmd.parse(argv);
@@ -102,10 +82,7 @@ async function main(argv: string[]): Promise<number> {
     if (opts.user !== undefined) await checkRole(conn, opts.user);
 
     const plan = steps.map(describeStep);
-    const known = new Map<string, string>();
-    if (state.kind !== 'empty') {
-      for (const r of await conn.kysely.selectFrom('build_abis').select(['abi_tag', 'skip']).execute()) known.set(r.abi_tag, r.skip);
-    }
+    const known = state.kind === 'empty' ? new Map<string, string>() : await buildAbiSkips(conn);
     const addAbis = [...new Set(opts.abi)].filter((abi) => known.get(abi) !== '');
     const skipAbis = [...new Set(opts.skipAbi)].filter((abi) => {
       if (addAbis.includes(abi)) throw new UserError(`--abi and --skip-abi both name ${abi}`);

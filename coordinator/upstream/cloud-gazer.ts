@@ -25,11 +25,7 @@
 // events is harmless, so a crash at any point loses nothing. On start the
 // events just before the saved serial are read again (not applied) so that
 // late-arriving events are still judged against them.
-import { sql } from 'kysely';
 import type { Database } from '../../shared/db/index.ts';
-import { DerivedTables, PENDING_PREFIX } from '../../shared/db/derived.ts';
-import { nextBuildAbi } from '../../shared/db/queue.ts';
-import { fromDbFlag, fromDbTimestamp, toDbTimestamp } from '../../shared/db/values.ts';
 import { silentLogger, type Logger } from '../../shared/log.ts';
 import { AllowList, allowListChanges, NOT_ALLOWED } from './allow-list.ts';
 import {
@@ -85,14 +81,6 @@ export interface PollResult {
   serial: number;
 }
 
-const CHUNK = 500;
-
-function chunks<T>(items: readonly T[], size = CHUNK): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-  return out;
-}
-
 const versionKey = (pkg: string, version: string): string => `${pkg}\u0000${version}`;
 
 export class CloudGazer extends Task {
@@ -101,7 +89,6 @@ export class CloudGazer extends Task {
   private readonly pypi: Upstream;
   private readonly events: GazerEvents;
   private readonly options: CloudGazerOptions;
-  private readonly derived: DerivedTables;
   private window: ChangelogState;
   private serial = 0;
   private warmedUp = false;
@@ -116,7 +103,6 @@ export class CloudGazer extends Task {
     this.db = options.db;
     this.pypi = options.pypi;
     this.events = options.events ?? {};
-    this.derived = new DerivedTables(options.db.dialect);
     this.window = new ChangelogState(options.changelog);
     if (options.follow !== false) this.every(options.pollSeconds ?? 10, 'read-pypi', () => this.catchUp());
   }
@@ -202,14 +188,8 @@ export class CloudGazer extends Task {
     this.window.expire();
     // Descriptions wanted before a restart were only in memory: ask again
     // for the recently created packages still without one.
-    for (const part of this.options.descriptions === false ? [] : chunks([...created])) {
-      const rows = await this.db.kysely
-        .selectFrom('packages')
-        .select('package')
-        .where('package', 'in', part)
-        .where('description', '=', '')
-        .execute();
-      for (const row of rows) this.wantDescriptions.add(row.package);
+    if (this.options.descriptions !== false) {
+      for (const pkg of await this.db.getUndescribedPackages([...created])) this.wantDescriptions.add(pkg);
     }
     this.warmedUp = true;
   }
@@ -248,24 +228,11 @@ export class CloudGazer extends Task {
   }
 
   private async loadImage(packages: Set<string>): Promise<BatchImage> {
+    const stored = await this.db.getStoredReleases(packages);
     const image: BatchImage = { packages: new Map(), versions: new Map() };
-    const db = this.db.kysely;
-    for (const part of chunks([...packages])) {
-      for (const row of await db.selectFrom('packages').select(['package', 'skip']).where('package', 'in', part).execute()) {
-        image.packages.set(row.package, row.skip);
-      }
-      const versions = await db
-        .selectFrom('versions')
-        .select(['package', 'version', 'released', 'skip', 'yanked'])
-        .where('package', 'in', part)
-        .execute();
-      for (const row of versions) {
-        image.versions.set(versionKey(row.package, row.version), {
-          released: fromDbTimestamp(row.released).getTime(),
-          skip: row.skip,
-          yanked: fromDbFlag(row.yanked),
-        });
-      }
+    for (const row of stored.packages) image.packages.set(row.package, row.skip);
+    for (const row of stored.versions) {
+      image.versions.set(versionKey(row.package, row.version), { released: row.released.getTime(), skip: row.skip, yanked: row.yanked });
     }
     return image;
   }
@@ -285,69 +252,7 @@ export class CloudGazer extends Task {
       await this.events.rewrite?.({ kind: 'DELVER', package: pkg, version });
       await this.db.deleteVersion(pkg, version);
     }
-    const skipOf = new Map(plan.insertPackages.map((p) => [p.package, p.skip]));
-    await this.db.kysely.transaction().execute(async (tx) => {
-      for (const part of chunks(plan.insertPackages, 1000)) {
-        await tx
-          .insertInto('packages')
-          .values(part.map((p) => ({ package: p.package, skip: p.skip, description: '' })))
-          .onConflict((oc) => oc.column('package').doNothing())
-          .execute();
-      }
-      for (const part of chunks(plan.insertVersions, 1000)) {
-        await tx
-          .insertInto('versions')
-          .values(part.map((v) => ({ package: v.package, version: v.version, released: toDbTimestamp(new Date(v.released)), skip: v.skip, yanked: v.yanked ? 1 : 0 })))
-          .onConflict((oc) => oc.columns(['package', 'version']).doNothing())
-          .execute();
-      }
-      for (const v of plan.updateVersions) {
-        await tx
-          .updateTable('versions')
-          .set({ released: toDbTimestamp(new Date(v.released)), skip: v.skip, yanked: v.yanked ? 1 : 0 })
-          .where('package', '=', v.package)
-          .where('version', '=', v.version)
-          .execute();
-      }
-      for (const part of chunks(plan.names, 1000)) {
-        await tx
-          .insertInto('package_names')
-          .values(part.map((n) => ({ package: n.package, name: n.name, seen: toDbTimestamp(new Date(n.seen)) })))
-          .onConflict((oc) =>
-            oc.column('name').doUpdateSet({
-              seen: sql<string>`CASE WHEN excluded.seen > package_names.seen THEN excluded.seen ELSE package_names.seen END`,
-            }),
-          )
-          .execute();
-      }
-      // New versions have no builds: each joins the queue on the first active
-      // ABI, as the derived queue's own rule would put it.
-      const packageSkips = new Map<string, string>();
-      const toQueue = plan.insertVersions.filter((v) => v.skip === '');
-      if (toQueue.length > 0) {
-        const unknown = [...new Set(toQueue.map((v) => v.package))].filter((p) => !skipOf.has(p));
-        for (const part of chunks(unknown)) {
-          for (const row of await tx.selectFrom('packages').select(['package', 'skip']).where('package', 'in', part).execute()) {
-            packageSkips.set(row.package, row.skip);
-          }
-        }
-        const abi = nextBuildAbi(await this.derived.activeAbis(tx), []);
-        const queued = abi === null ? [] : toQueue.filter((v) => (skipOf.get(v.package) ?? packageSkips.get(v.package)) === '');
-        let inserted = 0;
-        for (const part of chunks(queued, 1000)) {
-          const result = await tx
-            .insertInto('build_queue')
-            .values(part.map((v) => ({ package: v.package, version: v.version, abi_tag: abi as string, released: toDbTimestamp(new Date(v.released)) })))
-            .onConflict((oc) => oc.columns(['package', 'version']).doNothing())
-            .executeTakeFirst();
-          inserted += Number(result.numInsertedOrUpdatedRows ?? 0);
-        }
-        if (abi !== null && inserted > 0) await this.derived.bump(tx, new Map([[PENDING_PREFIX + abi, inserted]]));
-      }
-      const enabled = new Map<string, string[]>();
-      for (const { package: pkg, version } of plan.enabled) enabled.set(pkg, [...(enabled.get(pkg) ?? []), version]);
-      for (const [pkg, versions] of enabled) await this.derived.refreshQueue(tx, pkg, versions);
-    });
+    await this.db.applyChangelog(plan);
     if (this.options.descriptions !== false) for (const pkg of plan.describe) this.wantDescriptions.add(pkg);
     for (const request of plan.rewrites) {
       if (request.kind === 'BOTH' || request.kind === 'PROJECT') await this.events.rewrite?.(request);
@@ -386,8 +291,8 @@ export class CloudGazer extends Task {
     const description = await this.pypi.projectDescription(pkg).catch(() => null);
     if (description === null) return;
     try {
-      const row = await this.db.kysely.selectFrom('packages').select('description').where('package', '=', pkg).executeTakeFirst();
-      if (row === undefined || row.description === description) return;
+      const stored = await this.db.getPackageDescription(pkg);
+      if (stored === null || stored === description) return;
       await this.db.setPackageDescription(pkg, description);
       await this.events.rewrite?.({ kind: 'PROJECT', package: pkg });
     } catch (error) {
@@ -411,11 +316,7 @@ export class CloudGazer extends Task {
       this.logger.warn({ path: list.path, line: problem.line, text: problem.text }, 'allow-list line names no package');
     }
     this.logger.info({ path: list.path, packages: parsed.names.size }, 'allow-list loaded');
-    const stored = await this.db.kysely
-      .selectFrom('packages')
-      .select(['package', 'skip'])
-      .where('skip', 'in', ['', NOT_ALLOWED])
-      .execute();
+    const stored = await this.db.getPackagesSkipped(['', NOT_ALLOWED]);
     const changes = allowListChanges(stored, list.packages);
     for (const change of changes) {
       await this.db.skipPackage(change.package, change.skip);

@@ -11,7 +11,9 @@
 //   writeRows(db, copy, rows)   one table's rows (copy: PostgreSQL's COPY, or
 //                               null for INSERTs)
 //   copyText(rows)              rows in COPY's text format
-import { CompiledQuery, type Kysely } from 'kysely';
+//   logAccess(store, batch)     the whole batch, with the download counters,
+//                               in one transaction
+import { CompiledQuery, sql, type Kysely } from 'kysely';
 import type { z } from 'zod';
 import type { CopyIn } from './connect.ts';
 import {
@@ -27,7 +29,8 @@ import {
   type SearchRecord,
 } from './records.ts';
 import type { Tables } from './schema.ts';
-import { checkAddress, sanitize, toDbTimestamp } from './values.ts';
+import { clip, transaction, type Db, type Store } from './store.ts';
+import { checkAddress, toDbTimestamp } from './values.ts';
 
 /** Access records to store together, by kind. */
 export interface AccessBatch {
@@ -53,11 +56,6 @@ export interface TableRows {
   table: AccessTable;
   columns: readonly string[];
   rows: Cell[][];
-}
-
-function clip(text: string | null | undefined, width: number): string | null {
-  const clean = sanitize(text);
-  return clean === null ? null : clean.slice(0, width);
 }
 
 const PIP_COLUMNS = [
@@ -187,4 +185,27 @@ export async function writeRows(db: Kysely<Tables>, copy: CopyIn | null, t: Tabl
     const text = `INSERT INTO ${t.table} (${columns}) VALUES ${part.map(() => tuple).join(', ')}`;
     await db.executeQuery(CompiledQuery.raw(text, part.flat()));
   }
+}
+
+/**
+ * Records every kind of access in one transaction; a bad record refuses the
+ * batch (RangeError). One record or thousands take the same path: the rows
+ * in bulk, the download counters in the same transaction; all or none.
+ */
+export async function logAccess(store: Store, batch: AccessBatch): Promise<void> {
+  const tables = accessRows(batch);
+  if (tables.length === 0) return;
+  // the downloads table's first three columns: filename, address, 'YYYY-MM-DD ...' time
+  const downloads = tables.find((t) => t.table === 'downloads')?.rows.map((r) => ({ filename: String(r[0]), day: String(r[2]).slice(0, 10) }));
+  const work = async (db: Db, copy: CopyIn | null): Promise<void> => {
+    // Access records are statistics, already best effort on their way here
+    // (ZeroMQ queues in memory): not waiting for the WAL to reach the disk
+    // on commit spares a disk flush per batch, and a database crash can
+    // lose only the last moment's records, never leave them half stored.
+    if (copy !== null) await sql`SET LOCAL synchronous_commit = off`.execute(db);
+    for (const t of tables) await writeRows(db, copy, t);
+    if (downloads !== undefined) await store.derived.downloadsLogged(db, downloads);
+  };
+  if (store.conn.copyTransaction !== undefined) await store.conn.copyTransaction(work);
+  else await transaction(store, (db) => work(db, null));
 }

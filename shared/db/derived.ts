@@ -1,15 +1,14 @@
 // The derived tables (build_queue, farm_counters, package_tag_files,
-// download_counts, package_downloads, downloads_daily): incremental upkeep, called by Database in
-// the same transaction as the change it follows, and the from-scratch
-// recomputation that rebuilds them or checks them.
-import { sql, type Kysely, type RawBuilder } from 'kysely';
+// download_counts, package_downloads, downloads_daily): incremental upkeep,
+// called by the data layer's writes in the same transaction as the change it
+// follows, and the from-scratch recomputation that rebuilds them or checks
+// them.
+import { sql, type RawBuilder } from 'kysely';
 import { compareAbis } from './abi.ts';
 import type { DialectName } from './connect.ts';
 import { nextBuildAbi, type BuildCoverage } from './queue.ts';
-import type { Tables } from './schema.ts';
+import { chunks, type Db } from './store.ts';
 import { WEEK_US } from './values.ts';
-
-type Db = Kysely<Tables>;
 
 /** What the counters need to know of a file being added or removed. */
 export interface FileFacts {
@@ -23,15 +22,6 @@ export interface FileFacts {
 
 export const COUNTERS = ['files_count', 'builds_size', 'builds_time_us', 'packages_built'] as const;
 export const PENDING_PREFIX = 'pending:';
-
-// Big IN lists are cut to stay clear of SQLite's parameter limit.
-const CHUNK = 500;
-
-function chunks<T>(items: readonly T[]): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += CHUNK) out.push(items.slice(i, i + CHUNK));
-  return out;
-}
 
 function addTo(map: Map<string, number>, key: string, delta: number): void {
   map.set(key, (map.get(key) ?? 0) + delta);

@@ -18,7 +18,7 @@ for (const dialect of DIALECTS) {
       const farm = await startFarm(dialect, ['e2e-pure', 'e2e-cext', 'e2e-broken']);
       try {
         const slave = farm.startSlave();
-        const db = farm.coordinator.db.kysely;
+        const db = farm.tables;
         const builds = await waitFor('three builds recorded', async () => {
           const rows = await db.selectFrom('builds').selectAll().orderBy('build_id').execute();
           return rows.length >= 3 ? rows : undefined;

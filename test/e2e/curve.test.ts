@@ -30,7 +30,7 @@ test('with CURVE on, only a slave with an authorized key is acknowledged and bui
 
     const plain = farm.startSlave([], 'plain');
     const trusted = farm.startSlave(curveArgs(good), 'good-pi');
-    const db = farm.coordinator.db.kysely;
+    const db = farm.tables;
     const build = await waitFor('the trusted slave to build e2e-pure', async () =>
       (await db.selectFrom('builds').selectAll().where('package', '=', 'e2e-pure').executeTakeFirst()) ?? undefined, 300_000);
     assert.ok(build.status, 'the build succeeded');

@@ -53,7 +53,7 @@ describe('faults', () => {
       fake.close();
       await farm.restart();
       assert.deepEqual(indexFiles(farm.output).filter((n) => n.endsWith('.whl') || n.includes('.transfer-')), [], 'no partial file after the restart');
-      const db = farm.coordinator.db.kysely;
+      const db = farm.tables;
       assert.equal((await db.selectFrom('builds').selectAll().execute()).length, 0, 'nothing recorded for the cut-off build');
 
       // second coordinator: the build is handed out again; a corrupt chunk makes it re-send
@@ -81,7 +81,7 @@ describe('faults', () => {
   test('a slave killed mid-build: its build goes to another slave; a build past its timeout is recorded failed', async () => {
     const farm = await startFarm('sqlite', ['e2e-pure'], { idleHold: 2 });
     try {
-      const db = farm.coordinator.db.kysely;
+      const db = farm.tables;
       const first = farm.startSlave(['--master-timeout', '6s'], 'doomed');
       const pure = await waitFor('e2e-pure built', async () =>
         (await db.selectFrom('builds').selectAll().where('package', '=', 'e2e-pure').executeTakeFirst()) ?? undefined, 240_000);

@@ -10,12 +10,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import type { Kysely } from 'kysely';
 import type { DialectName } from '../../shared/db/index.ts';
+import type { Tables } from '../../shared/db/schema.ts';
 import { createLogger, type Logger } from '../../shared/log.ts';
 import { probePython } from '../../shared/sysinfo.ts';
 import { UpstreamServer } from '../../upstream/server.ts';
 import { masterConfigSchema, startCoordinator, type Coordinator, type MasterConfig } from '../../coordinator/coordinator.ts';
-import { migrateTo, scratchDatabase, type Scratch } from './db.ts';
+import { migrateTo, openTables, scratchDatabase, type Scratch } from './db.ts';
 import { buildSdist, type FixtureName } from '../fixtures/packages/sdist.ts';
 
 export const PYTHON = '/usr/bin/python3';
@@ -52,6 +54,8 @@ export interface Farm {
   slaveEndpoint: string;
   fileEndpoint: string;
   logger: Logger;
+  /** The farm's tables through a connection of the test's own, for checking what the coordinator stored. */
+  tables: Kysely<Tables>;
   /** Stops the coordinator and starts a new one on the same database, ports and output. */
   restart(): Promise<void>;
   startSlave(args?: string[], label?: string): Slave;
@@ -134,10 +138,12 @@ export async function startFarm(dialect: DialectName, fixtures: FixtureName[], o
     await db.close();
   };
   await seedAbi();
+  const tables = await openTables(scratch.dsn);
   let coordinator = await startCoordinator(config, { logger });
   const slaves: Slave[] = [];
   const farm: Farm = {
     dir, output, config, upstream, abi, slaveEndpoint, fileEndpoint, logger,
+    tables: tables.kysely,
     get coordinator() {
       return coordinator;
     },
@@ -154,6 +160,7 @@ export async function startFarm(dialect: DialectName, fixtures: FixtureName[], o
       await Promise.all(slaves.map((s) => s.kill('SIGKILL')));
       await coordinator.stop();
       await upstream.stop();
+      await tables.close();
       await scratch.drop();
       rmSync(dir, { recursive: true, force: true });
     },

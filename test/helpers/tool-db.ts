@@ -6,9 +6,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import type { Kysely } from 'kysely';
 import { connect } from '../../shared/db/connect.ts';
-import { openDatabase, type Database } from '../../shared/db/index.ts';
+import { Database } from '../../shared/db/index.ts';
 import { applyUpgrade, detectState, planUpgrade } from '../../shared/db/migrate.ts';
+import type { Tables } from '../../shared/db/schema.ts';
 
 export const PG_ADMIN = 'postgres://postgres@127.0.0.1:5432/postgres';
 export const DIALECTS = ['sqlite', 'postgres'] as const;
@@ -17,6 +19,8 @@ export type Dialect = (typeof DIALECTS)[number];
 export interface TestDatabase {
   dsn: string;
   db: Database;
+  /** The same connection's tables, for what tests check or set up directly. */
+  kysely: Kysely<Tables>;
   cleanup(): Promise<void>;
 }
 
@@ -52,11 +56,13 @@ export async function createDatabase(dialect: Dialect, abis: string[] = ['cp311'
   } finally {
     await conn.close();
   }
-  const db = await openDatabase(dsn);
+  const opened = await connect(dsn);
+  const db = new Database(opened);
   for (const abi of abis) await db.addBuildAbi(abi);
   return {
     dsn,
     db,
+    kysely: opened.kysely,
     cleanup: async () => {
       await db.close();
       await drop();

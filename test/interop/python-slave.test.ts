@@ -35,7 +35,7 @@ test(title, async (t) => {
     closeSync(log);
     const exited = new Promise((resolve) => child.once('exit', resolve));
     try {
-      const db = farm.coordinator.db.kysely;
+      const db = farm.tables;
       const build = await waitFor('the Python slave\'s build', async () =>
         (await db.selectFrom('builds').selectAll().where('package', '=', 'e2e-pure').executeTakeFirst()) ?? undefined, 300_000);
       assert.ok(build.status, 'the build succeeded');

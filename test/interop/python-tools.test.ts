@@ -16,6 +16,7 @@ import { sql } from 'kysely';
 import { hasPythonLogger, PIWHEELS_SRC as source, runPiwheels as runPython } from '../helpers/python-master.ts';
 import { buildWheel } from '../helpers/wheel.ts';
 import { sampleAccessLog, sampleAccessRows, startHarness, until } from '../helpers/tool-harness.ts';
+import { getPackageFiles } from '../helpers/db.ts';
 
 const hasLars = hasPythonLogger();
 
@@ -43,7 +44,7 @@ describe(source ? "piwheels' Python operator tools against our coordinator" : 'P
       assert.equal(imported.code, 0, imported.output);
       const served = await readFile(join(h.output, 'simple', 'py-pkg', wheel.filename));
       assert.equal(createHash('sha256').update(served).digest('hex'), wheel.sha256);
-      assert.equal((await h.t.db.getPackageFiles('py-pkg')).get(wheel.filename), wheel.sha256);
+      assert.equal((await getPackageFiles(h.t.kysely, 'py-pkg')).get(wheel.filename), wheel.sha256);
 
       const home = await runPython('rebuild', [...q, '-y', 'home']);
       assert.equal(home.code, 0, home.output);
@@ -75,7 +76,7 @@ describe(source ? "piwheels' Python operator tools against our coordinator" : 'P
       assert.equal(fed.code, 0, fed.output);
       const expected = sampleAccessRows('py-pkg', wheel);
       const read = async (): Promise<unknown[][]> =>
-        Promise.all(expected.map(async ({ query }) => (await sql.raw(query).execute(h.t.db.kysely)).rows));
+        Promise.all(expected.map(async ({ query }) => (await sql.raw(query).execute(h.t.kysely)).rows));
       await until(async () => (await read()).flat().length === 5, 'every record in our tables');
       assert.deepEqual(await read(), expected.map(({ rows }) => rows));
     } finally {

@@ -5,6 +5,7 @@ import {
   classify,
   compileLogFormat,
   isBotAgent,
+  LogBatchBuilder,
   pageName,
   parseInstallerAgent,
   parseLogTime,
@@ -13,6 +14,7 @@ import {
   toLogMessage,
   unescapeLogField,
   type AccessEntry,
+  type LogRecord,
 } from '../../../coordinator/access/access-log.ts';
 import { UserError } from '../../../shared/cli.ts';
 
@@ -228,5 +230,34 @@ describe('classification', () => {
     assert.deepEqual(project?.data.slice(0, 2), ['foo', '192.0.2.1']);
     assert.equal(project?.data[3], 'bingbot');
     assert.equal(toLogMessage(entry('/project//', 'Mozilla/5.0')), null);
+  });
+});
+
+describe('batch builder', () => {
+  test("records grouped by kind, each agent's pip details sent once", () => {
+    const parser = compileLogFormat('combined');
+    const pip = (cpu: string) => `pip/24.0 {"cpu":"${cpu}","installer":{"name":"pip","version":"24.0"}}`.replace(/"/g, '\\"');
+    const line = (path: string, ua: string) => `192.0.2.7 - - [25/Nov/2026:10:00:00 +0000] "GET ${path} HTTP/1.1" 200 1 "-" "${ua}"`;
+    const builder = new LogBatchBuilder();
+    for (const l of [
+      line('/simple/a/a-1-py3-none-any.whl', pip('armv7l')),
+      line('/simple/a/', pip('aarch64')),
+      line('/simple/b/b-1-py3-none-any.whl', pip('armv7l')),
+      line('/faq.html', 'Mozilla/5.0 (compatible; Googlebot/2.1)'),
+    ]) {
+      const outcome = processLine(parser, l);
+      assert.equal(outcome.kind, 'record');
+      builder.add((outcome as { record: LogRecord }).record);
+    }
+    assert.equal(builder.size, 4);
+    const [clients, downloads, searches, projects, json, pages] = builder.take();
+    assert.deepEqual(clients.map((c) => c[0]), ['armv7l', 'aarch64']);
+    const when = Date.UTC(2026, 10, 25, 10) / 1000;
+    assert.deepEqual(downloads, [['a-1-py3-none-any.whl', '192.0.2.7', when, 0], ['b-1-py3-none-any.whl', '192.0.2.7', when, 0]]);
+    assert.deepEqual(searches, [['a', '192.0.2.7', when, 1]]);
+    assert.deepEqual([projects, json], [[], []]);
+    assert.deepEqual(pages, [['faq', '192.0.2.7', when, 'googlebot']]);
+    assert.equal(builder.size, 0);
+    assert.deepEqual(builder.take(), [[], [], [], [], [], []]);
   });
 });

@@ -63,7 +63,7 @@ const COUNTER_TABLES = ['package_downloads', 'download_counts', 'downloads_daily
 async function contents(t: TestDatabase): Promise<Record<string, string[]>> {
   const out: Record<string, string[]> = {};
   for (const table of [...ACCESS_TABLES, ...COUNTER_TABLES]) {
-    const rows = await sql<Record<string, unknown>>`SELECT * FROM ${sql.table(table)}`.execute(t.db.kysely);
+    const rows = await sql<Record<string, unknown>>`SELECT * FROM ${sql.table(table)}`.execute(t.kysely);
     // booleans come back as true/false (PostgreSQL) or 1/0 (SQLite)
     out[table] = rows.rows.map((r) => JSON.stringify(Object.values(r).map((v) => (v === null ? null : String(typeof v === 'boolean' ? Number(v) : v))))).sort();
   }
@@ -71,7 +71,7 @@ async function contents(t: TestDatabase): Promise<Record<string, string[]>> {
 }
 
 async function count(t: TestDatabase, table: string): Promise<number> {
-  const r = await sql<{ n: number }>`SELECT COUNT(*) AS n FROM ${sql.table(table)}`.execute(t.db.kysely);
+  const r = await sql<{ n: number }>`SELECT COUNT(*) AS n FROM ${sql.table(table)}`.execute(t.kysely);
   return Number(r.rows[0]?.n ?? 0);
 }
 

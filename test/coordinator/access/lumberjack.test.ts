@@ -11,6 +11,7 @@ import { AccessStore } from '../../../coordinator/access/access-store.ts';
 import { UtcDateTime } from '../../../shared/wire/cbor.ts';
 import { encodeMessage, lumberjack } from '../../../shared/wire/protocols.ts';
 import { createDatabase, DIALECTS, tempDir, type TestDatabase } from '../../helpers/tool-db.ts';
+import { logBuild } from '../../helpers/db.ts';
 
 const PIP_UA =
   'pip/24.0 {"cpu":"aarch64","distro":{"name":"Debian GNU/Linux","version":"12"},"implementation":{"name":"CPython","version":"3.11.2"},"installer":{"name":"pip","version":"24.0"},"setuptools_version":"68.1.2","system":{"name":"Linux","release":"6.6.0"}}';
@@ -23,7 +24,7 @@ function line(path: string, ua: string, host = '192.0.2.10', time = '25/Nov/2026
 export async function seedPackage(db: TestDatabase['db'], pkg = 'foo', version = '1.0', filename = WHEEL): Promise<void> {
   await db.addNewPackage(pkg);
   await db.addNewPackageVersion(pkg, version, new Date('2026-11-01T00:00:00Z'));
-  await db.logBuild({
+  await logBuild(db, {
     package: pkg,
     version,
     abiTag: 'cp311',
@@ -47,7 +48,7 @@ export async function seedPackage(db: TestDatabase['db'], pkg = 'foo', version =
         metadataHash: null,
       },
     ],
-  } as Parameters<TestDatabase['db']['logBuild']>[0]);
+  } as Parameters<typeof logBuild>[1]);
 }
 
 function runLogger(args: string[], stdin?: string): Promise<{ code: number | null; stderr: string }> {
@@ -69,8 +70,8 @@ async function until(check: () => Promise<boolean>, what: string): Promise<void>
   assert.fail(`timed out waiting for ${what}`);
 }
 
-async function count(db: TestDatabase['db'], table: string): Promise<number> {
-  const r = await sql<{ n: number }>`SELECT COUNT(*) AS n FROM ${sql.table(table)}`.execute(db.kysely);
+async function count(t: TestDatabase, table: string): Promise<number> {
+  const r = await sql<{ n: number }>`SELECT COUNT(*) AS n FROM ${sql.table(table)}`.execute(t.kysely);
   return Number(r.rows[0]?.n ?? 0);
 }
 
@@ -114,21 +115,21 @@ for (const dialect of DIALECTS) {
       const result = await runLogger(['--log-queue', endpoint, join(dir.path, 'access.log'), join(dir.path, 'access.log.1.gz')]);
       assert.equal(result.code, 0, result.stderr);
       assert.match(result.stderr, /11 lines: 8 sent, 1 not recorded, 2 bad, 0 dropped/);
-      await until(async () => (await count(t.db, 'web_page_hits')) === 2, 'page hits');
-      await until(async () => (await count(t.db, 'downloads')) === 3, 'downloads');
-      assert.equal(await count(t.db, 'searches'), 1);
-      assert.equal(await count(t.db, 'project_page_hits'), 1);
-      assert.equal(await count(t.db, 'project_json_downloads'), 1);
+      await until(async () => (await count(t, 'web_page_hits')) === 2, 'page hits');
+      await until(async () => (await count(t, 'downloads')) === 3, 'downloads');
+      assert.equal(await count(t, 'searches'), 1);
+      assert.equal(await count(t, 'project_page_hits'), 1);
+      assert.equal(await count(t, 'project_json_downloads'), 1);
 
-      const search = await t.db.kysely.selectFrom('searches').selectAll().executeTakeFirstOrThrow();
+      const search = await t.kysely.selectFrom('searches').selectAll().executeTakeFirstOrThrow();
       assert.equal(search.package, 'foo');
       assert.equal(search.arch, 'aarch64');
       assert.equal(search.installer_name, 'pip');
       assert.equal(search.distro_version, '12');
-      const hit = await t.db.kysely.selectFrom('project_page_hits').selectAll().executeTakeFirstOrThrow();
+      const hit = await t.kysely.selectFrom('project_page_hits').selectAll().executeTakeFirstOrThrow();
       assert.equal(hit.user_agent, 'googlebot');
       assert.equal(Boolean(Number(hit.bot)) || hit.bot === true, true);
-      const page = await t.db.kysely.selectFrom('web_page_hits').selectAll().where('page', '=', 'faq').executeTakeFirstOrThrow();
+      const page = await t.kysely.selectFrom('web_page_hits').selectAll().where('page', '=', 'faq').executeTakeFirstOrThrow();
       assert.equal(Number(page.bot), 0);
 
       const data = await t.db.getProjectData('foo', new Date('2026-11-25T12:00:00Z'));
@@ -137,10 +138,10 @@ for (const dialect of DIALECTS) {
     });
 
     test('stdin works as a piped log, and an unusable format is a one-line error', async () => {
-      const before = await count(t.db, 'web_page_hits');
+      const before = await count(t, 'web_page_hits');
       const piped = await runLogger(['--log-queue', endpoint], `${line('/json.html', 'Mozilla/5.0')}\n`);
       assert.equal(piped.code, 0, piped.stderr);
-      await until(async () => (await count(t.db, 'web_page_hits')) === before + 1, 'piped page hit');
+      await until(async () => (await count(t, 'web_page_hits')) === before + 1, 'piped page hit');
 
       const bad = await runLogger(['--log-queue', endpoint, '--format', '%h %t'], '');
       assert.equal(bad.code, 2);
@@ -151,13 +152,13 @@ for (const dialect of DIALECTS) {
     });
 
     test('garbage on the endpoint is dropped and the task keeps storing', async () => {
-      const before = await count(t.db, 'web_page_hits');
+      const before = await count(t, 'web_page_hits');
       const push = new zmq.Push();
       push.connect(endpoint);
       await push.send(Buffer.from([0xff, 0x00, 0x13]));
       await push.send(encodeMessage(lumberjack.recv, 'LOGPAGE', ['faq', 'nonsense-host', UtcDateTime.now(), 'x']));
       await push.send(Buffer.from(encodeMessage(lumberjack.recv, 'LOGPAGE', ['faq', '192.0.2.44', UtcDateTime.now(), 'mozilla'])));
-      await until(async () => (await count(t.db, 'web_page_hits')) === before + 1, 'the good hit after garbage');
+      await until(async () => (await count(t, 'web_page_hits')) === before + 1, 'the good hit after garbage');
       push.close();
       assert.equal(jack.failed, 0);
     });

@@ -10,7 +10,7 @@ import type { Database } from '../../../shared/db/index.ts';
 import { regenerate } from '../../../coordinator/pages/regenerate.ts';
 import { Scribe } from '../../../coordinator/pages/scribe.ts';
 import { Secretary } from '../../../coordinator/pages/secretary.ts';
-import { DIALECTS, freshDatabase } from '../../helpers/db.ts';
+import { DIALECTS, freshDatabase, logBuild } from '../../helpers/db.ts';
 import { tempDir } from '../../helpers/site-fixture.ts';
 import { pep691ProjectSchema, projectJsonSchema } from '../../helpers/page-schemas.ts';
 
@@ -26,7 +26,7 @@ async function recordFarm(db: Database): Promise<void> {
   await db.addNewPackageVersion('sample-pkg', '0.9', new Date('2026-09-01T00:00:00Z'));
   await db.yankVersion('sample-pkg', '1.1');
   await db.skipPackageVersion('sample-pkg', '0.9', 'binary only');
-  await db.logBuild({
+  await logBuild(db, {
     package: 'sample-pkg',
     version: '1.0',
     abiTag: 'cp39',
@@ -50,7 +50,7 @@ async function recordFarm(db: Database): Promise<void> {
       },
     ],
   });
-  await db.logBuild({
+  await logBuild(db, {
     package: 'sample-pkg',
     version: '1.0',
     abiTag: 'cp311',

@@ -8,6 +8,7 @@ import { compareTree, walkTree } from '../../../coordinator/tools/audit.ts';
 import { buildWheel } from '../../helpers/wheel.ts';
 import { createDatabase, DIALECTS, tempDir, type TestDatabase } from '../../helpers/tool-db.ts';
 import { runTool } from '../../helpers/tool-harness.ts';
+import { logBuild } from '../../helpers/db.ts';
 
 async function exists(path: string): Promise<boolean> {
   try {
@@ -105,7 +106,7 @@ for (const dialect of DIALECTS) {
       const wheel = await buildWheel(join(dir.path, 'src'), 'tidy', '1.0');
       await t.db.addNewPackage('tidy');
       await t.db.addNewPackageVersion('tidy', '1.0');
-      const buildId = await t.db.logBuild({
+      const buildId = await logBuild(t.db, {
         package: 'tidy', version: '1.0', abiTag: 'cp311', status: true, duration: 1, slaveId: 1, builtAt: new Date(),
         files: [{
           filename: wheel.filename, filesize: wheel.bytes.length, filehash: wheel.sha256, packageTag: 'tidy', packageVersionTag: '1.0',

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { buildWheel } from '../../helpers/wheel.ts';
 import { DIALECTS } from '../../helpers/tool-db.ts';
 import { runTool, startHarness, type Harness } from '../../helpers/tool-harness.ts';
+import { getPackageFiles, getPackageName, getVersionFiles, getVersionSkip } from '../../helpers/db.ts';
 
 async function exists(path: string): Promise<boolean> {
   try {
@@ -19,7 +20,7 @@ async function exists(path: string): Promise<boolean> {
 }
 
 async function builds(h: Harness, pkg: string): Promise<number> {
-  const rows = await h.t.db.kysely.selectFrom('builds').select('build_id').where('package', '=', pkg).execute();
+  const rows = await h.t.kysely.selectFrom('builds').select('build_id').where('package', '=', pkg).execute();
   return rows.length;
 }
 
@@ -42,7 +43,7 @@ for (const dialect of DIALECTS) {
       assert.equal(add.code, 0, add.stderr);
       assert.match(add.stderr, /added package successfully/);
       assert.equal(await h.t.db.testPackage('sample-pkg'), true);
-      assert.equal(await h.t.db.getPackageName('sample-pkg'), 'Sample_Pkg');
+      assert.equal(await getPackageName(h.t.kysely, 'sample-pkg'), 'Sample_Pkg');
       assert.deepEqual(await h.t.db.getPackageAliases('sample-pkg'), ['Sample_Pkg', 'sample.pkg']);
       assert.ok(await exists(join(h.output, 'project', 'sample-pkg', 'index.html')));
       assert.equal(await readlink(join(h.output, 'simple', 'Sample_Pkg')), 'sample-pkg');
@@ -84,9 +85,9 @@ for (const dialect of DIALECTS) {
       assert.match(result.stderr, /imported build successfully/);
       const served = await readFile(join(h.output, 'simple', 'sample-pkg', wheel.filename));
       assert.equal(createHash('sha256').update(served).digest('hex'), wheel.sha256);
-      const files = await h.t.db.getPackageFiles('sample-pkg');
+      const files = await getPackageFiles(h.t.kysely, 'sample-pkg');
       assert.equal(files.get(wheel.filename), wheel.sha256);
-      const row = await h.t.db.kysely.selectFrom('builds').selectAll().where('package', '=', 'sample-pkg').executeTakeFirstOrThrow();
+      const row = await h.t.kysely.selectFrom('builds').selectAll().where('package', '=', 'sample-pkg').executeTakeFirstOrThrow();
       assert.equal(row.abi_tag, 'cp311');
       assert.equal(Number(row.built_by), 0);
       assert.ok(await exists(wheel.path), 'the wheel stays without --delete');
@@ -132,7 +133,7 @@ for (const dialect of DIALECTS) {
       assert.equal(result.code, 0, result.stderr);
       assert.equal(await exists(wheel.path), false);
       const twin = wheel.filename.replace('linux_armv7l', 'linux_armv6l');
-      assert.ok((await h.t.db.getVersionFiles('sample-pkg', '2.0')).has(twin));
+      assert.ok((await getVersionFiles(h.t.kysely, 'sample-pkg', '2.0')).has(twin));
       assert.ok((await stat(join(h.output, 'simple', 'sample-pkg', twin))).isFile());
     });
 
@@ -147,14 +148,14 @@ for (const dialect of DIALECTS) {
       const rmBuilds = await runTool('remove', [...q, '-y', 'sample-pkg', '1.0', '--builds']);
       assert.equal(rmBuilds.code, 0, rmBuilds.stderr);
       assert.match(rmBuilds.stderr, /removed the builds of the version successfully/);
-      assert.equal((await h.t.db.getVersionFiles('sample-pkg', '1.0')).size, 0);
+      assert.equal((await getVersionFiles(h.t.kysely, 'sample-pkg', '1.0')).size, 0);
       assert.equal(await exists(join(h.output, 'simple', 'sample-pkg', wheel)), false);
       assert.equal(await h.t.db.testPackageVersion('sample-pkg', '1.0'), true);
       assert.deepEqual(h.deleted.at(-1), ['sample-pkg', '1.0']);
 
       const skip = await runTool('remove', [...q, '-y', 'sample-pkg', '2.0', '--skip', 'broken upstream']);
       assert.equal(skip.code, 0, skip.stderr);
-      assert.equal(await h.t.db.getVersionSkip('sample-pkg', '2.0'), 'broken upstream');
+      assert.equal(await getVersionSkip(h.t.kysely, 'sample-pkg', '2.0'), 'broken upstream');
 
       const missing = await runTool('remove', [...q, '-y', 'sample-pkg', '7.7']);
       assert.equal(missing.code, 1);

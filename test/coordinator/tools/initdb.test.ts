@@ -14,7 +14,7 @@ import { openDatabase } from '../../../shared/db/index.ts';
 import { connect, type DialectName } from '../../../shared/db/connect.ts';
 import { LATEST_VERSION } from '../../../shared/db/migrate.ts';
 import { toDbTimestamp } from '../../../shared/db/values.ts';
-import { adminQuery, DIALECTS, migrateTo, scratchDatabase, type Scratch } from '../../helpers/db.ts';
+import { adminQuery, DIALECTS, logBuild, migrateTo, scratchDatabase, type Scratch } from '../../helpers/db.ts';
 
 const BIN = fileURLToPath(new URL('../../../bin/piw-initdb.js', import.meta.url));
 
@@ -148,8 +148,10 @@ for (const dialect of DIALECTS) {
       const db = await openDatabase(s.dsn);
       await db.addNewPackage('foo');
       await db.addNewPackageVersion('foo', '1.0');
-      await db.kysely.deleteFrom('build_queue').execute();
       await db.close();
+      const conn = await connect(s.dsn);
+      await conn.kysely.deleteFrom('build_queue').execute();
+      await conn.close();
       const check = await initdb('-d', s.dsn, '--check');
       assert.equal(check.code, 1);
       assert.match(check.stderr, /build_queue: 1 row\(s\) missing/);
@@ -219,7 +221,7 @@ describe('piw-initdb: adopting a piwheels 0.23 database', () => {
     assert.equal(stats.packagesBuilt, 2);
     assert.equal(stats.buildsTime, (25 + 28 + 1) * 60 + 5);
     assert.deepEqual(await db.loadRewritesPending(), [{ package: 'numpy', addedAt: new Date('2024-07-01T10:00:01Z'), command: 'BOTH' }]);
-    const id = await db.logBuild({
+    const id = await logBuild(db, {
       package: 'pure',
       version: '1.0',
       abiTag: 'cp311',
@@ -262,7 +264,7 @@ describe('piw-initdb: the coordinator role', () => {
       const db = await openDatabase(url.toString());
       assert.equal(await db.addNewPackage('granted'), true);
       await db.addNewPackageVersion('granted', '1.0');
-      await db.logBuild({ package: 'granted', version: '1.0', abiTag: 'cp39', status: false, duration: 1, slaveId: 0, builtAt: new Date(), files: [] });
+      await logBuild(db, { package: 'granted', version: '1.0', abiTag: 'cp39', status: false, duration: 1, slaveId: 0, builtAt: new Date(), files: [] });
       await db.setPypiSerial(5);
       assert.deepEqual((await db.getBuildQueue()).get('cp39'), []);
       await db.close();

@@ -12,6 +12,7 @@ import { buildWheel } from '../../helpers/wheel.ts';
 import { runTool, startHarness, until, type Harness } from '../../helpers/tool-harness.ts';
 import { connect } from 'node:net';
 import { freePort } from '../../helpers/farm.ts';
+import { logBuild } from '../../helpers/db.ts';
 
 const run = promisify(execFile);
 
@@ -26,7 +27,7 @@ describe('nginx access log through piw-logger', () => {
     const wheel = await buildWheel(join(h.dir, 'src'), 'served_pkg', '1.0');
     await h.t.db.addNewPackage('served-pkg');
     await h.t.db.addNewPackageVersion('served-pkg', '1.0');
-    await h.t.db.logBuild({
+    await logBuild(h.t.db, {
       package: 'served-pkg', version: '1.0', abiTag: 'cp311', status: true, duration: 1, slaveId: 1, builtAt: new Date(),
       files: [{
         filename: wheel.filename, filesize: wheel.bytes.length, filehash: wheel.sha256, packageTag: 'served_pkg', packageVersionTag: '1.0',
@@ -77,10 +78,10 @@ describe('nginx access log through piw-logger', () => {
     const fed = await runTool('logger', ['--log-queue', h.logQueue, join(work, 'access.log')]);
     assert.equal(fed.code, 0, fed.stderr);
     await until(async () => (await h.t.db.getProjectData('served-pkg'))?.downloadsAll === 1, 'the download in the database');
-    const search = await h.t.db.kysely.selectFrom('searches').selectAll().executeTakeFirstOrThrow();
+    const search = await h.t.kysely.selectFrom('searches').selectAll().executeTakeFirstOrThrow();
     assert.equal(search.package, 'served-pkg');
     assert.equal(search.installer_name, 'pip');
-    const download = await h.t.db.kysely.selectFrom('downloads').selectAll().executeTakeFirstOrThrow();
+    const download = await h.t.kysely.selectFrom('downloads').selectAll().executeTakeFirstOrThrow();
     assert.equal(download.accessed_by, '127.0.0.1');
     assert.ok(download.py_version?.startsWith('3.'));
 

@@ -11,7 +11,7 @@ import type { PackageRewrite } from '../../../coordinator/pages/page-request.ts'
 import { PyPIClient } from '../../../coordinator/upstream/pypi.ts';
 import { AllowList, NOT_ALLOWED } from '../../../coordinator/upstream/allow-list.ts';
 import { UpstreamServer } from '../../../upstream/server.ts';
-import { DIALECTS, freshDatabase, type TestDatabase } from '../../helpers/db.ts';
+import { DIALECTS, freshDatabase, openTables, type TestDatabase } from '../../helpers/db.ts';
 import { EXPECTED, readState, scriptHistory, T } from './history.ts';
 
 const clientOptions = { timeoutMs: 300, retries: 1, backoffMs: 5, maxBackoffMs: 10 };
@@ -59,7 +59,7 @@ for (const dialect of DIALECTS) {
         await pollUntil(gazer, up.serial);
         await gazer.descriptionsSettled();
         await gazer.stop();
-        assert.deepEqual(await readState(t.db), EXPECTED);
+        assert.deepEqual(await readState(t.kysely), EXPECTED);
         assert.equal(await t.db.getPypiSerial(), up.serial);
         assert.deepEqual(await t.db.verifyDerived(), []);
         const alpha = await t.db.getProjectData('alpha');
@@ -79,14 +79,14 @@ for (const dialect of DIALECTS) {
       const url = await up.start();
       try {
         scriptHistory(up);
-        const before = await readState(t.db);
-        await t.db.kysely.updateTable('configuration').set({ pypi_serial: 3 }).execute();
+        const before = await readState(t.kysely);
+        await t.kysely.updateTable('configuration').set({ pypi_serial: 3 }).execute();
         const pypi = new PyPIClient({ xmlrpcUrl: `${url}/pypi`, jsonUrl: `${url}/pypi`, ...clientOptions });
         const gazer = new CloudGazer({ db: t.db, pypi, follow: false });
         await gazer.start();
         await pollUntil(gazer, up.serial);
         await gazer.stop();
-        assert.deepEqual(await readState(t.db), before);
+        assert.deepEqual(await readState(t.kysely), before);
         assert.deepEqual(await t.db.verifyDerived(), []);
       } finally {
         await up.stop();
@@ -139,7 +139,7 @@ for (const dialect of DIALECTS) {
       };
       // Serial 19 removes epsilon 1.0 (stamped T+130); serial 20 is its upload stamped T+125.
       const epsilon = async (db: TestDatabase): Promise<string[]> =>
-        (await readState(db.db)).versions.filter((v) => v.package === 'epsilon').map((v) => v.version);
+        (await readState(db.kysely)).versions.filter((v) => v.package === 'epsilon').map((v) => v.version);
       const warm = await freshDatabase(dialect);
       const cold = await freshDatabase(dialect);
       try {
@@ -186,10 +186,12 @@ for (const dialect of DIALECTS) {
         await fresh.db.close();
         const { openDatabase } = await import('../../../shared/db/index.ts');
         const reopened = await openDatabase(fresh.dsn);
+        const tables = await openTables(fresh.dsn);
         try {
-          assert.deepEqual(await readState(reopened), EXPECTED);
+          assert.deepEqual(await readState(tables.kysely), EXPECTED);
           assert.deepEqual(await reopened.verifyDerived(), []);
         } finally {
+          await tables.close();
           await reopened.close();
         }
       } finally {
@@ -212,13 +214,13 @@ for (const dialect of DIALECTS) {
         const gazer = new CloudGazer({ db: db.db, pypi, allowList: new AllowList(path), pollSeconds: 0.05, descriptions: false });
         await gazer.start();
         for (let i = 0; i < 400 && gazer.currentSerial < up.serial; i++) await new Promise((r) => setTimeout(r, 10));
-        let state = await readState(db.db);
+        let state = await readState(db.kysely);
         assert.deepEqual(state.packages, EXPECTED.packages.map((p) => ({ ...p, skip: p.package === 'alpha' ? '' : NOT_ALLOWED })));
         assert.deepEqual(state.queue, ['alpha 1.0', 'alpha 1.1']);
         writeFileSync(path, 'beta\n');
         utimesSync(path, new Date(), new Date(Date.now() + 10_000));
         for (let i = 0; i < 400; i++) {
-          state = await readState(db.db);
+          state = await readState(db.kysely);
           if (state.queue.join() === 'beta 2.0') break;
           await new Promise((r) => setTimeout(r, 10));
         }
@@ -244,7 +246,7 @@ for (const dialect of DIALECTS) {
         await gazer.start();
         await pollUntil(gazer, up.serial);
         await gazer.stop();
-        assert.deepEqual((await readState(db.db)).packages, [{ package: 'dev-pkg', skip: 'development mode' }]);
+        assert.deepEqual((await readState(db.kysely)).packages, [{ package: 'dev-pkg', skip: 'development mode' }]);
       } finally {
         await up.stop();
         await db.drop();

@@ -1,6 +1,7 @@
 // The scripted upstream history the gazer tests replay, and the database
 // state it must end in, worked out by hand from the timestamps.
-import type { Database } from '../../../shared/db/index.ts';
+import type { Kysely } from 'kysely';
+import type { Tables } from '../../../shared/db/schema.ts';
 import { fromDbFlag, fromDbTimestamp } from '../../../shared/db/values.ts';
 import type { UpstreamServer } from '../../../upstream/server.ts';
 
@@ -63,8 +64,7 @@ export const EXPECTED = {
   queue: ['alpha 1.0', 'alpha 1.1', 'beta 2.0', 'delta 1.0', 'gamma 0.2'],
 };
 
-export async function readState(db: Database): Promise<typeof EXPECTED> {
-  const k = db.kysely;
+export async function readState(k: Kysely<Tables>): Promise<typeof EXPECTED> {
   const packages = await k.selectFrom('packages').select(['package', 'skip']).orderBy('package').execute();
   const versions = await k
     .selectFrom('versions')

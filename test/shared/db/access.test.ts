@@ -1,12 +1,22 @@
-// The pure pieces of the bulk access-log path: rows checked and cut to their
-// columns, COPY's text format, timestamps, the bounded cache and the batch
-// builder piw-logger sends with.
-import { describe, test } from 'node:test';
+// Access logs: the records checked and cut to their table rows, COPY's
+// text format, and every kind of access stored once per dialect.
+import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { compileLogFormat, LogBatchBuilder, processLine, type LogRecord } from '../../../coordinator/access/access-log.ts';
-import { BoundedCache } from '../../../shared/cache.ts';
 import { accessRows, copyText, emptyBatch } from '../../../shared/db/access.ts';
-import { sanitize, toDbTimestamp } from '../../../shared/db/values.ts';
+import type { Database } from '../../../shared/db/index.ts';
+import {
+  DIALECTS,
+  freshDatabase,
+  logBuild,
+  logDownload,
+  logDownloads,
+  logJson,
+  logPage,
+  logProject,
+  logSearch,
+  type TestDatabase,
+} from '../../helpers/db.ts';
+import { addVersions, assertConsistent, build, wheel } from '../../helpers/db-records.ts';
 
 const at = new Date('2026-11-25T10:00:00.250Z');
 
@@ -37,62 +47,62 @@ describe('access rows', () => {
   });
 });
 
-describe('values', () => {
-  test('timestamps read as the ISO form does, for any day', () => {
-    for (const ms of [0, -1, 951_782_400_000, 951_868_799_999, 1_795_600_000_123, 253_402_300_799_999, -62_135_596_800_000]) {
-      const date = new Date(ms);
-      assert.equal(toDbTimestamp(date), date.toISOString().replace('T', ' ').slice(0, 23), String(ms));
-    }
-    assert.throws(() => toDbTimestamp(new Date(253_402_300_800_000)), /year 10000/);
-    assert.throws(() => toDbTimestamp(new Date(Number.NaN)), /invalid date/);
-  });
+for (const dialect of DIALECTS) {
+  describe(`access logs (${dialect})`, () => {
+    const now = new Date('2026-06-30T12:00:00Z');
+    let t: TestDatabase;
+    let db: Database;
+    before(async () => {
+      t = await freshDatabase(dialect);
+      db = t.db;
+      for (const abi of ['cp313', 'cp39', 'cp311']) await db.addBuildAbi(abi);
+    });
+    after(async () => {
+      await t.drop();
+    });
 
-  test('control characters become U+FFFD; tabs and newlines stay', () => {
-    assert.equal(sanitize('a\x00b\x7fc\td\ne'), 'a\ufffdb\ufffdc\td\ne');
-    assert.equal(sanitize(null), null);
-  });
-});
+    test('each log lands in its table; bad addresses are refused', async () => {
+      const count = async (table: 'downloads' | 'searches' | 'project_page_hits' | 'project_json_downloads' | 'web_page_hits') =>
+        Number((await t.kysely.selectFrom(table).select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirst())?.n ?? 0);
+      const before = {
+        searches: await count('searches'),
+        project: await count('project_page_hits'),
+        json: await count('project_json_downloads'),
+        page: await count('web_page_hits'),
+      };
+      await logSearch(db, { package: 'numpy', host: '192.0.2.7', timestamp: now, installerName: 'pip', installerVersion: '24.0' });
+      await logProject(db, { package: 'numpy', host: '2001:db8::7', timestamp: now, userAgent: 'Mozilla\x07' });
+      await logJson(db, { package: 'numpy', host: '192.0.2.7', timestamp: now, userAgent: null });
+      await logPage(db, { page: 'faq.html', host: '192.0.2.7', timestamp: now, userAgent: 'x'.repeat(3000) });
+      assert.equal(await count('searches'), before.searches + 1);
+      assert.equal(await count('project_page_hits'), before.project + 1);
+      assert.equal(await count('project_json_downloads'), before.json + 1);
+      assert.equal(await count('web_page_hits'), before.page + 1);
+      const ua = await t.kysely.selectFrom('project_page_hits').select('user_agent').where('package', '=', 'numpy').executeTakeFirst();
+      assert.equal(ua?.user_agent, 'Mozilla\ufffd');
+      await assert.rejects(logSearch(db, { package: 'numpy', host: 'not-an-ip', timestamp: now }), /not an IP address/);
+      await assert.rejects(logPage(db, { page: '', host: '192.0.2.7', timestamp: now }));
+      await assert.rejects(logDownload(db, { filename: 'x.whl', host: '192.0.2.7', timestamp: new Date('nope') }));
+    });
 
-describe('bounded cache', () => {
-  test('keeps what is used, forgets the rest, never holds more than twice its size', () => {
-    const cache = new BoundedCache<string, number>(2);
-    cache.set('a', 1);
-    cache.set('b', 2);
-    cache.set('c', 3);
-    assert.equal(cache.get('a'), 1, 'in the older generation, and moved back');
-    cache.set('d', 4);
-    cache.set('e', 5);
-    assert.equal(cache.get('b'), undefined, 'not used since two generations');
-    assert.ok(cache.size <= 4);
-    assert.throws(() => new BoundedCache(0), RangeError);
+    test('a batch lands whole, counted per package and day; a bad record refuses it all', async () => {
+      await addVersions(db, 'batched', ['1.0']);
+      const file = wheel('batched', '1.0', 'none');
+      await logBuild(db, build('batched', '1.0', 'cp39', [file]));
+      const now = new Date('2026-06-30T12:00:00Z');
+      const batch = Array.from({ length: 1200 }, (_, i) => ({
+        filename: i % 3 === 0 ? 'not-ours-1.0-py3-none-any.whl' : file.filename,
+        host: '192.0.2.5',
+        timestamp: new Date(now.getTime() - (i % 40) * 86_400_000),
+      }));
+      await logDownloads(db, batch);
+      const data = await db.getProjectData('batched', now);
+      assert.equal(data?.downloadsAll, 800);
+      assert.equal(data?.downloadsRecent, batch.filter((d, i) => i % 3 !== 0 && now.getTime() - d.timestamp.getTime() < 30 * 86_400_000).length);
+      await assert.rejects(logDownloads(db, [batch[1]!, { ...batch[1]!, host: 'nope' }]));
+      assert.equal((await db.getProjectData('batched', now))?.downloadsAll, 800);
+      await logDownloads(db, []);
+      await assertConsistent(db);
+    });
   });
-});
-
-describe('batch builder', () => {
-  test("records grouped by kind, each agent's pip details sent once", () => {
-    const parser = compileLogFormat('combined');
-    const pip = (cpu: string) => `pip/24.0 {"cpu":"${cpu}","installer":{"name":"pip","version":"24.0"}}`.replace(/"/g, '\\"');
-    const line = (path: string, ua: string) => `192.0.2.7 - - [25/Nov/2026:10:00:00 +0000] "GET ${path} HTTP/1.1" 200 1 "-" "${ua}"`;
-    const builder = new LogBatchBuilder();
-    for (const l of [
-      line('/simple/a/a-1-py3-none-any.whl', pip('armv7l')),
-      line('/simple/a/', pip('aarch64')),
-      line('/simple/b/b-1-py3-none-any.whl', pip('armv7l')),
-      line('/faq.html', 'Mozilla/5.0 (compatible; Googlebot/2.1)'),
-    ]) {
-      const outcome = processLine(parser, l);
-      assert.equal(outcome.kind, 'record');
-      builder.add((outcome as { record: LogRecord }).record);
-    }
-    assert.equal(builder.size, 4);
-    const [clients, downloads, searches, projects, json, pages] = builder.take();
-    assert.deepEqual(clients.map((c) => c[0]), ['armv7l', 'aarch64']);
-    const when = Date.UTC(2026, 10, 25, 10) / 1000;
-    assert.deepEqual(downloads, [['a-1-py3-none-any.whl', '192.0.2.7', when, 0], ['b-1-py3-none-any.whl', '192.0.2.7', when, 0]]);
-    assert.deepEqual(searches, [['a', '192.0.2.7', when, 1]]);
-    assert.deepEqual([projects, json], [[], []]);
-    assert.deepEqual(pages, [['faq', '192.0.2.7', when, 'googlebot']]);
-    assert.equal(builder.size, 0);
-    assert.deepEqual(builder.take(), [[], [], [], [], [], []]);
-  });
-});
+}

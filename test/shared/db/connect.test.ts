@@ -1,7 +1,8 @@
-import { test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import BetterSqlite3 from 'better-sqlite3';
-import { reusingStatements } from '../../../shared/db/connect.ts';
+import { UserError } from '../../../shared/cli.ts';
+import { defaultDsn, parseDsn, redact, reusingStatements } from '../../../shared/db/connect.ts';
 
 test('SQLite statements are prepared once and reused, never while busy, and the cache is bounded', () => {
   const handle = new BetterSqlite3(':memory:');
@@ -26,4 +27,27 @@ test('SQLite statements are prepared once and reused, never while busy, and the 
   } finally {
     handle.close();
   }
+});
+
+describe('DSNs', () => {
+  test('PostgreSQL URLs and SQLite paths', () => {
+    assert.deepEqual(parseDsn('postgres://u@h/db'), { dialect: 'postgres', url: 'postgres://u@h/db' });
+    assert.equal(parseDsn('postgresql://u@h:5433/db').dialect, 'postgres');
+    const sqlite = parseDsn('some/dir/farm.sqlite');
+    assert.equal(sqlite.dialect, 'sqlite');
+    assert.ok(sqlite.dialect === 'sqlite' && sqlite.path.endsWith('some/dir/farm.sqlite'));
+  });
+  test('bad DSNs are refused with a user error', () => {
+    assert.throws(() => parseDsn(''), UserError);
+    assert.throws(() => parseDsn('mysql://h/db'), /unsupported database DSN scheme "mysql"/);
+    assert.throws(() => parseDsn('postgres://u@h'), /names no database/);
+    assert.throws(() => parseDsn('postgres://u@[bad/db'), /malformed PostgreSQL DSN/);
+  });
+  test('the default is piwheels.sqlite in the data directory', () => {
+    assert.equal(defaultDsn({ PIW_DATA_DIR: '/srv/piw' }), '/srv/piw/piwheels.sqlite');
+    assert.equal(defaultDsn({}), 'data/piwheels.sqlite');
+  });
+  test('passwords never reach messages', () => {
+    assert.equal(redact('postgres://me:secret@h/db'), 'postgres://me:***@h/db');
+  });
 });

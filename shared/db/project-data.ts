@@ -1,0 +1,216 @@
+// Everything a project's pages need, read in one snapshot: the package, its
+// name spellings, its releases with their per-ABI status and wheels (with
+// their dependencies), and its download counts.
+import { sql } from 'kysely';
+import type { FileInfo, ProjectData, ReleaseData } from '../model.ts';
+import { releaseAbiStatuses, type BuildOutcome } from './project.ts';
+import type { Db, Store } from './store.ts';
+import { fromDbFlag, fromDbTimestamp, recentFirstDay } from './values.ts';
+import { compareVersionKeys, keyIsPrerelease, versionKey } from './versions.ts';
+
+/** Everything a project's pages need, or null for an unknown package. */
+export async function getProjectData(store: Store, pkg: string, now: Date = new Date()): Promise<ProjectData | null> {
+  let tx = store.conn.kysely.transaction();
+  if (store.conn.dialect === 'postgres') tx = tx.setIsolationLevel('repeatable read');
+  return tx.execute(async (db) => {
+    const row = await db.selectFrom('packages').select(['skip', 'description']).where('package', '=', pkg).executeTakeFirst();
+    if (!row) return null;
+    const names = await readNames(db, pkg);
+    const abis = await store.derived.activeAbis(db);
+    const versions = await readVersions(db, pkg);
+    const buildRows = await readBuildRows(db, pkg);
+    const deps = await readDependencies(db, pkg);
+    const preinstalled = await readPreinstalled(db, [...new Set(deps.filter((d) => d.tool === 'apt').map((d) => d.dependency))]);
+    const downloads = await readDownloads(db, pkg, now);
+    const builds = indexBuilds(buildRows);
+    const files = filesByVersion(buildRows, builds.byId, dependenciesByFile(deps, buildRows, preinstalled));
+    return {
+      package: pkg,
+      name: names[0] ?? pkg,
+      description: row.description,
+      skip: row.skip,
+      aliases: names.filter((n) => n !== pkg).sort(),
+      releases: releases(versions, row.skip, abis, builds.outcomes, files),
+      downloadsRecent: downloads.recent,
+      downloadsAll: downloads.all,
+    };
+  });
+}
+
+type VersionRow = Awaited<ReturnType<typeof readVersions>>[number];
+type BuildRow = Awaited<ReturnType<typeof readBuildRows>>[number];
+type DependencyRow = Awaited<ReturnType<typeof readDependencies>>[number];
+type BuildFacts = { version: string; abi: string; status: boolean; builtAt: Date };
+type Outcomes = Map<string, Map<number, BuildOutcome & { fileAbis: string[] }>>;
+
+/** The spellings of the package's name, most recently seen first. */
+async function readNames(db: Db, pkg: string): Promise<string[]> {
+  const rows = await db
+    .selectFrom('package_names')
+    .select('name')
+    .where('package', '=', pkg)
+    .orderBy('seen', 'desc')
+    .orderBy('name')
+    .execute();
+  return rows.map((r) => r.name);
+}
+
+function readVersions(db: Db, pkg: string) {
+  return db.selectFrom('versions').select(['version', 'released', 'skip', 'yanked']).where('package', '=', pkg).execute();
+}
+
+/** Builds with their files in one pass over the package's builds. */
+function readBuildRows(db: Db, pkg: string) {
+  return db
+    .selectFrom('builds as b')
+    .leftJoin('files as f', 'f.build_id', 'b.build_id')
+    .select([
+      'b.build_id',
+      'b.version',
+      'b.abi_tag as builder_abi',
+      'b.status',
+      'b.built_at',
+      'f.filename',
+      'f.filesize',
+      'f.filehash',
+      'f.abi_tag as file_abi',
+      'f.platform_tag',
+      'f.requires_python',
+      'f.metadata_hash',
+    ])
+    .where('b.package', '=', pkg)
+    .execute();
+}
+
+/** One query, through the same covering indexes, however many files. */
+function readDependencies(db: Db, pkg: string) {
+  return db
+    .selectFrom('builds as b')
+    .innerJoin('files as f', 'f.build_id', 'b.build_id')
+    .innerJoin('dependencies as d', 'd.filename', 'f.filename')
+    .select(['d.filename', 'd.tool', 'd.dependency'])
+    .where('b.package', '=', pkg)
+    .execute();
+}
+
+/** 'ABI package' of each of these apt packages that a builder's OS release has preinstalled. */
+async function readPreinstalled(db: Db, aptNames: readonly string[]): Promise<Set<string>> {
+  const preinstalled = new Set<string>();
+  for (let i = 0; i < aptNames.length; i += 500) {
+    const rows = await db
+      .selectFrom('preinstalled_apt_packages')
+      .select(['abi_tag', 'apt_package'])
+      .where('apt_package', 'in', aptNames.slice(i, i + 500))
+      .execute();
+    for (const row of rows) preinstalled.add(`${row.abi_tag} ${row.apt_package}`);
+  }
+  return preinstalled;
+}
+
+async function readDownloads(db: Db, pkg: string, now: Date): Promise<{ recent: number; all: number }> {
+  const recentDay = recentFirstDay(now);
+  const downloads = await db
+    .selectFrom('download_counts')
+    .select([
+      sql<number | null>`SUM(downloads)`.as('all'),
+      sql<number | null>`SUM(CASE WHEN day >= ${recentDay} THEN downloads ELSE 0 END)`.as('recent'),
+    ])
+    .where('package', '=', pkg)
+    .executeTakeFirst();
+  return { recent: Number(downloads?.recent ?? 0), all: Number(downloads?.all ?? 0) };
+}
+
+/** Each build once, and per version the outcome of each build with the ABIs of the files it holds. */
+function indexBuilds(buildRows: readonly BuildRow[]): { byId: Map<number, BuildFacts>; outcomes: Outcomes } {
+  const byId = new Map<number, BuildFacts>();
+  const outcomes: Outcomes = new Map();
+  for (const b of buildRows) {
+    if (byId.has(b.build_id)) continue;
+    const status = fromDbFlag(b.status);
+    byId.set(b.build_id, { version: b.version, abi: b.builder_abi, status, builtAt: fromDbTimestamp(b.built_at) });
+    let perVersion = outcomes.get(b.version);
+    if (!perVersion) outcomes.set(b.version, (perVersion = new Map()));
+    perVersion.set(b.build_id, { buildId: b.build_id, builderAbi: b.builder_abi, status, fileAbis: [] });
+  }
+  for (const f of buildRows) {
+    if (f.filename === null || f.file_abi === null) continue;
+    outcomes.get(f.version)?.get(f.build_id)?.fileAbis.push(f.file_abi);
+  }
+  return { byId, outcomes };
+}
+
+/** Apt and pip dependencies per file; apt ones less what the builder's OS release has preinstalled. */
+function dependenciesByFile(
+  deps: readonly DependencyRow[],
+  buildRows: readonly BuildRow[],
+  preinstalled: ReadonlySet<string>,
+): Map<string, { apt: string[]; pip: string[] }> {
+  const depsByFile = new Map<string, { apt: string[]; pip: string[] }>();
+  const builderOf = new Map(buildRows.flatMap((r) => (r.filename === null ? [] : [[r.filename, r.builder_abi] as const])));
+  for (const d of deps) {
+    let entry = depsByFile.get(d.filename);
+    if (!entry) depsByFile.set(d.filename, (entry = { apt: [], pip: [] }));
+    if (d.tool === 'apt') {
+      if (!preinstalled.has(`${builderOf.get(d.filename) ?? ''} ${d.dependency}`)) entry.apt.push(d.dependency);
+    } else if (d.tool === 'pip') {
+      entry.pip.push(d.dependency);
+    }
+  }
+  return depsByFile;
+}
+
+/** The wheels of each version, by filename. */
+function filesByVersion(
+  buildRows: readonly BuildRow[],
+  buildById: ReadonlyMap<number, BuildFacts>,
+  depsByFile: ReadonlyMap<string, { apt: string[]; pip: string[] }>,
+): Map<string, Record<string, FileInfo>> {
+  const out = new Map<string, Record<string, FileInfo>>();
+  for (const f of buildRows) {
+    if (f.filename === null || f.file_abi === null) continue;
+    const build = buildById.get(f.build_id);
+    if (!build) continue;
+    let perVersion = out.get(build.version);
+    if (!perVersion) out.set(build.version, (perVersion = {}));
+    const fileDeps = depsByFile.get(f.filename);
+    perVersion[f.filename] = {
+      filename: f.filename,
+      hash: (f.filehash ?? '').trim(),
+      size: Number(f.filesize),
+      abiBuilder: build.abi,
+      abiFile: f.file_abi,
+      platform: f.platform_tag ?? '',
+      requiresPython: f.requires_python,
+      aptDependencies: (fileDeps?.apt ?? []).sort(),
+      pipDependencies: (fileDeps?.pip ?? []).sort(),
+      metadataHash: f.metadata_hash === null ? null : f.metadata_hash.trim(),
+      builtAt: build.builtAt,
+      buildId: f.build_id,
+    };
+  }
+  return out;
+}
+
+/** The releases, newest version first, each with its status on every active ABI. */
+function releases(
+  versions: readonly VersionRow[],
+  packageSkip: string,
+  abis: readonly string[],
+  outcomes: Outcomes,
+  files: ReadonlyMap<string, Record<string, FileInfo>>,
+): ReleaseData[] {
+  const keyed = versions.map((v) => ({ v, key: versionKey(v.version) }));
+  keyed.sort((a, b) => compareVersionKeys(b.key, a.key));
+  return keyed.map(({ v, key }) => {
+    const skip = v.skip !== '' ? v.skip : packageSkip;
+    return {
+      version: v.version,
+      released: fromDbTimestamp(v.released),
+      prerelease: keyIsPrerelease(key),
+      yanked: fromDbFlag(v.yanked),
+      skip,
+      abis: releaseAbiStatuses(abis, [...(outcomes.get(v.version)?.values() ?? [])], skip !== ''),
+      files: files.get(v.version) ?? {},
+    };
+  });
+}
