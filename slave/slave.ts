@@ -7,7 +7,7 @@
 // overdue: the request the old master held died with it.
 import { Timedelta, UtcDateTime } from '../shared/wire/cbor.ts';
 import { ProtocolError, reverse, slaveDriver, type BuiltMessage, type DataOf } from '../shared/wire/protocols.ts';
-import { createSocket, type WireSocket } from '../shared/wire/transport.ts';
+import { createSocket, SendTimeout, type WireSocket } from '../shared/wire/transport.ts';
 import { builtToMessage } from '../shared/build.ts';
 import type { Logger } from '../shared/log.ts';
 import { Build, type BuildResult } from './builder.ts';
@@ -133,7 +133,8 @@ export class Slave {
   async run(): Promise<number> {
     try {
       while (!this.stopping.signal.aborted) {
-        const socket = createSocket('REQ', { protocol: slaveSide, logger: this.logger, hwm: 10, linger: 1 });
+        // a send no peer takes (a master refusing our handshake) must not outlive a stop
+        const socket = createSocket('REQ', { protocol: slaveSide, logger: this.logger, hwm: 10, linger: 1, sendTimeout: this.options.replyTimeoutMs / 1000 });
         socket.connect(this.options.slaveEndpoint);
         const link: Link = { lost: false };
         socket.onDisconnect(() => (link.lost = true));
@@ -148,10 +149,11 @@ export class Slave {
           const ended = await this.session(socket, link);
           if (ended === 'die') return 0;
         } catch (error) {
-          if (!(error instanceof Reset)) throw error;
-          this.logger.warn({ reason: error.message }, 'resetting connection to the master');
+          const reset = error instanceof SendTimeout ? new Reset('the master took no message', true) : error;
+          if (!(reset instanceof Reset)) throw reset;
+          this.logger.warn({ reason: reset.message }, 'resetting connection to the master');
           // A master answering nonsense gets retries spaced out; a silent one is retried at once.
-          if (!error.silence) pause = Math.min(30_000, 250 * 2 ** this.failures++);
+          if (!reset.silence) pause = Math.min(30_000, 250 * 2 ** this.failures++);
         } finally {
           socket.close(1);
           this.slaveId = null;

@@ -79,6 +79,14 @@ export class TransportError extends Error {
   }
 }
 
+/** A send that waited its sendTimeout at the high-water mark (no peer took it). */
+export class SendTimeout extends TransportError {
+  constructor(kind: SocketKind) {
+    super(`send on ${kind} socket timed out`);
+    this.name = 'SendTimeout';
+  }
+}
+
 export interface SocketOptions<R extends Table, S extends Table> {
   protocol?: Protocol<R, S>;
   logger?: Logger;
@@ -267,7 +275,7 @@ export class WireSocket<R extends Table, S extends Table> {
     const socket = this.writable();
     const next = this.sendChain.then(() =>
       socket.send(frames).catch((error: unknown) => {
-        throw isTimeout(error) ? new TransportError(`send on ${this.kind} socket timed out`) : error;
+        throw isTimeout(error) ? new SendTimeout(this.kind) : error;
       }),
     );
     // a failed send must not wedge the sends queued after it

@@ -38,7 +38,9 @@ test('with CURVE on, only a slave with an authorized key is acknowledged and bui
     assert.ok(existsSync(join(farm.output, 'simple', 'e2e-pure', wheel.filename)), 'the wheel is in the index');
     assert.deepEqual(farm.coordinator.slaveDriver.list().map((s) => s.label), ['good-pi'], 'only the trusted slave is known; the plain one never got through');
     assert.doesNotMatch(readFileSync(trusted.logPath, 'utf8'), REFUSED);
-    await plain.kill();
+    // its HELLO can never leave (no CURVE): a stop must still end it
+    plain.child.kill('SIGTERM');
+    assert.equal(await waitFor('the plain slave to exit on SIGTERM', () => plain.child.exitCode ?? undefined, 30_000), 0);
 
     // an operator tool over tcp:// needs its own authorized key too
     // asynchronous: the coordinator answering it runs in this process
