@@ -6,11 +6,12 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, readdir, rename, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { dirname, join, relative } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { join, relative } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { REPO_ROOT, repoPath } from '../../shared/paths.ts';
 import type { SiteRenderer } from '../../site/lib/renderer.ts';
 
-export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export { REPO_ROOT };
 export const SITE_DIR = join(REPO_ROOT, 'site');
 const BUNDLE_ROOT = join(REPO_ROOT, 'dist', 'renderer');
 
@@ -30,8 +31,8 @@ export async function siteSourceHash(): Promise<string> {
   const require = createRequire(import.meta.url);
   const astroVersion = (JSON.parse(await readFile(require.resolve('astro/package.json'), 'utf8')) as { version: string }).version;
   hash.update(`astro ${astroVersion}\n`);
-  // This file too: it holds the build settings.
-  const files = [fileURLToPath(import.meta.url), join(REPO_ROOT, 'astro.config.mjs'), join(REPO_ROOT, 'shared', 'model.ts'), ...(await listFiles(SITE_DIR))];
+  // This file's source too (compiled or not, the same bundle): it holds the build settings.
+  const files = [repoPath('coordinator', 'pages', 'site-bundle.ts'), join(REPO_ROOT, 'astro.config.mjs'), join(REPO_ROOT, 'shared', 'model.ts'), ...(await listFiles(SITE_DIR))];
   for (const file of files) {
     hash.update(`${relative(REPO_ROOT, file)}\n`);
     hash.update(await readFile(file));

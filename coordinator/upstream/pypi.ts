@@ -9,10 +9,11 @@ import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { z } from 'zod';
 import type { ChangelogRow } from './changelog.ts';
 import { silentLogger, type Logger } from '../../shared/log.ts';
+import { repoPath } from '../../shared/paths.ts';
 
 const packageVersion = z
   .object({ version: z.string() })
-  .parse(JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'))).version;
+  .parse(JSON.parse(readFileSync(repoPath('package.json'), 'utf8'))).version;
 
 export const USER_AGENT = `piwheels-ts/${packageVersion} (wheel farm following the PyPI changelog)`;
 
