@@ -1,7 +1,7 @@
 // The convention every piw-* command follows: bad input ends in one line on
 // stderr saying what to fix, and exit code 2; other failures exit 1.
 import { CommanderError } from 'commander';
-import { ZodError } from 'zod';
+import type { ZodError } from 'zod';
 
 /** An error whose message is already the one line the user should read. */
 export class UserError extends Error {
@@ -9,6 +9,11 @@ export class UserError extends Error {
     super(message);
     this.name = 'UserError';
   }
+}
+
+/** zod's validation errors, recognised without loading zod (--help needs none of it). */
+function isZodError(error: unknown): error is ZodError {
+  return error instanceof Error && error.name === 'ZodError' && Array.isArray((error as { issues?: unknown }).issues);
 }
 
 /** Flattens a zod error to "field: problem; field: problem". */
@@ -36,7 +41,7 @@ export async function runCli(prog: string, main: () => Promise<number | void>): 
       process.exitCode = error.exitCode;
       return;
     }
-    if (error instanceof ZodError) {
+    if (isZodError(error)) {
       process.stderr.write(`${prog}: invalid input: ${describeZodError(error)}\n`);
       process.exitCode = 2;
       return;
