@@ -17,7 +17,7 @@
 //   HashError                the worker could not read the file, or died
 import { Worker } from 'node:worker_threads';
 import { z } from 'zod';
-import { moduleUrl } from '../paths.ts';
+import { workerEntry } from '../paths.ts';
 
 export class HashError extends Error {
   constructor(message: string) {
@@ -56,7 +56,8 @@ export class FileHasher {
   private failure: Error | null = null;
 
   constructor() {
-    this.worker = new Worker(moduleUrl('./file-hasher-worker.ts', import.meta.url));
+    const { filename, argv } = workerEntry('./file-hasher-worker.ts', import.meta.url);
+    this.worker = new Worker(filename, { argv });
     this.worker.unref();
     this.worker.on('message', (raw: unknown) => this.answer(raw));
     this.worker.on('error', (error) => this.fail(error));

@@ -61,7 +61,7 @@ describe('compiled tree', () => {
   test('every worker thread module resolves to a compiled file', () => {
     let workers = 0;
     for (const path of compiled) {
-      for (const m of readFileSync(path, 'utf8').matchAll(/moduleUrl\(\s*'([^']+)\.ts',\s*import\.meta\.url\)/g)) {
+      for (const m of readFileSync(path, 'utf8').matchAll(/(?:moduleUrl|workerEntry)\(\s*'([^']+)\.ts',\s*import\.meta\.url\)/g)) {
         workers += 1;
         const target = resolve(dirname(path), `${m[1] ?? ''}.js`);
         assert.ok(existsSync(target), `${relative(DIST, path)}: ${relative(DIST, target)} was not compiled`);
