@@ -6,6 +6,8 @@
 //     slave: connected to that master and waiting for work). Worker threads
 //     are threads of the one process, so VmRSS counts them;
 //   - --help: wall time, median of several runs;
+// The slave is measured twice: from the compiled tree and as the packed
+// bundle build machines install (npm run pack:slave, made here).
 //   - start: launch until the master's slave port accepts connections, or
 //     until the slave's HELLO reaches a stand-in master (a ROUTER socket).
 // The Python master needs PostgreSQL (it runs on a throwaway database, as in
@@ -16,7 +18,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, chmodSync } from 'node:fs';
 import { connect as tcpConnect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as zmq from 'zeromq';
 import { connect } from '../shared/db/connect.ts';
@@ -25,6 +27,7 @@ import { applyUpgrade, detectState, planUpgrade } from '../shared/db/migrate.ts'
 import { REPO_ROOT } from '../shared/paths.ts';
 import { probePython } from '../shared/sysinfo.ts';
 import { freePort, PYTHON } from '../test/helpers/farm.ts';
+import { packSlave } from '../scripts/pack-slave.ts';
 import { PIWHEELS_SRC, piwheelsCommand, piwheelsEnv, startPythonMaster, unprivileged } from '../test/helpers/python-master.ts';
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '5' }, settle: { type: 'string', default: '5' } } });
@@ -125,11 +128,14 @@ const bin = (name: string): string[] => [process.execPath, join(REPO_ROOT, 'bin'
 const masters: ChildProcess[] = [];
 
 try {
-  rows.push({
-    program: 'piw-slave --help',
-    ours: seconds(helpTime(bin('piw-slave'))),
-    python: python ? seconds(helpTime(pyCommand('slave'), pyEnv)) : NOT_RUN,
-  });
+  // the compiled tree (bin/piw-slave.js) and the packed bundle a Pi installs (npm run pack:slave)
+  const packed = join(dirname(await packSlave(join(REPO_ROOT, 'dist'))), 'slave-package', 'bin', 'piw-slave.js');
+  const slaves: Array<{ name: string; command: string[] }> = [
+    { name: 'piw-slave', command: bin('piw-slave') },
+    { name: 'piw-slave, packed', command: [process.execPath, packed] },
+  ];
+  const pySlaveHelp = python ? seconds(helpTime(pyCommand('slave'), pyEnv)) : NOT_RUN;
+  for (const { name, command } of slaves) rows.push({ program: `${name} --help`, ours: seconds(helpTime(command)), python: pySlaveHelp });
   rows.push({
     program: 'piw-master --help',
     ours: seconds(helpTime(bin('piw-master'))),
@@ -173,14 +179,17 @@ try {
   const ourMasterRss = rssMb(master.pid ?? 0);
 
   // slaves, idle at our master
-  const slaveArgs = (label: string): string[] => [
-    ...bin('piw-slave'), '--slave-endpoint', `tcp://127.0.0.1:${slavePort}`, '--file-endpoint', `tcp://127.0.0.1:${filePort}`,
-    '--python', PYTHON, '--label', label, '--dir', mkdtempSync(join(dir, 'build-')), '--allow-root', '-q',
-  ];
-  const ourSlave = spawn(slaveArgs('bench')[0] ?? '', slaveArgs('bench').slice(1), { stdio: 'ignore' });
-  await sleep(SETTLE_MS + 2000);
-  const ourSlaveRss = rssMb(ourSlave.pid ?? 0);
-  await stop(ourSlave);
+  const ourSlaveRss: number[] = [];
+  for (const { command } of slaves) {
+    const args = [
+      ...command, '--slave-endpoint', `tcp://127.0.0.1:${slavePort}`, '--file-endpoint', `tcp://127.0.0.1:${filePort}`,
+      '--python', PYTHON, '--label', 'bench', '--dir', mkdtempSync(join(dir, 'build-')), '--allow-root', '-q',
+    ];
+    const slave = spawn(args[0] ?? '', args.slice(1), { stdio: 'ignore' });
+    await sleep(SETTLE_MS + 2000);
+    ourSlaveRss.push(rssMb(slave.pid ?? 0));
+    await stop(slave);
+  }
   let pySlaveRss = NOT_RUN;
   if (python && standard) {
     const home = mkdtempSync(join(dir, 'pyslave-'));
@@ -192,22 +201,28 @@ try {
     await stop(pySlave);
   }
   await stop(master);
-  rows.push({ program: 'piw-slave idle RSS (connected, waiting for work)', ours: `${ourSlaveRss.toFixed(0)} MB`, python: pySlaveRss });
+  slaves.forEach(({ name }, i) => {
+    rows.push({ program: `${name} idle RSS (connected, waiting for work)`, ours: `${(ourSlaveRss[i] ?? NaN).toFixed(0)} MB`, python: pySlaveRss });
+  });
 
   // launch → HELLO at a stand-in master
-  const helloOurs: number[] = [];
+  const helloOurs: number[][] = slaves.map(() => []);
   const helloPython: number[] = [];
   for (let i = 0; i < RUNS; i++) {
-    const port = await freePort();
-    const args = [...bin('piw-slave'), '--slave-endpoint', `tcp://127.0.0.1:${port}`, '--file-endpoint', `tcp://127.0.0.1:${port + 1}`, '--python', PYTHON, '--dir', dir, '--allow-root', '-q'];
-    helloOurs.push(await untilHello(args, `tcp://127.0.0.1:${port}`, process.env));
+    for (const [j, { command }] of slaves.entries()) {
+      const port = await freePort();
+      const args = [...command, '--slave-endpoint', `tcp://127.0.0.1:${port}`, '--file-endpoint', `tcp://127.0.0.1:${port + 1}`, '--python', PYTHON, '--dir', dir, '--allow-root', '-q'];
+      helloOurs[j]?.push(await untilHello(args, `tcp://127.0.0.1:${port}`, process.env));
+    }
     if (python && (await portFree(5555))) {
       const home = mkdtempSync(join(dir, 'pyslave-'));
       chmodSync(home, 0o777);
       helloPython.push(await untilHello(pyCommand('slave', ['--master', '127.0.0.1', '--dir', home]), 'tcp://127.0.0.1:5555', pyEnv));
     }
   }
-  rows.push({ program: 'piw-slave launch → HELLO sent', ours: seconds(median(helloOurs)), python: helloPython.length > 0 ? seconds(median(helloPython)) : NOT_RUN });
+  slaves.forEach(({ name }, i) => {
+    rows.push({ program: `${name}: launch → HELLO sent`, ours: seconds(median(helloOurs[i] ?? [])), python: helloPython.length > 0 ? seconds(median(helloPython)) : NOT_RUN });
+  });
   let pyMasterRss = NOT_RUN;
   let pyMasterListen = NOT_RUN;
   if (python) {
