@@ -1,13 +1,12 @@
 // The piw-slave daemon proper, started by main.ts with the parsed options:
-// checks the machine, then runs the Slave until it stops.
+// checks the machine, then runs the Slave until it stops. The protocol stack
+// and the logger load while Python is asked for its tags (a few hundred
+// milliseconds of its own start-up), so the two waits overlap.
 import { accessSync, constants, mkdirSync } from 'node:fs';
-import { createLogger } from '../shared/log.ts';
 import { UserError } from '../shared/cli.ts';
 import { fileEndpoint, loadSlaveConfig, slaveEndpoint } from './config.ts';
 import { formatDuration } from '../shared/duration.ts';
-import { Slave } from './slave.ts';
-import { probePython, readBoardInfo, readOsRelease, readSystemStats } from '../shared/sysinfo.ts';
-import { fileSender } from './transfer.ts';
+import { probePython, readBoardInfo, readOsRelease, readSystemStats, type PythonTags } from '../shared/sysinfo.ts';
 
 /** A wrong clock breaks TLS to the index and the timestamps the master records. */
 export const EARLIEST_SANE_CLOCK = Date.UTC(2020, 5, 1);
@@ -43,12 +42,6 @@ export async function runDaemon(opts: SlaveOptions): Promise<number> {
     process.env,
     opts.configuration,
   );
-  const logger = createLogger({
-    name: 'piw-slave',
-    verbosity: opts.debug ? 2 : opts.verbose - opts.quiet,
-    file: opts.logFile,
-  });
-
   if (typeof process.geteuid === 'function' && process.geteuid() === 0 && !opts.allowRoot) {
     throw new UserError('refusing to build as root: run piw-slave as an unprivileged user (or pass --allow-root in a throw-away container)');
   }
@@ -59,13 +52,26 @@ export async function runDaemon(opts: SlaveOptions): Promise<number> {
   } catch {
     throw new UserError(`build directory ${config.dir} is not writable: choose another with --dir`);
   }
-  let tags;
-  try {
-    tags = await probePython(config.python);
-  } catch (error) {
-    throw new UserError(`${error instanceof Error ? error.message : String(error)} (set --python)`);
-  }
-  const [os, board] = await Promise.all([readOsRelease(), readBoardInfo()]);
+  const probe = async (): Promise<PythonTags> => {
+    try {
+      return await probePython(config.python);
+    } catch (error) {
+      throw new UserError(`${error instanceof Error ? error.message : String(error)} (set --python)`);
+    }
+  };
+  const [tags, os, board, { createLogger }, { Slave }, { fileSender }] = await Promise.all([
+    probe(),
+    readOsRelease(),
+    readBoardInfo(),
+    import('../shared/log.ts'),
+    import('./slave.ts'),
+    import('./transfer.ts'),
+  ]);
+  const logger = createLogger({
+    name: 'piw-slave',
+    verbosity: opts.debug ? 2 : opts.verbose - opts.quiet,
+    file: opts.logFile,
+  });
 
   logger.info(
     {
