@@ -228,7 +228,6 @@ async function coordinatorSide(): Promise<void> {
     coordinator.fileJuggler.expect(slaveId, {
       filename: 'bench-1.0-py3-none-any.whl', filesize: size, filehash: hash.digest('hex'), packageTag: 'bench',
       packageVersionTag: '1.0', pyVersionTag: 'py3', abiTag: 'none', platformTag: 'any', requiresPython: null,
-      dependencies: {}, location: '/simple', transferred: false,
     });
     sender.child.stdin!.write('go\n');
     await sender.result;

@@ -3,15 +3,16 @@
 // The CLI (master.ts) and the end-to-end tests both start the farm here.
 import { z } from 'zod';
 import { UserError } from '../shared/cli.ts';
-import { defaultDsn, openDatabase, type BuildRecord, type Database } from '../shared/db/index.ts';
+import type { BuildResult } from '../shared/build.ts';
+import { defaultDsn, openDatabase, type Database } from '../shared/db/index.ts';
 import { logLevel, type Logger } from '../shared/log.ts';
 import { moduleUrl } from '../shared/paths.ts';
 import { DEFAULT_ENDPOINTS } from '../shared/wire/transport.ts';
 import { envBoolean, envInteger, envNumber, zmqAddress } from '../shared/config.ts';
 import { AllowList } from './upstream/allow-list.ts';
-import { Architect, BuildQueues, type BuildKey } from './builds/architect.ts';
+import { Architect, BuildQueues, type BuildKey, type BuildQueueSource, type QueueSnapshot } from './builds/architect.ts';
 import { BigBrother } from './monitor/big-brother.ts';
-import { BuildRecorder } from './builds/build-recorder.ts';
+import { BuildRecorder, type BuildPages } from './builds/build-recorder.ts';
 import { CloudGazer, type Upstream } from './upstream/cloud-gazer.ts';
 import { ControlEndpoints } from './monitor/control.ts';
 import { WorkerObject, isPostgresDsn, type AsyncApi } from './runtime/db-pool.ts';
@@ -19,10 +20,10 @@ import { FileJuggler } from './builds/file-juggler.ts';
 import { Lumberjack } from './access/lumberjack.ts';
 import { MrChase } from './builds/mr-chase.ts';
 import { PyPIClient } from './upstream/pypi.ts';
-import { scribeRequest, type ScribeRequest } from './pages/scribe.ts';
+import type { PageRequest } from './pages/page-request.ts';
 import type { ScribeThread, ScribeThreadOptions } from './pages/scribe-thread.ts';
 import { Secretary } from './pages/secretary.ts';
-import { SlaveDriver, type BuildResult } from './builds/slave-driver.ts';
+import { SlaveDriver } from './builds/slave-driver.ts';
 import { Task, TaskRunner, type TaskOptions } from './runtime/tasks.ts';
 import { AccessStore, type AccessBatch } from './access/access-store.ts';
 
@@ -60,39 +61,11 @@ export const masterConfigSchema = z.object({
 
 export type MasterConfig = z.output<typeof masterConfigSchema>;
 
-/** A build as the database records it; the armv6l twin shares its original's METADATA hash. */
-export function toBuildRecord(build: BuildResult, builtAt: Date): BuildRecord {
-  const metadataByHash = new Map<string, string>();
-  for (const f of build.files) if (f.metadataHash) metadataByHash.set(f.filehash, f.metadataHash);
-  return {
-    package: build.package,
-    version: build.version,
-    abiTag: build.abiTag,
-    status: build.status,
-    duration: build.duration,
-    slaveId: build.slaveId,
-    builtAt,
-    files: build.files.map((f) => ({
-      filename: f.filename,
-      filesize: f.filesize,
-      filehash: f.filehash,
-      packageTag: f.packageTag,
-      packageVersionTag: f.packageVersionTag,
-      pyVersionTag: f.pyVersionTag,
-      abiTag: f.abiTag,
-      platformTag: f.platformTag,
-      requiresPython: f.requiresPython,
-      dependencies: { apt: f.dependencies.apt ?? [], pip: f.dependencies.pip ?? [] },
-      metadataHash: f.metadataHash ?? metadataByHash.get(f.filehash) ?? null,
-    })),
-  };
-}
-
 /**
  * The scribe (in its own thread) behind the secretary, as one task: pending
  * rewrites are saved on stop.
  */
-class Pages extends Task {
+class Pages extends Task implements BuildPages {
   readonly name = 'pages';
   override readonly pauseMode = 'nonstop' as const;
   private writer: WorkerObject<ScribeThread> | undefined;
@@ -117,7 +90,7 @@ class Pages extends Task {
   }
 
   /** Queues a page rewrite; failures are logged, never thrown at the caller. */
-  request(request: ScribeRequest): Promise<void> {
+  request(request: PageRequest): Promise<void> {
     const secretary = this.secretary;
     if (!secretary) return Promise.resolve();
     return secretary.request(request).catch((error: unknown) => {
@@ -125,9 +98,25 @@ class Pages extends Task {
     });
   }
 
+  /** A recorded build: its log, and the package's pages (the index too when it made wheels). */
+  buildRecorded(buildId: number, build: BuildResult): void {
+    void this.request({ kind: 'LOG', buildId, log: build.output });
+    void this.request({ kind: build.status ? 'BOTH' : 'PROJECT', package: build.package });
+  }
+
   protected override async teardown(): Promise<void> {
     await this.secretary?.stop();
     await this.writer?.close('close');
+  }
+}
+
+/** The architect's source: the build queue query, on the heavy-query thread. */
+class QueueQuery implements BuildQueueSource {
+  constructor(private readonly db: AsyncApi<Database>) {}
+
+  async getBuildQueue(limit: number): Promise<QueueSnapshot> {
+    const raw = await this.db.getBuildQueue(limit);
+    return new Map([...raw].map(([abi, entries]) => [abi, entries.map((e): BuildKey => [e.package, e.version])]));
   }
 }
 
@@ -192,61 +181,20 @@ export async function startCoordinator(config: MasterConfig, options: StartOptio
       windowMs: config.pageWindow * 1000,
       thread: { output: config.outputPath, dsn: config.dsn, log: { level: logLevel(logger), file: config.logFile } },
     });
-    const page = (request: ScribeRequest): Promise<void> => pages.request(request);
-    const buildRecorded = (buildId: number, build: BuildResult): void => {
-      void page({ kind: 'LOG', buildId, log: build.output });
-      void page({ kind: build.status ? 'BOTH' : 'PROJECT', package: build.package });
-    };
-    const recorder = new BuildRecorder((records) => main.logBuilds(records));
-    const logBuild = (build: BuildResult): Promise<number> => recorder.record(toBuildRecord(build, new Date()));
+    const page = (request: PageRequest): Promise<void> => pages.request(request);
 
+    // The build path: slave driver (and MrChase for imports) -> file juggler
+    // -> build recorder -> page writer.
     const fileJuggler = new FileJuggler({ logger: child('file-juggler'), address: config.fileQueue, outputPath: config.outputPath });
-    let control: ControlEndpoints | undefined;
-    const slaveDriver = new SlaveDriver({
-      logger: child('slave-driver'),
-      address: config.slaveQueue,
-      pypiSimple: config.pypiSimple,
-      idleHoldMs: config.idleHold * 1000,
-      deps: {
-        queues,
-        logBuild,
-        expectFile: (id, file) => fileJuggler.expect(id, file),
-        verifyFile: (id, pkg) => fileJuggler.verify(id, pkg),
-        cancelTransfers: (id) => fileJuggler.cancel(id),
-        buildRecorded,
-        queueLow: () => architect.nudge(),
-        status: (data) => control?.publish('SLAVE', data),
-      },
-    });
+    const recorder = new BuildRecorder({ store: main, pages });
     const architect = new Architect({
       logger: child('architect'),
       queues,
       refreshSeconds: config.queueRefresh,
-      onRefresh: () => slaveDriver.wakeWaiting(),
-      source: {
-        async getBuildQueue(limit: number) {
-          const raw = await heavy.api.getBuildQueue(limit);
-          return new Map([...raw].map(([abi, entries]) => [abi, entries.map((e): BuildKey => [e.package, e.version])]));
-        },
-      },
+      source: new QueueQuery(heavy.api),
     });
     const pauseAll = (): void => runner.control('PAUSE');
-    const bigBrother = new BigBrother({
-      logger: child('big-brother'),
-      outputPath: config.outputPath,
-      deps: {
-        getStatistics: () => heavy.api.getStatistics(),
-        getSearchIndex: () => heavy.api.getSearchIndex(),
-        writeHome: (stats) => page({ kind: 'HOME', stats }),
-        writeSearchIndex: (entries) => page({ kind: 'SEARCH', entries }),
-        publish: (stats) => control?.publish('STATS', stats),
-        diskFull: () => {
-          pauseAll();
-          slaveDriver.controlSlave('SLEEP', null);
-        },
-      },
-    });
-    control = new ControlEndpoints({
+    const control = new ControlEndpoints({
       logger: child('control'),
       statusAddress: config.statusQueue,
       controlAddress: config.controlQueue,
@@ -264,20 +212,41 @@ export async function startCoordinator(config: MasterConfig, options: StartOptio
         quit: () => runner.quit(),
       },
     });
+    const slaveDriver = new SlaveDriver({
+      logger: child('slave-driver'),
+      address: config.slaveQueue,
+      pypiSimple: config.pypiSimple,
+      idleHoldMs: config.idleHold * 1000,
+      deps: { queues, transfers: fileJuggler, recorder, refill: architect, monitors: control },
+    });
+    // slaves held waiting for work get it as soon as the queues are refreshed
+    architect.onRefresh(() => slaveDriver.wakeWaiting());
+    const bigBrother = new BigBrother({
+      logger: child('big-brother'),
+      outputPath: config.outputPath,
+      deps: {
+        getStatistics: () => heavy.api.getStatistics(),
+        getSearchIndex: () => heavy.api.getSearchIndex(),
+        writeHome: (stats) => page({ kind: 'HOME', stats }),
+        writeSearchIndex: (entries) => page({ kind: 'SEARCH', entries }),
+        publish: (stats) => control.publish('STATS', stats),
+        diskFull: () => {
+          pauseAll();
+          slaveDriver.controlSlave('SLEEP', null);
+        },
+      },
+    });
     const mrChase = new MrChase({
       logger: child('mr-chase'),
       endpoint: config.importQueue,
       deps: {
         db: main,
-        logBuild,
-        expectFile: (id, file) => fileJuggler.expect(id, file),
-        verifyFile: (id, pkg) => fileJuggler.verify(id, pkg),
-        cancelTransfers: (id) => fileJuggler.cancel(id),
-        buildRecorded,
-        pages: page,
-        rebuildHome: async () => bigBrother.forceHome(),
-        deleted: (pkg, version) => slaveDriver.deleted(pkg, version),
-        queueChanged: () => architect.nudge(),
+        transfers: fileJuggler,
+        recorder,
+        pages,
+        home: bigBrother,
+        builds: slaveDriver,
+        refill: architect,
       },
     });
     const lumberjack = new Lumberjack({
@@ -299,12 +268,7 @@ export async function startCoordinator(config: MasterConfig, options: StartOptio
           ...(allowList ? { allowList } : {}),
           events: {
             deleted: ({ package: pkg, version }) => slaveDriver.deleted(pkg, version ?? null),
-            rewrite: (request) => {
-              const parsed = scribeRequest.safeParse(request);
-              if (parsed.success) return page(parsed.data);
-              logger.error({ request }, 'unusable page request from the cloud gazer');
-              return undefined;
-            },
+            rewrite: page,
             queueChanged: () => architect.nudge(),
           },
         }),

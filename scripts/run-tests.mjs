@@ -1,22 +1,11 @@
 #!/usr/bin/env node
 // Runs every *.test.ts file under test/ with Node's own test runner (through
 // tsx for TypeScript). Node 20's --test does not expand globs itself.
-import { readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-
-function find(dir) {
-  const out = [];
-  for (const name of readdirSync(dir)) {
-    const path = join(dir, name);
-    if (statSync(path).isDirectory()) out.push(...find(path));
-    else if (name.endsWith('.test.ts')) out.push(path);
-  }
-  return out;
-}
+import fg from 'fast-glob';
 
 const filter = process.argv.slice(2);
-let files = find('test').sort();
+let files = fg.sync('test/**/*.test.ts', { dot: true }).sort();
 if (filter.length > 0) files = files.filter((f) => filter.some((p) => f.includes(p)));
 if (files.length === 0) {
   console.error('no test files matched');

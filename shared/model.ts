@@ -2,7 +2,10 @@
 // the statistics and the search index are made from. The database layer
 // produces them for both dialects; the site renders them; the coordinator
 // passes them along. Keep field meanings in step with the piwheels originals
-// (noted per field) so that output built from them stays compatible.
+// (noted per field) so that output built from them stays compatible. The
+// statistics and search rows travel to the page writer's thread, so they are
+// schemas that the receiving side checks.
+import { z } from 'zod';
 
 /** Build outcome of one version for one active ABI (piwheels: releases[v].abis). */
 export type AbiStatusKind = 'success' | 'fail' | 'pending' | 'skip';
@@ -66,26 +69,31 @@ export interface ProjectData {
   downloadsAll: number;
 }
 
+const count = z.number().int().nonnegative();
+
 /** Statistics for the home page and monitors (piwheels: get_statistics). */
-export interface FarmStatistics {
-  packagesBuilt: number;
+export const farmStatisticsSchema = z.object({
+  packagesBuilt: count,
   /** Seconds of build time, builds longer than a week excluded (clock skew). */
-  buildsTime: number;
+  buildsTime: z.number().nonnegative(),
   /** Bytes of wheels, linux_armv6l twins excluded. */
-  buildsSize: number;
-  filesCount: number;
-  newLastHour: number;
-  buildsLastHour: Record<string, number>;
-  buildsPending: Record<string, number>;
-  downloadsLastHour: number;
-  downloadsLastMonth: number;
-  downloadsAll: number;
-}
+  buildsSize: count,
+  filesCount: count,
+  newLastHour: count,
+  /** Keyed by active ABI tag. */
+  buildsLastHour: z.record(z.string().min(1), count),
+  buildsPending: z.record(z.string().min(1), count),
+  downloadsLastHour: count,
+  downloadsLastMonth: count,
+  downloadsAll: count,
+});
+export type FarmStatistics = z.infer<typeof farmStatisticsSchema>;
 
 /** One row of the search index (piwheels: get_search_index). */
-export interface SearchEntry {
-  package: string;
-  description: string;
-  downloadsRecent: number;
-  downloadsAll: number;
-}
+export const searchEntrySchema = z.object({
+  package: z.string().min(1),
+  description: z.string(),
+  downloadsRecent: count,
+  downloadsAll: count,
+});
+export type SearchEntry = z.infer<typeof searchEntrySchema>;

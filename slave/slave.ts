@@ -6,9 +6,9 @@
 // restart is noticed when the connection drops, not only when a reply is
 // overdue: the request the old master held died with it.
 import { Timedelta, UtcDateTime } from '../shared/wire/cbor.ts';
-import { ProtocolError, reverse, slaveDriver, type DataOf } from '../shared/wire/protocols.ts';
+import { ProtocolError, reverse, slaveDriver, type BuiltMessage, type DataOf } from '../shared/wire/protocols.ts';
 import { createSocket, type WireSocket } from '../shared/wire/transport.ts';
-import { FileState } from '../shared/wire/states.ts';
+import { builtToMessage } from '../shared/build.ts';
 import type { Logger } from '../shared/log.ts';
 import { Build, type BuildResult } from './builder.ts';
 import { decide, replyTimeoutMs, type MasterReply, type Request } from './protocol.ts';
@@ -18,7 +18,6 @@ const slaveSide = reverse(slaveDriver);
 type SlaveSocket = WireSocket<typeof slaveSide.recv, typeof slaveSide.send>;
 type HelloData = DataOf<typeof slaveDriver.recv, 'HELLO'>;
 type StatsData = DataOf<typeof slaveDriver.recv, 'IDLE'>;
-type BuiltData = DataOf<typeof slaveDriver.recv, 'BUILT'>;
 
 /** Sends one file to the master's file endpoint (piwheels' file-transfer protocol). */
 export type FileSender = (endpoint: string, slaveId: number, path: string, signal: AbortSignal) => Promise<void>;
@@ -94,26 +93,8 @@ export function statsMessage(stats: SystemStats): StatsData {
   ];
 }
 
-export function builtMessage(result: BuildResult): BuiltData {
-  return [
-    result.status,
-    Timedelta.fromMilliseconds(result.durationMs),
-    result.output,
-    result.wheels.map((wheel) =>
-      new FileState(
-        wheel.filename,
-        wheel.filesize,
-        wheel.filehash,
-        wheel.packageTag,
-        wheel.packageVersionTag,
-        wheel.pyVersionTag,
-        wheel.abiTag,
-        wheel.platformTag,
-        wheel.requiresPython,
-        wheel.dependencies,
-      ).asMessage(),
-    ),
-  ];
+export function builtMessage(result: BuildResult): BuiltMessage {
+  return builtToMessage(result.status, Timedelta.fromMilliseconds(result.durationMs), result.output, result.wheels);
 }
 
 export class Slave {

@@ -14,12 +14,12 @@ import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createReadStream, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { XMLParser } from 'fast-xml-parser';
 import { z } from 'zod';
 import { canonicalizeName, compareVersions } from '../shared/names.ts';
 import { isSafeFilename, tryParseWheelFilename } from '../shared/wheel/name.ts';
 import { silentLogger, type Logger } from '../shared/log.ts';
 import { listenHttp, type HttpListener } from '../shared/http-listener.ts';
+import { decodeMethodCall, encodeFault, encodeMethodResponse, type MethodCall, type XmlRpcValue } from '../shared/xmlrpc.ts';
 
 /** One changelog row, as changelog_since_serial returns it. */
 export interface HistoryRow {
@@ -136,40 +136,8 @@ export function parseDistFilename(filename: string): { name: string; version: st
 
 const escapeHtml = (s: string): string =>
   s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
-const escapeXml = (s: string): string =>
-  /[&<>]/.test(s) ? s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;') : s;
-
-function xmlRow(row: HistoryRow): string {
-  const version = row.version === null ? '<nil/>' : `<string>${escapeXml(row.version)}</string>`;
-  return `<value><array><data><value><string>${escapeXml(row.name)}</string></value><value>${version}</value><value><int>${row.timestamp}</int></value><value><string>${escapeXml(row.action)}</string></value><value><int>${row.serial}</int></value></data></array></value>\n`;
-}
-
-function xmlResponse(value: string): string {
-  return `<?xml version='1.0'?>\n<methodResponse>\n<params>\n<param>\n${value}</param>\n</params>\n</methodResponse>\n`;
-}
-
-function xmlFault(code: number, message: string): string {
-  return `<?xml version='1.0'?>\n<methodResponse>\n<fault>\n<value><struct>\n<member><name>faultCode</name><value><int>${code}</int></value></member>\n<member><name>faultString</name><value><string>${escapeXml(message)}</string></value></member>\n</struct></value>\n</fault>\n</methodResponse>\n`;
-}
-
-const callParser = new XMLParser({ ignoreAttributes: true, parseTagValue: false, isArray: (tag) => tag === 'param' });
-const methodCallSchema = z.object({
-  methodCall: z.object({
-    methodName: z.string(),
-    params: z
-      .union([
-        z.object({ param: z.array(z.object({ value: z.union([z.string(), z.record(z.string(), z.unknown())]) })) }),
-        z.literal(''),
-      ])
-      .optional(),
-  }),
-});
-
-function integerParam(value: string | Record<string, unknown> | undefined): number | null {
-  if (value === undefined || typeof value === 'string') return null;
-  const raw = value.int ?? value.i4 ?? value.i8;
-  return typeof raw === 'string' && /^-?\d+$/.test(raw.trim()) ? Number(raw) : null;
-}
+/** A changelog row as PyPI sends it: [name, version, timestamp, action, serial]. */
+const changelogRow = (row: HistoryRow): XmlRpcValue => [row.name, row.version, row.timestamp, row.action, row.serial];
 
 export class UpstreamServer {
   private readonly projects = new Map<string, Project>();
@@ -416,7 +384,7 @@ export class UpstreamServer {
         this.send(res, 200, 'text/xml', '<?xml version="1.0"?><methodResponse><params><param><value><array><data><value>');
         return true;
       case 'xmlrpc-too-many':
-        this.send(res, 200, 'text/xml', xmlFault(-32500, 'HTTPTooManyRequests: The action could not be performed because there were too many requests by the client.'));
+        this.send(res, 200, 'text/xml', encodeFault(-32500, 'HTTPTooManyRequests: The action could not be performed because there were too many requests by the client.'));
         return true;
     }
   }
@@ -442,28 +410,24 @@ export class UpstreamServer {
   }
 
   private handleXmlRpc(body: string, res: ServerResponse): void {
-    let call: z.infer<typeof methodCallSchema>['methodCall'];
+    let call: MethodCall;
     try {
-      call = methodCallSchema.parse(callParser.parse(body)).methodCall;
+      call = decodeMethodCall(body);
     } catch {
-      return this.send(res, 200, 'text/xml', xmlFault(-32700, 'parse error: not an XML-RPC method call'));
+      return this.send(res, 200, 'text/xml', encodeFault(-32700, 'parse error: not an XML-RPC method call'));
     }
-    const params = call.params === '' || call.params === undefined ? [] : call.params.param;
     if (call.methodName === 'changelog_last_serial') {
-      return this.send(res, 200, 'text/xml', xmlResponse(`<value><int>${this.log.lastSerial()}</int></value>\n`));
+      return this.send(res, 200, 'text/xml', encodeMethodResponse(this.log.lastSerial()));
     }
     if (call.methodName === 'changelog_since_serial') {
-      const since = integerParam(params[0]?.value);
-      if (since === null || params.length !== 1) {
-        return this.send(res, 200, 'text/xml', xmlFault(-32602, 'changelog_since_serial takes one integer'));
+      const [since] = call.params;
+      if (typeof since !== 'number' || !Number.isInteger(since) || call.params.length !== 1) {
+        return this.send(res, 200, 'text/xml', encodeFault(-32602, 'changelog_since_serial takes one integer'));
       }
       const rows = this.log.since(since, this.batchLimit);
-      const chunks = ['<value><array><data>\n'];
-      for (const row of rows) chunks.push(xmlRow(row));
-      chunks.push('</data></array></value>\n');
-      return this.send(res, 200, 'text/xml', xmlResponse(chunks.join('')));
+      return this.send(res, 200, 'text/xml', encodeMethodResponse(rows.map(changelogRow)));
     }
-    this.send(res, 200, 'text/xml', xmlFault(-32601, `method "${call.methodName}" is not supported`));
+    this.send(res, 200, 'text/xml', encodeFault(-32601, `method "${call.methodName}" is not supported`));
   }
 
   private releasesOf(key: string): { name: string; summary: string | null; releases: Map<string, { files: StoredFile[]; yanked: boolean }> } | null {

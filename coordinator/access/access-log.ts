@@ -24,8 +24,7 @@ import { BoundedCache } from '../../shared/cache.ts';
 import { UserError } from '../../shared/cli.ts';
 import { canonicalizeName } from '../../shared/names.ts';
 import { UtcDateTime } from '../../shared/wire/cbor.ts';
-import type { DataOf, lumberjack } from '../../shared/wire/protocols.ts';
-import type { DownloadStateMessage, HitStateMessage, SearchStateMessage } from '../../shared/wire/states.ts';
+import type { DataOf, DownloadStateMessage, HitStateMessage, SearchStateMessage, lumberjack } from '../../shared/wire/protocols.ts';
 
 export const FORMAT_SHORTCUTS: Readonly<Record<string, string>> = {
   common: '%h %l %u %t "%r" %>s %b',

@@ -14,9 +14,8 @@
 //   AccessLogSink                            what the store must offer
 import { isIP } from 'node:net';
 import { batchSize, emptyBatch, type AccessBatch, type DownloadRecord, type PageHitRecord, type ProjectHitRecord } from '../../shared/db/index.ts';
-import { ProtocolError, lumberjack as lumberjackProtocol, type DataOf, type Message } from '../../shared/wire/protocols.ts';
+import { ProtocolError, lumberjack as lumberjackProtocol, type DataOf, type HitStateMessage, type Message } from '../../shared/wire/protocols.ts';
 import { createSocket, type WireSocket } from '../../shared/wire/transport.ts';
-import type { HitStateMessage } from '../../shared/wire/states.ts';
 import { GarbageLog } from '../monitor/control.ts';
 import { Task, type TaskOptions } from '../runtime/tasks.ts';
 import { isBotAgent } from './access-log.ts';

@@ -1,8 +1,34 @@
 // Group commit for finished builds. Fifty slaves finishing at once would
 // otherwise cost fifty transactions, each with its own queue refresh; here
 // the builds that finish while one write is under way (or in the same turn
-// of the event loop) go to the database together as one transaction.
+// of the event loop) go to the database together as one transaction. Once
+// a build is committed its log and pages are handed to the page writer.
+import { toBuildRecord, type BuildResult } from '../../shared/build.ts';
 import type { BuildRecord } from '../../shared/db/index.ts';
+
+/** Where builds are stored: writes records in order, all or none, resolving to their build ids. */
+export interface BuildStore {
+  logBuilds(records: readonly BuildRecord[]): Promise<number[]>;
+}
+
+/** The page writer's side of a recorded build: its log and the package's pages. */
+export interface BuildPages {
+  buildRecorded(buildId: number, build: BuildResult): void;
+}
+
+/** The build recorder as the slave driver and MrChase use it. */
+export interface BuildLog {
+  /** Records a finished build; resolves to its id once it is committed. */
+  record(build: BuildResult): Promise<number>;
+}
+
+export interface BuildRecorderOptions {
+  store: BuildStore;
+  pages: BuildPages;
+  /** Most builds in one transaction. */
+  maxBatch?: number;
+  now?: () => Date;
+}
 
 interface Waiter {
   record: BuildRecord;
@@ -10,21 +36,25 @@ interface Waiter {
   reject: (error: unknown) => void;
 }
 
-/** Writes records in order, all or none, resolving to their build ids. */
-export type WriteBuilds = (records: BuildRecord[]) => Promise<number[]>;
-
-export class BuildRecorder {
+export class BuildRecorder implements BuildLog {
   private queue: Waiter[] = [];
   private draining: Promise<void> | undefined;
   private scheduled = false;
+  private readonly maxBatch: number;
+  private readonly now: () => Date;
 
-  constructor(
-    private readonly write: WriteBuilds,
-    private readonly maxBatch = 500,
-  ) {}
+  constructor(private readonly options: BuildRecorderOptions) {
+    this.maxBatch = options.maxBatch ?? 500;
+    this.now = options.now ?? (() => new Date());
+  }
 
-  /** Records one build; resolves to its build id once it is committed. */
-  record(record: BuildRecord): Promise<number> {
+  async record(build: BuildResult): Promise<number> {
+    const buildId = await this.commit(toBuildRecord(build, this.now()));
+    this.options.pages.buildRecorded(buildId, build);
+    return buildId;
+  }
+
+  private commit(record: BuildRecord): Promise<number> {
     return new Promise<number>((resolve, reject) => {
       this.queue.push({ record, resolve, reject });
       if (this.draining || this.scheduled) return;
@@ -49,7 +79,7 @@ export class BuildRecorder {
     while (this.queue.length > 0) {
       const batch = this.queue.splice(0, this.maxBatch);
       try {
-        const ids = await this.write(batch.map((w) => w.record));
+        const ids = await this.options.store.logBuilds(batch.map((w) => w.record));
         batch.forEach((w, i) => w.resolve(ids[i]!));
       } catch (error) {
         if (batch.length === 1) {
@@ -59,7 +89,7 @@ export class BuildRecorder {
         // one bad record must not cost the others: write them one by one
         for (const w of batch) {
           try {
-            const [id] = await this.write([w.record]);
+            const [id] = await this.options.store.logBuilds([w.record]);
             w.resolve(id!);
           } catch (single) {
             w.reject(single);

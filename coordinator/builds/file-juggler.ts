@@ -2,14 +2,16 @@
 // socket speaking piwheels' multipart HELLO / FETCH / CHUNK / DONE protocol),
 // into hidden temp files inside the output tree. Nothing reaches
 // simple/<package>/ until the slave driver asks for a VERIFY and the size and
-// SHA-256 match: then the file is renamed into place in one step.
-import { readdir, unlink } from 'node:fs/promises';
-import { join } from 'node:path';
+// SHA-256 match: then the file is renamed into place in one step, and its
+// METADATA, read once, is written beside it as the PEP 658 `.metadata` file.
+import { lstat, readdir, readlink, unlink } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { armv6TwinName, type WheelFileFields } from '../../shared/build.ts';
 import { readWheelMetadata } from '../../shared/wheel/metadata.ts';
 import { PIPELINE_SIZE, TransferError, TransferState, TransferTable } from '../../shared/wire/file-transfer.ts';
 import { createSocket, type WireSocket } from '../../shared/wire/transport.ts';
 import { GarbageLog } from '../monitor/control.ts';
-import type { BuiltFile } from './slave-driver.ts';
+import { writeMetadataFile } from '../pages/metadata-file.ts';
 import { Task, type TaskOptions } from '../runtime/tasks.ts';
 
 const TEMP_FILE = /^\.transfer-[0-9a-f]+\.tmp$/;
@@ -21,13 +23,31 @@ export interface FileJugglerOptions extends TaskOptions {
   onCommit?: (path: string) => void;
 }
 
-export class FileJuggler extends Task {
+/** What the juggler learned from a wheel it verified and committed. */
+export interface CommittedWheel {
+  path: string;
+  /** SHA-256 of the wheel's METADATA (PEP 658); null when the wheel has none readable. */
+  metadataHash: string | null;
+}
+
+/** The file juggler as the slave driver and MrChase use it. */
+export interface FileTransfers {
+  /** The slave is about to send `file` (piwheels' EXPECT). */
+  expect(slaveId: number, file: WheelFileFields): void;
+  /** Verifies and commits the slave's finished transfer (piwheels' VERIFY); null when it does not match. */
+  verify(slaveId: number, pkg: string): Promise<CommittedWheel | null>;
+  /** Forgets (and deletes) anything the slave was sending. */
+  cancel(slaveId: number): void;
+}
+
+export class FileJuggler extends Task implements FileTransfers {
   readonly name = 'file-juggler';
   // transfers in flight must finish whatever the rest of the master does
   override readonly pauseMode = 'nonstop' as const;
   private socket: WireSocket<{}, {}> | undefined;
   private readonly table = new TransferTable();
-  private readonly files = new Map<number, BuiltFile>();
+  /** Slaves with a transfer expected or under way. */
+  private readonly expected = new Set<number>();
   private receiving: Promise<void> | undefined;
   private readonly garbage: GarbageLog;
 
@@ -104,31 +124,29 @@ export class FileJuggler extends Task {
     }
   }
 
-  /** The slave is about to send `file` (piwheels' EXPECT). */
-  expect(slaveId: number, file: BuiltFile): void {
+  expect(slaveId: number, file: WheelFileFields): void {
     const transfer = new TransferState(
       slaveId,
       { filename: file.filename, filesize: file.filesize, filehash: file.filehash, platformTag: file.platformTag },
       this.options.outputPath,
     );
     this.table.expect(transfer);
-    this.files.set(slaveId, file);
+    this.expected.add(slaveId);
     this.logger.info({ slave: slaveId, file: file.filename }, 'expecting transfer');
   }
 
   /**
    * Verifies the slave's finished transfer and commits it under
-   * simple/<pkg>/ (piwheels' VERIFY). False when there is nothing complete to
-   * verify or it does not match; the temp file is then discarded.
+   * simple/<pkg>/ with its `.metadata` file. Null when there is nothing
+   * complete to verify or it does not match; the temp file is then discarded.
    */
-  async verify(slaveId: number, pkg: string): Promise<boolean> {
+  async verify(slaveId: number, pkg: string): Promise<CommittedWheel | null> {
     const transfer = this.table.takeCompleted(slaveId);
-    const file = this.files.get(slaveId);
-    this.files.delete(slaveId);
+    this.expected.delete(slaveId);
     if (!transfer) {
       this.logger.warn({ slave: slaveId }, 'verify without a completed transfer');
       await this.table.cancel(slaveId);
-      return false;
+      return null;
     }
     try {
       await transfer.verify();
@@ -136,28 +154,53 @@ export class FileJuggler extends Task {
       await transfer.rollback();
       if (!(error instanceof TransferError)) throw error;
       this.logger.warn({ slave: slaveId, file: transfer.file.filename, reason: error.message }, 'verification failed');
-      return false;
+      return null;
     }
     const path = await transfer.commit(pkg);
     this.logger.info({ slave: slaveId, file: transfer.file.filename }, 'verified and committed');
-    if (file) file.metadataHash = await this.metadataHash(path, pkg);
+    const metadataHash = await this.writeMetadata(path, pkg);
     this.options.onCommit?.(path);
-    return true;
+    return { path, metadataHash };
   }
 
-  /** SHA-256 of the wheel's METADATA (PEP 658); null when the wheel has none readable. */
-  private async metadataHash(path: string, pkg: string): Promise<string | null> {
+  /**
+   * Writes the wheel's METADATA beside it (and beside its armv6l link, which
+   * serves the same bytes); returns its SHA-256, or null when the wheel has
+   * none readable.
+   */
+  private async writeMetadata(path: string, pkg: string): Promise<string | null> {
+    let metadata;
     try {
-      return (await readWheelMetadata(path)).sha256;
+      metadata = await readWheelMetadata(path);
     } catch (error) {
       this.logger.warn({ file: path, package: pkg, err: error }, 'no readable METADATA in the wheel');
       return null;
+    }
+    try {
+      writeMetadataFile(path, metadata.raw);
+      const twin = armv6TwinName(basename(path));
+      if (twin !== null && (await this.linksTo(join(dirname(path), twin), basename(path)))) {
+        writeMetadataFile(join(dirname(path), twin), metadata.raw);
+      }
+    } catch (error) {
+      // the wheel is in place; the page writer extracts a missing .metadata file itself
+      this.logger.warn({ file: path, package: pkg, err: error }, 'could not write the .metadata file');
+    }
+    return metadata.sha256;
+  }
+
+  /** True when `path` is a symlink to `target` (a real armv6l build keeps its own metadata). */
+  private async linksTo(path: string, target: string): Promise<boolean> {
+    try {
+      return (await lstat(path)).isSymbolicLink() && (await readlink(path)) === target;
+    } catch {
+      return false;
     }
   }
 
   /** Forgets (and deletes) anything the slave was sending. */
   cancel(slaveId: number): void {
-    this.files.delete(slaveId);
+    this.expected.delete(slaveId);
     this.table.cancel(slaveId).catch((error: unknown) => this.logger.warn({ err: error, slave: slaveId }, 'could not discard transfer'));
   }
 
@@ -165,7 +208,7 @@ export class FileJuggler extends Task {
     this.socket?.close(0);
     await this.receiving;
     // half-finished transfers are discarded; the slave re-sends after a restart
-    for (const slaveId of [...this.files.keys()]) await this.table.cancel(slaveId).catch(() => undefined);
-    this.files.clear();
+    for (const slaveId of [...this.expected]) await this.table.cancel(slaveId).catch(() => undefined);
+    this.expected.clear();
   }
 }

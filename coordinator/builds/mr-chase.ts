@@ -12,8 +12,11 @@
 import { ProtocolError, mrChase as mrChaseProtocol, type Message } from '../../shared/wire/protocols.ts';
 import { createSocket, type WireSocket } from '../../shared/wire/transport.ts';
 import { canonicalizeName, isValidProjectName } from '../../shared/names.ts';
-import type { ScribeRequest } from '../pages/scribe.ts';
-import { addArmv6Twins, fileFromTuple, nextFile, type BuildResult, type BuiltFile } from './slave-driver.ts';
+import type { PageRequest } from '../pages/page-request.ts';
+import { addArmv6Twins, buildFromMessage, nextFile, type BuildResult } from '../../shared/build.ts';
+import type { BuildLog } from './build-recorder.ts';
+import type { QueueRefill } from './slave-driver.ts';
+import type { FileTransfers } from './file-juggler.ts';
 import { Task, type TaskOptions } from '../runtime/tasks.ts';
 import { checkWheelFilename } from './wheel-check.ts';
 
@@ -40,24 +43,33 @@ export interface MrChaseDatabase {
   getAllPackageVersions(): Promise<Map<string, Set<string>>>;
 }
 
+/** Where page rewrites and deletions go (the secretary, or the scribe directly). */
+export interface PageRequests {
+  request(request: PageRequest): Promise<void>;
+}
+
+/** Who rewrites statistics, the home page and the search index on demand (BigBrother's HOME). */
+export interface HomePage {
+  forceHome(): void | Promise<void>;
+}
+
+/** Who cancels builds of a removed package or version, handed out or queued (the slave driver). */
+export interface BuildCancellation {
+  deleted(pkg: string, version: string | null): void;
+}
+
+/** MrChase's collaborators. */
 export interface MrChaseDeps {
   db: MrChaseDatabase;
-  /** Records an imported build (as the slave driver's logBuild); resolves to its id. */
-  logBuild(build: BuildResult): Promise<number>;
-  /** The file juggler: which file the importer is about to send (slave id 0, as piwheels). */
-  expectFile(slaveId: number, file: BuiltFile): void;
-  verifyFile(slaveId: number, pkg: string): Promise<boolean>;
-  cancelTransfers(slaveId: number): void;
-  /** The build is recorded and its files are in place: write its log and pages. */
-  buildRecorded(buildId: number, build: BuildResult): void;
-  /** A page rewrite or deletion (through the secretary, or the scribe directly). */
-  pages(request: ScribeRequest): Promise<void>;
-  /** Statistics, home page and search index rewritten now (BigBrother's HOME). */
-  rebuildHome(): Promise<void>;
-  /** Builds of this package (or version) handed out or queued must be cancelled. */
-  deleted(pkg: string, version: string | null): void;
-  /** Versions were added or un-skipped: the build queue should look again. */
-  queueChanged?(): void;
+  /** The file juggler: imported files arrive as slave 0's, as piwheels does it. */
+  transfers: FileTransfers;
+  /** The build recorder: stores an imported build (and hands it to the page writer). */
+  recorder: BuildLog;
+  pages: PageRequests;
+  home: HomePage;
+  builds: BuildCancellation;
+  /** Versions were added or un-skipped: the build queue should look again (the architect). */
+  refill?: QueueRefill;
 }
 
 export interface MrChaseOptions extends TaskOptions {
@@ -169,7 +181,7 @@ export class MrChase extends Task {
 
   private abandonImport(): void {
     this.current = undefined;
-    this.deps.cancelTransfers(IMPORT_SLAVE_ID);
+    this.deps.transfers.cancel(IMPORT_SLAVE_ID);
   }
 
   private async doImport(client: string, data: Extract<ChaseRequest, { msg: 'IMPORT' }>['data']): Promise<ChaseReply> {
@@ -181,14 +193,14 @@ export class MrChase extends Task {
       this.logger.warn({ package: this.current.build.package }, 'abandoning an unfinished import');
       this.abandonImport();
     }
-    const [, rawPackage, version, abiTag, status, duration, output, fileTuples] = data;
-    const pkg = canonicalizeName(rawPackage);
-    if (!status) return error('importing a failed build is not supported');
-    if (fileTuples.length === 0) return error('no files listed for import');
+    const imported = buildFromMessage(data);
+    const { version, abiTag, files } = imported;
+    const pkg = canonicalizeName(imported.package);
+    if (!imported.status) return error('importing a failed build is not supported');
+    if (files.length === 0) return error('no files listed for import');
     const abis = await this.deps.db.getBuildAbis();
     if (!abis.includes(abiTag)) return error(`invalid ABI: ${abiTag} (build ABIs: ${abis.join(', ') || 'none'})`);
     if (!(await this.deps.db.testPackageVersion(pkg, version))) return error(`unknown package version ${pkg} ${version}`);
-    const files = fileTuples.map((t) => fileFromTuple(t));
     const names = new Set<string>();
     for (const file of files) {
       const problem = checkWheelFilename(file.filename, pkg);
@@ -197,20 +209,11 @@ export class MrChase extends Task {
       if (names.has(file.filename)) return error(`file ${file.filename} listed twice`);
       names.add(file.filename);
     }
-    const build: BuildResult = {
-      slaveId: IMPORT_SLAVE_ID,
-      package: pkg,
-      version,
-      abiTag,
-      status: true,
-      duration: duration.totalSeconds(),
-      output,
-      files: addArmv6Twins(files),
-    };
+    const build: BuildResult = { ...imported, slaveId: IMPORT_SLAVE_ID, package: pkg, files: addArmv6Twins(files) };
     const first = nextFile(build)!;
     this.current = { client, build, lastSeen: this.now(), attempts: 0 };
     this.logger.info({ package: pkg, version, abi: abiTag, files: files.length }, 'import started; send %s', first.filename);
-    this.deps.expectFile(IMPORT_SLAVE_ID, first);
+    this.deps.transfers.expect(IMPORT_SLAVE_ID, first);
     return { msg: 'SEND', data: first.filename };
   }
 
@@ -223,7 +226,8 @@ export class MrChase extends Task {
     state.lastSeen = this.now();
     const build = state.build;
     const file = nextFile(build)!;
-    if (!(await this.deps.verifyFile(IMPORT_SLAVE_ID, build.package))) {
+    const committed = await this.deps.transfers.verify(IMPORT_SLAVE_ID, build.package);
+    if (committed === null) {
       state.attempts += 1;
       if (state.attempts >= (this.options.maxTransferAttempts ?? 5)) {
         this.logger.error({ file: file.filename }, 'import transfer keeps failing to verify; abandoned');
@@ -231,21 +235,21 @@ export class MrChase extends Task {
         return error(`transfer of ${file.filename} failed verification ${state.attempts} times`);
       }
       this.logger.warn({ file: file.filename, attempt: state.attempts }, 'import transfer failed to verify; re-send');
-      this.deps.expectFile(IMPORT_SLAVE_ID, file);
+      this.deps.transfers.expect(IMPORT_SLAVE_ID, file);
       return { msg: 'SEND', data: file.filename };
     }
     file.transferred = true;
+    file.metadataHash = committed.metadataHash;
     state.attempts = 0;
     this.logger.info({ file: file.filename }, 'verified imported file');
     const next = nextFile(build);
     if (next !== undefined) {
-      this.deps.expectFile(IMPORT_SLAVE_ID, next);
+      this.deps.transfers.expect(IMPORT_SLAVE_ID, next);
       return { msg: 'SEND', data: next.filename };
     }
     this.current = undefined;
-    const buildId = await this.deps.logBuild(build);
+    const buildId = await this.deps.recorder.record(build);
     this.logger.info({ package: build.package, version: build.version, build: buildId }, 'registered imported build');
-    this.deps.buildRecorded(buildId, build);
     return done('IMPORT');
   }
 
@@ -281,7 +285,7 @@ export class MrChase extends Task {
       if (skip) return error('SKIPPKG');
       if (unskip) {
         await this.deps.db.skipPackage(pkg, '');
-        this.deps.queueChanged?.();
+        this.deps.refill?.nudge();
       }
       if (description) await this.deps.db.setPackageDescription(pkg, description);
       this.logger.info({ package: pkg, unskip, description: description || undefined }, 'updated package');
@@ -289,7 +293,7 @@ export class MrChase extends Task {
       reply = done('UPDPKG');
     }
     await this.recordAliases(pkg, aliases);
-    await this.deps.pages({ kind: rewrite, package: pkg });
+    await this.deps.pages.request({ kind: rewrite, package: pkg });
     return reply;
   }
 
@@ -315,9 +319,9 @@ export class MrChase extends Task {
       rewrite = 'BOTH';
       reply = done('UPDVER');
     }
-    this.deps.queueChanged?.();
+    this.deps.refill?.nudge();
     await this.recordAliases(pkg, aliases);
-    await this.deps.pages({ kind: rewrite, package: pkg });
+    await this.deps.pages.request({ kind: rewrite, package: pkg });
     return reply;
   }
 
@@ -329,11 +333,11 @@ export class MrChase extends Task {
       this.logger.error({ package: pkg }, 'unknown package');
       return error('NOPKG');
     }
-    this.deps.deleted(pkg, null);
+    this.deps.builds.deleted(pkg, null);
     if (!skip && !builds) {
       await this.deps.db.deletePackage(pkg);
       this.logger.info({ package: pkg }, 'deleted package');
-      await this.deps.pages({ kind: 'DELPKG', package: pkg });
+      await this.deps.pages.request({ kind: 'DELPKG', package: pkg });
       return done('DELPKG');
     }
     let result = 'SKIPPKG';
@@ -346,11 +350,11 @@ export class MrChase extends Task {
       for (const version of versions) await this.deps.db.deleteBuild(pkg, version);
       this.logger.info({ package: pkg, versions: versions.size }, 'deleted every build of package');
       // the wheels go with the directory; the pages are then written afresh
-      await this.deps.pages({ kind: 'DELPKG', package: pkg });
+      await this.deps.pages.request({ kind: 'DELPKG', package: pkg });
       result = 'DELPKGBLD';
-      if (!skip) this.deps.queueChanged?.();
+      if (!skip) this.deps.refill?.nudge();
     }
-    await this.deps.pages({ kind: 'BOTH', package: pkg });
+    await this.deps.pages.request({ kind: 'BOTH', package: pkg });
     return done(result);
   }
 
@@ -361,15 +365,15 @@ export class MrChase extends Task {
       return error('NOVER');
     }
     if (!skip && !builds && !yank) {
-      this.deps.deleted(pkg, version);
+      this.deps.builds.deleted(pkg, version);
       await this.deps.db.deleteVersion(pkg, version);
       this.logger.info({ package: pkg, version }, 'deleted version');
-      await this.deps.pages({ kind: 'DELVER', package: pkg, version });
+      await this.deps.pages.request({ kind: 'DELVER', package: pkg, version });
       return done('DELVER');
     }
     let result = '';
     if (skip) {
-      this.deps.deleted(pkg, version);
+      this.deps.builds.deleted(pkg, version);
       await this.deps.db.skipPackageVersion(pkg, version, skip);
       this.logger.info({ package: pkg, version, skip }, 'skipped version');
       result = 'SKIPVER';
@@ -380,14 +384,14 @@ export class MrChase extends Task {
       result = 'YANKVER';
     }
     if (builds) {
-      this.deps.deleted(pkg, version);
+      this.deps.builds.deleted(pkg, version);
       await this.deps.db.deleteBuild(pkg, version);
       this.logger.info({ package: pkg, version }, 'deleted builds of version');
-      if (!skip) this.deps.queueChanged?.();
-      await this.deps.pages({ kind: 'DELVER', package: pkg, version });
+      if (!skip) this.deps.refill?.nudge();
+      await this.deps.pages.request({ kind: 'DELVER', package: pkg, version });
       result = 'DELVERBLD';
     }
-    await this.deps.pages({ kind: 'BOTH', package: pkg });
+    await this.deps.pages.request({ kind: 'BOTH', package: pkg });
     return done(result);
   }
 
@@ -396,20 +400,20 @@ export class MrChase extends Task {
   private async doRebuild(data: Extract<ChaseRequest, { msg: 'REBUILD' }>['data']): Promise<ChaseReply> {
     if (data[0] === 'HOME' || data[0] === 'SEARCH') {
       this.logger.info('rebuilding home page and search index');
-      await this.deps.rebuildHome();
+      await this.deps.home.forceHome();
       return done('REBUILD');
     }
     const [part, name] = data;
     if (name === null) {
       const packages = [...(await this.deps.db.getAllPackages())].sort();
       this.logger.warn({ part, packages: packages.length }, 'rebuilding pages of every package');
-      for (const pkg of packages) await this.deps.pages({ kind: part, package: pkg });
+      for (const pkg of packages) await this.deps.pages.request({ kind: part, package: pkg });
       return done('REBUILD');
     }
     const pkg = canonicalizeName(name);
     if (!(await this.deps.db.testPackage(pkg))) return error(`unknown package ${name}`);
     this.logger.info({ part, package: pkg }, 'rebuilding pages');
-    await this.deps.pages({ kind: part, package: pkg });
+    await this.deps.pages.request({ kind: part, package: pkg });
     return done('REBUILD');
   }
 

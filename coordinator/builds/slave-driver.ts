@@ -8,7 +8,6 @@ import { UtcDateTime } from '../../shared/wire/cbor.ts';
 import {
   ProtocolError,
   encodeMessage,
-  fileStateSchema,
   slaveDriver as slaveProtocol,
   slaveHelloSchema,
   slaveStatsSchema,
@@ -17,56 +16,37 @@ import {
 } from '../../shared/wire/protocols.ts';
 import { createSocket, type WireSocket } from '../../shared/wire/transport.ts';
 import type { BuildQueues } from './architect.ts';
-import { GarbageLog } from '../monitor/control.ts';
+import { GarbageLog, type StatusPublisher } from '../monitor/control.ts';
+import type { BuildLog } from './build-recorder.ts';
+import type { FileTransfers } from './file-juggler.ts';
 import { Task, type TaskOptions } from '../runtime/tasks.ts';
 import { checkWheelFilename } from './wheel-check.ts';
-import type { WheelFileFields } from '../../shared/wire/states.ts';
+import { addArmv6Twins, builtFromMessage, nextFile, type BuildResult } from '../../shared/build.ts';
 
 export type SlaveRequest = Message<typeof slaveProtocol.recv>;
 export type SlaveReply = Message<typeof slaveProtocol.send>;
-export type FileStateTuple = z.output<typeof fileStateSchema>;
 type SlaveHello = z.output<typeof slaveHelloSchema>;
 type SlaveStats = z.output<typeof slaveStatsSchema>;
 
-/** One wheel of a build, as the slave described it, and whether it has arrived. */
-export interface BuiltFile extends WheelFileFields {
-  dependencies: Record<string, string[]>;
-  location: string;
-  transferred: boolean;
-  /** SHA-256 of the wheel's METADATA, once the master has the file (PEP 658). */
-  metadataHash?: string | null;
+/** Whom the slave driver asks for a refill when an ABI's queue runs low (the architect). */
+export interface QueueRefill {
+  nudge(): void;
 }
 
-/** A finished build attempt, ready to be recorded. */
-export interface BuildResult {
-  slaveId: number;
-  package: string;
-  version: string;
-  abiTag: string;
-  status: boolean;
-  /** Seconds. */
-  duration: number;
-  output: string;
-  files: BuiltFile[];
+/** Where the slave driver reports each slave's steps for monitors (the control endpoints). */
+export interface SlaveMonitors {
+  publish: StatusPublisher;
 }
 
-/** What the slave driver needs from the rest of the coordinator. */
+/** The slave driver's collaborators. */
 export interface SlaveDriverDeps {
   queues: BuildQueues;
-  /** Records the build; resolves to its id. */
-  logBuild(build: BuildResult): Promise<number>;
-  /** Tells the file juggler which file the slave is about to send. */
-  expectFile(slaveId: number, file: BuiltFile): void;
-  /** Asks the file juggler to verify and commit the slave's last transfer. */
-  verifyFile(slaveId: number, pkg: string): Promise<boolean>;
-  /** Forgets any transfer the slave had in progress. */
-  cancelTransfers(slaveId: number): void;
-  /** The build is recorded: write its log and the package's pages. */
-  buildRecorded(buildId: number, build: BuildResult): void;
-  /** An ABI's queue is running low: refill it before slaves go idle. */
-  queueLow?(): void;
-  /** Status for monitors: [slave id, timestamp, message, data]. */
-  status?(data: [number, UtcDateTime, string, unknown]): void;
+  /** The file juggler: receives, verifies and commits the wheels. */
+  transfers: FileTransfers;
+  /** The build recorder: stores finished builds (and hands them to the page writer). */
+  recorder: BuildLog;
+  refill?: QueueRefill;
+  monitors?: SlaveMonitors;
 }
 
 export interface SlaveDriverOptions extends TaskOptions {
@@ -130,50 +110,6 @@ export class SlaveState {
   expired(now: number): boolean {
     return now - this.lastSeen > this.busyTimeoutMs;
   }
-}
-
-/** The next file of a build still to transfer, in filename order (as piwheels). */
-export function nextFile(build: BuildResult): BuiltFile | undefined {
-  return [...build.files].sort((a, b) => (a.filename < b.filename ? -1 : a.filename > b.filename ? 1 : 0)).find((f) => !f.transferred);
-}
-
-export function fileFromTuple(t: FileStateTuple, transferred = false): BuiltFile {
-  return {
-    filename: t[0],
-    filesize: t[1],
-    filehash: t[2].toLowerCase(),
-    packageTag: t[3],
-    packageVersionTag: t[4],
-    pyVersionTag: t[5],
-    abiTag: t[6],
-    platformTag: t[7],
-    requiresPython: t[8],
-    dependencies: t[9],
-    location: t[10],
-    transferred,
-  };
-}
-
-export function fileToTuple(f: BuiltFile): FileStateTuple {
-  return [
-    f.filename, f.filesize, f.filehash, f.packageTag, f.packageVersionTag, f.pyVersionTag,
-    f.abiTag, f.platformTag, f.requiresPython, f.dependencies, f.location,
-  ];
-}
-
-/**
- * An armv7l wheel also serves armv6l Pis: add the twin entry (already
- * "transferred": the file juggler links it on commit), as piwheels does.
- */
-export function addArmv6Twins(files: BuiltFile[]): BuiltFile[] {
-  const out = [...files];
-  for (const file of files) {
-    if (file.platformTag !== 'linux_armv7l' || !file.filename.endsWith('linux_armv7l.whl')) continue;
-    const twin = `${file.filename.slice(0, -'linux_armv7l.whl'.length)}linux_armv6l.whl`;
-    if (out.some((f) => f.filename === twin)) continue;
-    out.push({ ...file, filename: twin, platformTag: 'linux_armv6l', transferred: true });
-  }
-  return out;
 }
 
 export class SlaveDriver extends Task {
@@ -354,7 +290,7 @@ export class SlaveDriver extends Task {
     const item = this.deps.queues.next(slave.abi, this.now() + slave.buildTimeoutMs);
     if (!item) return undefined;
     const [pkg, version] = item;
-    if (this.deps.queues.size(slave.abi) < this.deps.queues.limit / 2) this.deps.queueLow?.();
+    if (this.deps.queues.size(slave.abi) < this.deps.queues.limit / 2) this.deps.refill?.nudge();
     this.logger.info({ slave: slave.id, label: slave.label, package: pkg, version }, 'build');
     slave.currentBuild = [pkg, version];
     slave.buildStarted = this.now();
@@ -400,28 +336,24 @@ export class SlaveDriver extends Task {
       this.logger.info({ slave: slave.id }, 'build skipped; result discarded');
       return { msg: 'DONE', data: undefined };
     }
-    const [status, duration, output, fileTuples] = data;
     const [pkg, version] = slave.currentBuild;
-    let files = fileTuples.map((t) => fileFromTuple(t));
-    const refused = files.map((f) => checkWheelFilename(f.filename, pkg)).filter((r): r is string => r !== null);
-    let buildOutput = output;
-    let buildStatus = status;
+    const reported = builtFromMessage(data);
+    const refused = reported.files.map((f) => checkWheelFilename(f.filename, pkg)).filter((r): r is string => r !== null);
     if (refused.length > 0) {
       this.logger.error({ slave: slave.id, package: pkg, version, refused }, 'build produced unacceptable files; recorded as failed');
-      buildOutput += `\nRefused by the master: ${refused.join('; ')}\n`;
-      buildStatus = false;
-      files = [];
+      reported.output += `\nRefused by the master: ${refused.join('; ')}\n`;
+      reported.status = false;
     }
     const build: BuildResult = {
-      slaveId: slave.id, package: pkg, version, abiTag: slave.abi, status: buildStatus,
-      duration: duration.totalSeconds(), output: buildOutput, files: buildStatus ? addArmv6Twins(files) : [],
+      slaveId: slave.id, package: pkg, version, abiTag: slave.abi, status: reported.status,
+      duration: reported.duration, output: reported.output, files: reported.status ? addArmv6Twins(reported.files) : [],
     };
     slave.build = build;
     slave.transferAttempts = 0;
     const first = build.status ? nextFile(build) : undefined;
     if (first) {
       this.logger.info({ slave: slave.id, package: pkg, version, file: first.filename }, 'build succeeded; send');
-      this.deps.expectFile(slave.id, first);
+      this.deps.transfers.expect(slave.id, first);
       return { msg: 'SEND', data: first.filename };
     }
     this.logger.info({ slave: slave.id, package: pkg, version, status: build.status }, build.status ? 'build succeeded (no files)' : 'build failed');
@@ -434,8 +366,10 @@ export class SlaveDriver extends Task {
     if (slave.reply?.msg !== 'SEND' || !build) return this.protocolError(slave, 'SENT');
     const current = build.files.find((f) => f.filename === slave.reply?.data);
     if (!current) return this.protocolError(slave, 'SENT');
-    if (await this.deps.verifyFile(slave.id, build.package)) {
+    const committed = await this.deps.transfers.verify(slave.id, build.package);
+    if (committed) {
       current.transferred = true;
+      current.metadataHash = committed.metadataHash;
       slave.transferAttempts = 0;
       this.logger.info({ slave: slave.id, file: current.filename }, 'verified transfer');
       const next = nextFile(build);
@@ -443,7 +377,7 @@ export class SlaveDriver extends Task {
         await this.record(slave, build);
         return { msg: 'DONE', data: undefined };
       }
-      this.deps.expectFile(slave.id, next);
+      this.deps.transfers.expect(slave.id, next);
       return { msg: 'SEND', data: next.filename };
     }
     slave.transferAttempts += 1;
@@ -453,15 +387,14 @@ export class SlaveDriver extends Task {
       return { msg: 'DONE', data: undefined };
     }
     this.logger.warn({ slave: slave.id, file: current.filename, attempt: slave.transferAttempts }, 'transfer failed to verify; re-send');
-    this.deps.expectFile(slave.id, current);
+    this.deps.transfers.expect(slave.id, current);
     return { msg: 'SEND', data: current.filename };
   }
 
   private async record(slave: SlaveState, build: BuildResult): Promise<void> {
-    const buildId = await this.deps.logBuild(build);
+    await this.deps.recorder.record(build);
     this.deps.queues.finish(build.abiTag, build.package, build.version, this.now());
     slave.currentBuild = undefined;
-    this.deps.buildRecorded(buildId, build);
   }
 
   private setReply(slave: SlaveState, reply: SlaveReply): void {
@@ -483,12 +416,12 @@ export class SlaveDriver extends Task {
   }
 
   private status(slave: SlaveState, msg: string, data: unknown): void {
-    this.deps.status?.([slave.id, slave.lastSeenUtc, msg, data]);
+    this.deps.monitors?.publish('SLAVE', [slave.id, slave.lastSeenUtc, msg, data]);
   }
 
   /** Replays what a newly attached monitor needs to know about a slave. */
   private announce(slave: SlaveState): void {
-    this.deps.status?.([slave.id, slave.firstSeen, 'HELLO', toWire(slaveHelloSchema, slave.hello)]);
+    this.deps.monitors?.publish('SLAVE', [slave.id, slave.firstSeen, 'HELLO', toWire(slaveHelloSchema, slave.hello)]);
   }
 
   /** Replays every slave's HELLO, recent stats and last reply (monitor HELLO). */
@@ -556,7 +489,7 @@ export class SlaveDriver extends Task {
 
   private abandonBuild(slave: SlaveState): void {
     const current = slave.currentBuild;
-    this.deps.cancelTransfers(slave.id);
+    this.deps.transfers.cancel(slave.id);
     if (!current) return;
     slave.currentBuild = undefined;
     slave.build = undefined;

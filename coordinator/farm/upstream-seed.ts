@@ -7,7 +7,8 @@
 import { z } from 'zod';
 import type { Database } from '../../shared/db/index.ts';
 import { canonicalizeName } from '../../shared/names.ts';
-import { decodeMethodResponse, encodeMethodCall, truncateDescription, USER_AGENT } from '../upstream/pypi.ts';
+import { decodeMethodResponse, encodeMethodCall } from '../../shared/xmlrpc.ts';
+import { truncateDescription, USER_AGENT } from '../upstream/pypi.ts';
 
 /** The packages a new online farm follows unless told otherwise: small, pure Python, quick to build. */
 export const DEFAULT_ALLOW_LIST = ['six', 'idna', 'certifi', 'packaging', 'typing-extensions', 'tomli'];

@@ -5,7 +5,7 @@
 // whole master to sleep when the output disk is nearly full, as piwheels does.
 import type { FarmStatistics, SearchEntry } from '../../shared/model.ts';
 import { Timedelta, UtcDateTime } from '../../shared/wire/cbor.ts';
-import type { MasterStatsMessage } from '../../shared/wire/states.ts';
+import type { MasterStatsMessage } from '../../shared/wire/protocols.ts';
 import { readSystemStats, type SystemStats } from '../../shared/sysinfo.ts';
 import { Task, type Interval, type TaskOptions } from '../runtime/tasks.ts';
 

@@ -5,6 +5,11 @@ import { existsSync, readFileSync } from 'node:fs';
 import { BadWheelError, readWheelMetadata } from '../../shared/wheel/metadata.ts';
 import { writeFileAtomic } from './atomic.ts';
 
+/** Writes `<wheelPath>.metadata` (atomically) with the wheel's METADATA bytes. */
+export function writeMetadataFile(wheelPath: string, metadata: Uint8Array): void {
+  writeFileAtomic(`${wheelPath}.metadata`, metadata);
+}
+
 /**
  * Makes sure `<wheelPath>.metadata` exists when the wheel does, extracting it
  * if needed, and returns the SHA-256 to advertise: `knownHash` when the
@@ -21,7 +26,7 @@ export async function ensureMetadataFile(wheelPath: string, knownHash: string | 
   if (!existsSync(wheelPath)) return null;
   try {
     const metadata = await readWheelMetadata(wheelPath);
-    writeFileAtomic(metadataPath, metadata.raw);
+    writeMetadataFile(wheelPath, metadata.raw);
     return metadata.sha256;
   } catch (error) {
     if (error instanceof BadWheelError) return null;

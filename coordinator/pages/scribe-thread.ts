@@ -4,7 +4,8 @@
 // transfers and the database writes that every build waits for.
 import { openDatabase } from '../../shared/db/index.ts';
 import { createLogger, type LogLevel } from '../../shared/log.ts';
-import { Scribe, type ScribeRequest } from './scribe.ts';
+import type { PageRequest } from './page-request.ts';
+import { Scribe } from './scribe.ts';
 
 export interface ScribeThreadOptions {
   output: string;
@@ -14,7 +15,7 @@ export interface ScribeThreadOptions {
 }
 
 export interface ScribeThread {
-  handle(request: ScribeRequest): Promise<void>;
+  handle(request: PageRequest): Promise<void>;
   writeStaticPages(): Promise<void>;
   close(): Promise<void>;
 }

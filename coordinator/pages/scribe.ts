@@ -6,7 +6,7 @@
 // API for the coordinator:
 //   const scribe = await Scribe.create({ output, db });
 //   await scribe.writeStaticPages();                 assets, faq/json/packages/404, robots.txt
-//   await scribe.handle({ kind: 'BOTH', package });  any ScribeRequest (what the secretary sends)
+//   await scribe.handle({ kind: 'BOTH', package });  any PageRequest (what the secretary sends)
 //   await scribe.writeProject(data, { both });       one package's pages from ProjectData
 //   await scribe.writeSimpleIndex(), writeHome(stats), writeSearchIndex(entries),
 //         writeSitemaps(), writeLog(buildId, text), deletePackage(pkg, aliases),
@@ -16,9 +16,8 @@ import { mkdir, readFile, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
-import { z } from 'zod';
 import type { FarmStatistics, ProjectData, SearchEntry } from '../../shared/model.ts';
-import { canonicalizeName, compareVersions, isValidVersion } from '../../shared/names.ts';
+import { compareVersions, isValidVersion } from '../../shared/names.ts';
 import { isSafeFilename, tryParseWheelFilename } from '../../shared/wheel/name.ts';
 import { silentLogger, type Logger } from '../../shared/log.ts';
 import type { SiteRenderer, StaticPage } from '../../site/lib/renderer.ts';
@@ -37,6 +36,7 @@ import {
 } from '../../site/lib/views.ts';
 import { ensureRealDir, removeFile, removeSymlink, symlinkAtomic, writeFileAtomic } from './atomic.ts';
 import { ensureMetadataFile } from './metadata-file.ts';
+import { packageName, parsePageRequest, type PageRequest } from './page-request.ts';
 import { SITE_DIR, loadSiteRenderer } from './site-bundle.ts';
 
 /** What the scribe needs from the database. */
@@ -47,20 +47,6 @@ export interface ScribeDatabase {
   /** Other spellings of a package; asked before its pages are deleted. */
   getPackageAliases(pkg: string): Promise<string[]>;
 }
-
-const packageName = z.string().min(1).refine((s) => isSafeFilename(s) && canonicalizeName(s) === s, 'not a canonical package name');
-
-/** A page rewrite, as the secretary and the coordinator's tasks send them. */
-export const scribeRequest = z.discriminatedUnion('kind', [
-  z.object({ kind: z.literal('PROJECT'), package: packageName }),
-  z.object({ kind: z.literal('BOTH'), package: packageName }),
-  z.object({ kind: z.literal('DELPKG'), package: packageName }),
-  z.object({ kind: z.literal('DELVER'), package: packageName, version: z.string().min(1) }),
-  z.object({ kind: z.literal('LOG'), buildId: z.number().int().nonnegative(), log: z.string() }),
-  z.object({ kind: z.literal('HOME'), stats: z.custom<FarmStatistics>((v) => typeof v === 'object' && v !== null) }),
-  z.object({ kind: z.literal('SEARCH'), entries: z.array(z.custom<SearchEntry>((v) => typeof v === 'object' && v !== null)) }),
-]);
-export type ScribeRequest = z.infer<typeof scribeRequest>;
 
 export interface ScribeOptions {
   /** Root of the output tree. */
@@ -125,9 +111,12 @@ export class Scribe {
     return this.now().toISOString();
   }
 
-  /** Carries out one request; project requests read the database first. */
-  async handle(input: ScribeRequest): Promise<void> {
-    const request = scribeRequest.parse(input);
+  /**
+   * Carries out one request; project requests read the database first. The
+   * request is checked here, where it arrives from another thread.
+   */
+  async handle(input: PageRequest): Promise<void> {
+    const request = parsePageRequest(input);
     switch (request.kind) {
       case 'PROJECT':
       case 'BOTH': {

@@ -3,19 +3,16 @@
 // per package (BOTH absorbing PROJECT, keeping the first arrival time); every
 // other request goes straight through, and a deletion drops what was pending
 // for its package. The pending buffer survives restarts via rewrites_pending.
-import { z } from 'zod';
 import { silentLogger, type Logger } from '../../shared/log.ts';
-import type { ScribeRequest } from './scribe.ts';
-
-export type RewriteCommand = 'PROJECT' | 'BOTH';
-
-/** One row of rewrites_pending. */
-export const pendingRewrite = z.object({
-  package: z.string().min(1),
-  addedAt: z.date(),
-  command: z.enum(['PROJECT', 'BOTH']),
-});
-export type PendingRewrite = z.infer<typeof pendingRewrite>;
+import {
+  fromPendingRewrite,
+  parseProjectRewrite,
+  toPendingRewrite,
+  type PageRequest,
+  type PendingRewrite,
+  type ProjectRewrite,
+  type ProjectRewriteKind,
+} from './page-request.ts';
 
 /** The part of the database the secretary uses. */
 export interface RewritesStore {
@@ -24,7 +21,7 @@ export interface RewritesStore {
 }
 
 /** Where requests end up: normally Scribe.handle. */
-export type ScribeSink = (request: ScribeRequest) => Promise<void>;
+export type ScribeSink = (request: PageRequest) => Promise<void>;
 
 export interface SecretaryOptions {
   sink: ScribeSink;
@@ -43,20 +40,20 @@ export const DEFAULT_WINDOW_MS = 2000;
  * order, so the oldest is always first.
  */
 export class RewriteBuffer {
-  private readonly entries = new Map<string, { addedAt: number; command: RewriteCommand }>();
+  private readonly entries = new Map<string, { addedAt: number; kind: ProjectRewriteKind }>();
 
   get size(): number {
     return this.entries.size;
   }
 
   /** Adds or upgrades a request; returns true when it is new. */
-  add(pkg: string, command: RewriteCommand, at: number): boolean {
-    const existing = this.entries.get(pkg);
+  add(request: ProjectRewrite, at: number): boolean {
+    const existing = this.entries.get(request.package);
     if (existing) {
-      if (command === 'BOTH') existing.command = 'BOTH';
+      if (request.kind === 'BOTH') existing.kind = 'BOTH';
       return false;
     }
-    this.entries.set(pkg, { addedAt: at, command });
+    this.entries.set(request.package, { addedAt: at, kind: request.kind });
     return true;
   }
 
@@ -65,11 +62,11 @@ export class RewriteBuffer {
   }
 
   /** Removes and returns every entry at least `windowMs` old at `now`, oldest first. */
-  takeDue(now: number, windowMs: number): { package: string; command: RewriteCommand }[] {
-    const due: { package: string; command: RewriteCommand }[] = [];
+  takeDue(now: number, windowMs: number): ProjectRewrite[] {
+    const due: ProjectRewrite[] = [];
     for (const [pkg, entry] of this.entries) {
       if (now - entry.addedAt < windowMs) break;
-      due.push({ package: pkg, command: entry.command });
+      due.push({ kind: entry.kind, package: pkg });
       this.entries.delete(pkg);
     }
     return due;
@@ -82,7 +79,7 @@ export class RewriteBuffer {
   }
 
   rows(): PendingRewrite[] {
-    return [...this.entries].map(([pkg, e]) => ({ package: pkg, addedAt: new Date(e.addedAt), command: e.command }));
+    return [...this.entries].map(([pkg, e]) => toPendingRewrite({ kind: e.kind, package: pkg }, new Date(e.addedAt)));
   }
 }
 
@@ -109,23 +106,38 @@ export class Secretary {
     return this.buffer.size;
   }
 
-  /** Reloads what a previous run left pending (saved rows are then cleared). */
+  /**
+   * Reloads what a previous run left pending (saved rows are then cleared).
+   * A row that is not a valid rewrite is dropped with an error logged: one
+   * lost page rewrite is better than a coordinator that will not start.
+   */
   async start(): Promise<void> {
-    const rows = z.array(pendingRewrite).parse(await this.store.loadRewritesPending());
-    rows.sort((a, b) => a.addedAt.getTime() - b.addedAt.getTime());
-    for (const row of rows) this.buffer.add(row.package, row.command, row.addedAt.getTime());
+    const loaded: Array<{ request: ProjectRewrite; addedAt: Date }> = [];
+    for (const row of await this.store.loadRewritesPending()) {
+      try {
+        loaded.push(fromPendingRewrite(row));
+      } catch (error) {
+        this.logger.error({ row, err: error }, 'dropped an unusable pending page rewrite');
+      }
+    }
+    loaded.sort((a, b) => a.addedAt.getTime() - b.addedAt.getTime());
+    for (const { request, addedAt } of loaded) this.buffer.add(request, addedAt.getTime());
     await this.store.saveRewritesPending([]);
     this.running = true;
-    this.logger.info({ pending: rows.length }, 'secretary started');
+    this.logger.info({ pending: loaded.length }, 'secretary started');
     this.schedule();
   }
 
-  /** Accepts one request: buffers project rewrites, passes the rest through at once. */
-  async request(request: ScribeRequest): Promise<void> {
+  /**
+   * Accepts one request: buffers project rewrites, passes the rest through at
+   * once. The scribe checks what it is sent; a rewrite held here is checked
+   * now, since it may be stored before the scribe sees it.
+   */
+  async request(request: PageRequest): Promise<void> {
     switch (request.kind) {
       case 'PROJECT':
       case 'BOTH':
-        this.buffer.add(request.package, request.kind, this.now());
+        this.buffer.add(parseProjectRewrite(request), this.now());
         this.schedule();
         return;
       case 'DELPKG':
@@ -153,7 +165,7 @@ export class Secretary {
   async flush(now: number): Promise<void> {
     for (const item of this.buffer.takeDue(now, this.windowMs)) {
       try {
-        await this.sink({ kind: item.command, package: item.package });
+        await this.sink(item);
       } catch (error) {
         this.logger.error({ package: item.package, err: error }, 'page rewrite failed');
       }

@@ -8,6 +8,7 @@ import { mkdir, readFile, readdir, rename, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import fg from 'fast-glob';
 import { REPO_ROOT, repoPath } from '../../shared/paths.ts';
 import type { SiteRenderer } from '../../site/lib/renderer.ts';
 
@@ -15,14 +16,9 @@ export { REPO_ROOT };
 export const SITE_DIR = join(REPO_ROOT, 'site');
 const BUNDLE_ROOT = join(REPO_ROOT, 'dist', 'renderer');
 
+/** Every file under `dir`, hidden ones too, as absolute paths in a fixed order. */
 async function listFiles(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  for (const entry of await readdir(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) out.push(...(await listFiles(path)));
-    else out.push(path);
-  }
-  return out.sort();
+  return (await fg('**', { cwd: dir, absolute: true, dot: true })).sort();
 }
 
 /** A digest of everything that goes into the bundle. */

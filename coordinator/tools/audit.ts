@@ -8,10 +8,11 @@
 // with piw-remove --builds).
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { lstat, readdir, stat, unlink } from 'node:fs/promises';
+import { stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import cliProgress from 'cli-progress';
 import { Command } from 'commander';
+import fg from 'fast-glob';
 import { sql } from 'kysely';
 import { z } from 'zod';
 import { defaultDsn, openDatabase, type Database } from '../../shared/db/index.ts';
@@ -79,14 +80,6 @@ export function compareTree(expected: Expected, found: Found, packages: Iterable
   return problems;
 }
 
-async function listDir(path: string): Promise<string[]> {
-  try {
-    return await readdir(path);
-  } catch {
-    return [];
-  }
-}
-
 async function exists(path: string): Promise<boolean> {
   try {
     await stat(path);
@@ -96,40 +89,46 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
+/**
+ * Entries of the output tree matching `patterns`, sorted by path. Symlinks
+ * are listed as links, never followed: package aliases are links to their
+ * canonical directory, which is walked under its own name.
+ */
+async function entries(output: string, patterns: string[]): Promise<fg.Entry[]> {
+  const found = await fg(patterns, { cwd: output, dot: true, onlyFiles: false, followSymbolicLinks: false, objectMode: true, suppressErrors: true });
+  return found.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+}
+
 /** Walks simple/, project/ and logs/ under the output path. */
 export async function walkTree(output: string): Promise<Found> {
   const found: Found = { wheels: new Map(), pages: new Set(), logs: new Set(), danglingLinks: [] };
   for (const area of ['simple', 'project']) {
-    for (const name of await listDir(join(output, area))) {
-      const path = join(output, area, name);
-      const info = await lstat(path);
-      if (info.isSymbolicLink()) {
-        if (!(await exists(path))) found.danglingLinks.push(join(area, name));
+    const packages = new Set<string>();
+    for (const entry of await entries(output, [`${area}/*`, `${area}/*/index.html`, ...(area === 'simple' ? [`${area}/*/*.whl`] : [])])) {
+      const [, name, file] = entry.path.split('/') as [string, string, string | undefined];
+      const link = entry.dirent.isSymbolicLink();
+      const live = !link || (await exists(join(output, entry.path)));
+      if (file === undefined) {
+        if (link && !live) found.danglingLinks.push(entry.path);
+        if (link || !entry.dirent.isDirectory()) continue;
+        packages.add(name);
+        if (area === 'simple') found.wheels.set(name, new Set());
+      } else if (!packages.has(name)) {
         continue;
+      } else if (file === 'index.html') {
+        if (live) found.pages.add(entry.path);
+      } else if (live) {
+        found.wheels.get(name)?.add(file);
+      } else {
+        found.danglingLinks.push(entry.path);
       }
-      if (!info.isDirectory()) continue;
-      if (await exists(join(path, 'index.html'))) found.pages.add(join(area, name, 'index.html'));
-      if (area !== 'simple') continue;
-      const wheels = new Set<string>();
-      for (const file of await listDir(path)) {
-        if (!file.endsWith('.whl')) continue;
-        const filePath = join(path, file);
-        if ((await lstat(filePath)).isSymbolicLink() && !(await exists(filePath))) {
-          found.danglingLinks.push(join(area, name, file));
-          continue;
-        }
-        wheels.add(file);
-      }
-      found.wheels.set(name, wheels);
     }
   }
-  for (const a of await listDir(join(output, 'logs'))) {
-    for (const b of await listDir(join(output, 'logs', a))) {
-      for (const c of await listDir(join(output, 'logs', a, b))) {
-        const m = /^(\d{4})\.txt\.gz$/.exec(c);
-        if (m && /^\d{4}$/.test(a) && /^\d{4}$/.test(b)) found.logs.add(Number(`${a}${b}${m[1]}`));
-      }
-    }
+  // Log directories are followed wherever they lead: only the names matter.
+  const logs = await fg('logs/*/*/*.txt.gz', { cwd: output, dot: true, suppressErrors: true, onlyFiles: false });
+  for (const path of logs) {
+    const m = /^logs\/(\d{4})\/(\d{4})\/(\d{4})\.txt\.gz$/.exec(path);
+    if (m) found.logs.add(Number(`${m[1]}${m[2]}${m[3]}`));
   }
   return found;
 }

@@ -13,7 +13,8 @@ import { canonicalizeName } from '../../shared/names.ts';
 import { BadWheelError, metadataField, parseCoreMetadata } from '../../shared/wheel/metadata.ts';
 import { Timedelta } from '../../shared/wire/cbor.ts';
 import { sendFile } from '../../shared/wire/file-transfer.ts';
-import type { BuildStateMessage, FileStateMessage, WheelFileFields } from '../../shared/wire/states.ts';
+import type { BuildStateMessage } from '../../shared/wire/protocols.ts';
+import { buildToMessage, type WheelFile } from '../../shared/build.ts';
 import { DEFAULT_ENDPOINTS, createSocket } from '../../shared/wire/transport.ts';
 import { parseDuration } from '../../shared/duration.ts';
 import { inspectWheel, type InspectedWheel } from '../../shared/wheel/inspect.ts';
@@ -28,8 +29,7 @@ const settings = z.object({
 });
 
 /** What a wheel contributes to the build, as far as the checks go. */
-export interface WheelFacts extends WheelFileFields {
-  dependencies: Record<string, string[]>;
+export interface WheelFacts extends WheelFile {
   /** Name and Version from METADATA. */
   name: string;
   version: string;
@@ -75,22 +75,11 @@ export function planImport(wheels: readonly WheelFacts[], overrides: ImportOverr
   if (PORTABLE_ABIS.has(abi)) throw new UserError(`--abi ${abi} is not a builder's ABI (e.g. cp311)`);
   if (specific.size === 1 && !specific.has(abi)) throw new UserError(`the wheels are built for ${[...specific][0]}, not --abi ${abi}`);
   if (!Number.isFinite(overrides.duration) || overrides.duration < 0) throw new UserError('--duration must not be negative');
-  const files: FileStateMessage[] = [...wheels]
-    .sort((a, b) => (a.filename < b.filename ? -1 : a.filename > b.filename ? 1 : 0))
-    .map((w) => [
-      w.filename,
-      w.filesize,
-      w.filehash,
-      w.packageTag,
-      w.packageVersionTag,
-      w.pyVersionTag,
-      w.abiTag,
-      w.platformTag,
-      w.requiresPython,
-      overrides.aptDependencies === undefined ? w.dependencies : { ...w.dependencies, apt: overrides.aptDependencies },
-      '/simple',
-    ]);
-  return [0, pkg, version, abi, true, Timedelta.fromSeconds(overrides.duration), overrides.output ?? 'Imported manually via piw-import', files];
+  const files = wheels.map((w) => (overrides.aptDependencies === undefined ? w : { ...w, dependencies: { ...w.dependencies, apt: overrides.aptDependencies } }));
+  return buildToMessage({
+    slaveId: 0, package: pkg, version, abiTag: abi, status: true, duration: Timedelta.fromSeconds(overrides.duration),
+    output: overrides.output ?? 'Imported manually via piw-import', files,
+  });
 }
 
 function facts(w: InspectedWheel): WheelFacts {

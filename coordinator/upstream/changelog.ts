@@ -18,6 +18,7 @@
 // Everything here is pure: `ChangelogState.ingest` turns one event into the
 // effects the caller must store, in order.
 import { canonicalizeName, isValidProjectName } from '../../shared/names.ts';
+import type { PackageRewrite } from '../pages/page-request.ts';
 
 /** The kinds of event that matter to the farm. */
 export type EventAction = 'create' | 'source' | 'binary' | 'remove' | 'yank' | 'unyank';
@@ -360,10 +361,6 @@ export interface BatchImage {
   versions: Map<string, VersionImage>;
 }
 
-export type PageRewrite =
-  | { kind: 'BOTH' | 'PROJECT' | 'DELPKG'; package: string }
-  | { kind: 'DELVER'; package: string; version: string };
-
 export interface VersionRow extends VersionImage {
   package: string;
   version: string;
@@ -385,7 +382,7 @@ export interface BatchPlan {
   /** Packages whose description should be (re)fetched. */
   describe: string[];
   /** Deletions first, then the pages of what was added or changed. */
-  rewrites: PageRewrite[];
+  rewrites: PackageRewrite[];
 }
 
 export const BINARY_ONLY = 'binary only';

@@ -42,17 +42,15 @@ import {
   type BatchPlan,
   type ChangelogOptions,
   type Effect,
-  type PageRewrite,
 } from './changelog.ts';
 import type { ChangelogBatch, PyPIClient } from './pypi.ts';
 import { UpstreamError } from './pypi.ts';
 import { Task, type TaskOptions } from '../runtime/tasks.ts';
-
-export type { PageRewrite } from './changelog.ts';
+import type { PackageRewrite } from '../pages/page-request.ts';
 
 export interface GazerEvents {
   deleted?(target: { package: string; version?: string }): void | Promise<void>;
-  rewrite?(request: PageRewrite): void | Promise<void>;
+  rewrite?(request: PackageRewrite): void | Promise<void>;
   queueChanged?(): void | Promise<void>;
 }
 

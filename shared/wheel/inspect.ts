@@ -12,7 +12,7 @@ import yauzl from 'yauzl';
 import { BadWheelError, readWheelMetadata } from './metadata.ts';
 import { tryParseWheelFilename } from './name.ts';
 import { findAptDependencies } from './apt-deps.ts';
-import type { WheelFileFields } from '../wire/states.ts';
+import type { WheelFileFields } from '../build.ts';
 
 export interface InspectedWheel extends WheelFileFields {
   path: string;

@@ -23,6 +23,7 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, fstatSync, ftruncateSync, lstatSync, mkdirSync, openSync, readSync, unlinkSync, writeSync } from 'node:fs';
 import { chmod, rename, symlink, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { armv6TwinName } from '../build.ts';
 import { exclude, intersect, range, rangeLength, type Range } from '../ranges.ts';
 import { assertSafeFilename } from '../wheel/name.ts';
 import { HashError, sharedFileHasher, type FileHasher, type HashJob } from './file-hasher.ts';
@@ -50,13 +51,12 @@ export class TransferError extends Error {
   }
 }
 
-/** What a transfer needs to know of the file (FileState and similar shapes fit). */
+/** What a transfer needs to know of the file (a built wheel fits). */
 export interface TransferFile {
   filename: string;
   filesize: number;
   filehash: string;
   platformTag: string;
-  transferred?: boolean;
 }
 
 export interface TransferOptions {
@@ -194,16 +194,14 @@ export class TransferState {
     // rename replaces a file or symlink of the same name, as intended: a real
     // armv6 build supersedes the armv7 link
     await rename(this.tempPath, finalPath);
-    const armv7 = 'linux_armv7l.whl';
-    if (this.file.filename.endsWith(armv7)) {
-      const armv6Name = `${this.file.filename.slice(0, -armv7.length)}linux_armv6l.whl`;
+    const armv6Name = armv6TwinName(this.file.filename);
+    if (armv6Name !== null) {
       try {
         await symlink(this.file.filename, join(pkgDir, armv6Name));
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       }
     }
-    if ('transferred' in this.file) this.file.transferred = true;
     return finalPath;
   }
 

@@ -22,6 +22,8 @@
 //                          from a ROUTER socket, the sender's address.
 //   Message<Table>         the union of { msg, data } a table admits.
 //   DataOf<Table, K>       the data type of one message.
+//   FileStateMessage, BuildStateMessage, BuiltMessage, MasterStatsMessage,
+//   DownloadStateMessage, SearchStateMessage, HitStateMessage   named message data.
 //
 // Conventions on the wire (cbor2 on the Python side): a message without data
 // is the bare CBOR string, with data the 2-array [msg, data]. Tuple-shaped
@@ -401,6 +403,15 @@ export const senseStick = protocol({
 
 type DataFor<S> = S extends z.ZodType ? z.output<S> : undefined;
 export type DataOf<T extends Table, K extends keyof T> = DataFor<T[K]>;
+
+// The data of the messages other modules build or read by name.
+export type FileStateMessage = z.output<typeof fileStateSchema>;
+export type BuildStateMessage = z.output<typeof buildStateSchema>;
+export type BuiltMessage = DataOf<typeof slaveDriver.recv, 'BUILT'>;
+export type MasterStatsMessage = z.output<typeof masterStatsSchema>;
+export type DownloadStateMessage = z.output<typeof downloadStateSchema>;
+export type SearchStateMessage = z.output<typeof searchStateSchema>;
+export type HitStateMessage = z.output<typeof hitStateSchema>;
 export type Message<T extends Table> = { [K in keyof T & string]: { msg: K; data: DataFor<T[K]> } }[keyof T & string];
 /** The data argument(s) of a send: none for a no-data message. */
 export type DataArgs<T extends Table, K extends keyof T> = T[K] extends z.ZodType ? [data: z.output<T[K]>] : [];

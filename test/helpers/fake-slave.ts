@@ -4,9 +4,8 @@
 import { createHash } from 'node:crypto';
 import * as zmq from 'zeromq';
 import { Timedelta, UtcDateTime } from '../../shared/wire/cbor.ts';
-import { reverse, slaveDriver, type Message } from '../../shared/wire/protocols.ts';
+import { reverse, slaveDriver, type FileStateMessage, type Message } from '../../shared/wire/protocols.ts';
 import { createSocket, type WireSocket } from '../../shared/wire/transport.ts';
-import type { FileStateTuple } from '../../coordinator/builds/slave-driver.ts';
 
 type Reply = Message<typeof slaveDriver.send>;
 
@@ -49,7 +48,7 @@ export class FakeSlave {
     return this.request(() => this.socket.send('BUSY', this.stats()));
   }
 
-  built(status: boolean, files: FileStateTuple[]): Promise<Reply> {
+  built(status: boolean, files: FileStateMessage[]): Promise<Reply> {
     return this.request(() => this.socket.send('BUILT', [status, new Timedelta(0, 3), 'a scripted build\n', files]));
   }
 
@@ -74,7 +73,7 @@ export class FakeSlave {
   }
 }
 
-export function fakeWheel(filename: string, data: Buffer): FileStateTuple {
+export function fakeWheel(filename: string, data: Buffer): FileStateMessage {
   return [
     filename, data.length, createHash('sha256').update(data).digest('hex'), filename.split('-')[0]!, filename.split('-')[1]!,
     'py3', 'none', 'any', null, { apt: [], pip: [], '': [] }, '/simple',

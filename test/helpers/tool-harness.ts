@@ -4,11 +4,12 @@
 // child processes through their bin/ shims.
 import { execFileSync, spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { toBuildRecord } from '../../coordinator/coordinator.ts';
+import { BuildRecorder } from '../../coordinator/builds/build-recorder.ts';
 import { FileJuggler } from '../../coordinator/builds/file-juggler.ts';
 import { Lumberjack } from '../../coordinator/access/lumberjack.ts';
 import { MrChase } from '../../coordinator/builds/mr-chase.ts';
-import { Scribe, type ScribeRequest } from '../../coordinator/pages/scribe.ts';
+import type { PageRequest } from '../../coordinator/pages/page-request.ts';
+import { Scribe } from '../../coordinator/pages/scribe.ts';
 import { AccessStore } from '../../coordinator/access/access-store.ts';
 import { createDatabase, tempDir, type Dialect, type TestDatabase } from './tool-db.ts';
 
@@ -22,7 +23,7 @@ export interface Harness {
   chase: MrChase;
   jack: Lumberjack;
   deleted: Array<[string, string | null]>;
-  pages: ScribeRequest[];
+  pages: PageRequest[];
   stop(): Promise<void>;
 }
 
@@ -34,27 +35,34 @@ export async function startHarness(dialect: Dialect, options: { fileQueue?: stri
   await scribe.writeStaticPages();
   const juggler = new FileJuggler({ address: options.fileQueue ?? 'tcp://127.0.0.1:0', outputPath: output });
   const deleted: Array<[string, string | null]> = [];
-  const pages: ScribeRequest[] = [];
+  const pages: PageRequest[] = [];
+  const recorder = new BuildRecorder({
+    store: t.db,
+    pages: {
+      buildRecorded: (buildId, build) => {
+        void scribe.writeLog(buildId, build.output).then(() => scribe.handle({ kind: 'BOTH', package: build.package }));
+      },
+    },
+  });
   const chase = new MrChase({
     endpoint: options.importQueue ?? `ipc://${join(tmp.path, 'import')}`,
     deps: {
       db: t.db,
-      logBuild: (build) => t.db.logBuild(toBuildRecord(build, new Date())),
-      expectFile: (slaveId, file) => juggler.expect(slaveId, file),
-      verifyFile: (slaveId, pkg) => juggler.verify(slaveId, pkg),
-      cancelTransfers: (slaveId) => juggler.cancel(slaveId),
-      buildRecorded: (buildId, build) => {
-        void scribe.writeLog(buildId, build.output).then(() => scribe.handle({ kind: 'BOTH', package: build.package }));
+      transfers: juggler,
+      recorder,
+      pages: {
+        request: async (request) => {
+          pages.push(request);
+          await scribe.handle(request);
+        },
       },
-      pages: async (request) => {
-        pages.push(request);
-        await scribe.handle(request);
+      home: {
+        forceHome: async () => {
+          await scribe.writeHome(await t.db.getStatistics());
+          await scribe.writeSearchIndex(await t.db.getSearchIndex());
+        },
       },
-      rebuildHome: async () => {
-        await scribe.writeHome(await t.db.getStatistics());
-        await scribe.writeSearchIndex(await t.db.getSearchIndex());
-      },
-      deleted: (pkg, version) => deleted.push([pkg, version]),
+      builds: { deleted: (pkg, version) => deleted.push([pkg, version]) },
     },
   });
   const jack = new Lumberjack({

@@ -1,20 +1,21 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as zmq from 'zeromq';
 import { sendFile } from '../../../shared/wire/file-transfer.ts';
 import { createSocket } from '../../../shared/wire/transport.ts';
 import { FileJuggler } from '../../../coordinator/builds/file-juggler.ts';
-import type { BuiltFile } from '../../../coordinator/builds/slave-driver.ts';
+import type { WheelFileFields } from '../../../shared/build.ts';
+import { buildWheel } from '../../helpers/wheel.ts';
 
-function wheelFile(name: string, data: Buffer): BuiltFile {
+function wheelFile(name: string, data: Buffer): WheelFileFields {
   return {
     filename: name, filesize: data.length, filehash: createHash('sha256').update(data).digest('hex'),
     packageTag: 'foo', packageVersionTag: '1.0', pyVersionTag: 'py3', abiTag: 'none', platformTag: 'any',
-    requiresPython: null, dependencies: {}, location: '/simple', transferred: false,
+    requiresPython: null,
   };
 }
 
@@ -54,11 +55,12 @@ describe('file juggler', () => {
     const socket = dealer(s.endpoint);
     await sendFile(socket, 1, s.write(name, data));
     assert.ok(!existsSync(join(s.output, 'simple', 'foo', name)), 'nothing in simple/<pkg>/ before verify');
-    assert.equal(await s.juggler.verify(1, 'foo'), true);
+    const committed = await s.juggler.verify(1, 'foo');
+    assert.deepEqual(committed, { path: join(s.output, 'simple', 'foo', name), metadataHash: null }, 'random bytes have no METADATA');
     assert.deepEqual(readFileSync(join(s.output, 'simple', 'foo', name)), data);
-    assert.equal(file.metadataHash, null, 'random bytes have no METADATA');
+    assert.ok(!existsSync(join(s.output, 'simple', 'foo', `${name}.metadata`)));
     assert.deepEqual(hidden(join(s.output, 'simple')), []);
-    assert.equal(await s.juggler.verify(1, 'foo'), false, 'nothing left to verify');
+    assert.equal(await s.juggler.verify(1, 'foo'), null, 'nothing left to verify');
     socket.close();
     await s.done();
   });
@@ -84,13 +86,13 @@ describe('file juggler', () => {
       }
       await raw.send(['CHUNK', String(start), chunk]);
     }
-    assert.equal(await s.juggler.verify(2, 'foo'), false);
+    assert.equal(await s.juggler.verify(2, 'foo'), null);
     assert.ok(!existsSync(join(s.output, 'simple', 'foo', name)));
     assert.deepEqual(hidden(join(s.output, 'simple')), [], 'failed transfer discarded');
     s.juggler.expect(2, wheelFile(name, data));
     const socket = dealer(s.endpoint);
     await sendFile(socket, 2, s.write(name, data));
-    assert.equal(await s.juggler.verify(2, 'foo'), true);
+    assert.notEqual(await s.juggler.verify(2, 'foo'), null);
     raw.close();
     socket.close();
     await s.done();
@@ -109,7 +111,7 @@ describe('file juggler', () => {
     s.juggler.expect(3, wheelFile(name, data));
     const socket = dealer(s.endpoint);
     await sendFile(socket, 3, s.write(name, data));
-    assert.equal(await s.juggler.verify(3, 'foo'), true);
+    assert.notEqual(await s.juggler.verify(3, 'foo'), null);
     raw.close();
     socket.close();
     await s.done();
@@ -149,8 +151,43 @@ describe('file juggler', () => {
     s.juggler.expect(6, { ...wheelFile(name, data), platformTag: 'linux_armv7l' });
     const socket = dealer(s.endpoint);
     await sendFile(socket, 6, s.write(name, data));
-    assert.equal(await s.juggler.verify(6, 'foo'), true);
+    assert.notEqual(await s.juggler.verify(6, 'foo'), null);
     assert.deepEqual(readFileSync(join(s.output, 'simple', 'foo', 'foo-1.0-cp311-cp311-linux_armv6l.whl')), data);
+    socket.close();
+    await s.done();
+  });
+
+  test('a real wheel: its METADATA hash is returned and written as the .metadata file, beside the armv6l link too', async () => {
+    const s = await setup();
+    const wheel = await buildWheel(join(s.dir, 'built'), 'foo', '1.0', { tag: 'cp311-cp311-linux_armv7l' });
+    const metadataHash = createHash('sha256').update(wheel.metadata).digest('hex');
+    s.juggler.expect(7, { ...wheelFile(wheel.filename, wheel.bytes), platformTag: 'linux_armv7l' });
+    const socket = dealer(s.endpoint);
+    await sendFile(socket, 7, wheel.path);
+    const dir = join(s.output, 'simple', 'foo');
+    assert.deepEqual(await s.juggler.verify(7, 'foo'), { path: join(dir, wheel.filename), metadataHash });
+    assert.deepEqual(readFileSync(join(dir, `${wheel.filename}.metadata`)), wheel.metadata);
+    const twin = 'foo-1.0-cp311-cp311-linux_armv6l.whl';
+    assert.equal(readlinkSync(join(dir, twin)), wheel.filename);
+    assert.deepEqual(readFileSync(join(dir, `${twin}.metadata`)), wheel.metadata);
+    socket.close();
+    await s.done();
+  });
+
+  test('a real armv6l build keeps its own .metadata when the armv7l wheel arrives after it', async () => {
+    const s = await setup();
+    const armv6 = await buildWheel(join(s.dir, 'v6'), 'foo', '1.0', { tag: 'cp311-cp311-linux_armv6l' });
+    const armv7 = await buildWheel(join(s.dir, 'v7'), 'foo', '1.0', { tag: 'cp311-cp311-linux_armv7l', requiresPython: '>=3.9' });
+    const socket = dealer(s.endpoint);
+    s.juggler.expect(8, { ...wheelFile(armv6.filename, armv6.bytes), platformTag: 'linux_armv6l' });
+    await sendFile(socket, 8, armv6.path);
+    assert.notEqual(await s.juggler.verify(8, 'foo'), null);
+    s.juggler.expect(8, { ...wheelFile(armv7.filename, armv7.bytes), platformTag: 'linux_armv7l' });
+    await sendFile(socket, 8, armv7.path);
+    assert.notEqual(await s.juggler.verify(8, 'foo'), null);
+    const dir = join(s.output, 'simple', 'foo');
+    assert.deepEqual(readFileSync(join(dir, `${armv6.filename}.metadata`)), armv6.metadata);
+    assert.deepEqual(readFileSync(join(dir, `${armv7.filename}.metadata`)), armv7.metadata);
     socket.close();
     await s.done();
   });

@@ -2,9 +2,9 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { Timedelta, UtcDateTime } from '../../../shared/wire/cbor.ts';
 import { BuildQueues, type BuildKey } from '../../../coordinator/builds/architect.ts';
-import {
-  SlaveDriver, addArmv6Twins, fileFromTuple, type BuildResult, type FileStateTuple, type SlaveRequest, type SlaveDriverDeps,
-} from '../../../coordinator/builds/slave-driver.ts';
+import type { FileStateMessage } from '../../../shared/wire/protocols.ts';
+import type { BuildResult } from '../../../shared/build.ts';
+import { SlaveDriver, type SlaveRequest, type SlaveDriverDeps } from '../../../coordinator/builds/slave-driver.ts';
 import { checkWheelFilename } from '../../../coordinator/builds/wheel-check.ts';
 
 const hello = (abi = 'cp311', buildTimeout = 3600, busyTimeout = 300): SlaveRequest => ({
@@ -16,10 +16,12 @@ const stats = (): [UtcDateTime, number, number, number, number, number, number, 
 const idle = (): SlaveRequest => ({ msg: 'IDLE', data: stats() });
 const busy = (): SlaveRequest => ({ msg: 'BUSY', data: stats() });
 const sent: SlaveRequest = { msg: 'SENT', data: undefined };
-const fileTuple = (filename: string, platform = 'any'): FileStateTuple =>
+const fileTuple = (filename: string, platform = 'any'): FileStateMessage =>
   [filename, 10, 'AB'.repeat(32), 'foo', '1.0', 'py3', 'none', platform, null, { apt: [], pip: [] }, '/simple'];
-const built = (status: boolean, files: FileStateTuple[] = []): SlaveRequest =>
+const built = (status: boolean, files: FileStateMessage[] = []): SlaveRequest =>
   ({ msg: 'BUILT', data: [status, new Timedelta(0, 12, 500000), 'the log', files] });
+
+const METADATA_HASH = 'cd'.repeat(32);
 
 function harness(entries: Record<string, BuildKey[]> = { cp311: [['foo', '1.0'], ['bar', '2.0']] }, holdMs = 0) {
   let clock = 1_000_000;
@@ -34,13 +36,26 @@ function harness(entries: Record<string, BuildKey[]> = { cp311: [['foo', '1.0'],
   const lows: number[] = [];
   const deps: SlaveDriverDeps = {
     queues,
-    async logBuild(build) { logged.push(structuredClone(build)); return logged.length; },
-    expectFile(_id, file) { expected.push(file.filename); },
-    async verifyFile() { return verifies.shift() ?? true; },
-    cancelTransfers(id) { cancelled.push(id); },
-    buildRecorded(id) { recorded.push(id); },
-    status([id, , msg]) { statuses.push([id, msg]); },
-    queueLow() { lows.push(queues.size('cp311')); },
+    transfers: {
+      expect(_id, file) { expected.push(file.filename); },
+      async verify(_id, pkg) { return (verifies.shift() ?? true) ? { path: `/simple/${pkg}/x.whl`, metadataHash: METADATA_HASH } : null; },
+      cancel(id) { cancelled.push(id); },
+    },
+    recorder: {
+      async record(build) {
+        logged.push(structuredClone(build));
+        recorded.push(logged.length);
+        return logged.length;
+      },
+    },
+    monitors: {
+      publish(msg, ...data) {
+        if (msg !== 'SLAVE') return;
+        const [id, , status] = data[0] as [number, UtcDateTime, string, unknown];
+        statuses.push([id, status]);
+      },
+    },
+    refill: { nudge() { lows.push(queues.size('cp311')); } },
   };
   const driver = new SlaveDriver({ deps, pypiSimple: 'http://index/simple', idleHoldMs: holdMs, now: () => clock });
   return {
@@ -79,6 +94,9 @@ describe('slave driver', () => {
       'foo-1.0-cp311-cp311-linux_armv6l.whl', 'foo-1.0-cp311-cp311-linux_armv7l.whl', 'foo-1.0-py3-none-any.whl',
     ]);
     assert.equal(build.files[0]!.filehash, 'ab'.repeat(32), 'hashes are kept lower-case');
+    const byName = new Map(build.files.map((f) => [f.filename, f]));
+    assert.equal(byName.get('foo-1.0-py3-none-any.whl')!.metadataHash, METADATA_HASH, 'what the juggler learned goes with the file');
+    assert.equal(byName.get('foo-1.0-cp311-cp311-linux_armv6l.whl')!.metadataHash, null, 'the twin takes its hash when recorded');
     assert.deepEqual(h.recorded, [1]);
     assert.deepEqual(h.expected, [
       'foo-1.0-cp311-cp311-linux_armv7l.whl', 'foo-1.0-cp311-cp311-linux_armv7l.whl', 'foo-1.0-py3-none-any.whl',
@@ -233,6 +251,56 @@ describe('slave driver', () => {
   });
 });
 
+describe('slave state', () => {
+  test('each step is reported to monitors; CONT is not remembered; replay tells a new monitor the rest', async () => {
+    const h = harness();
+    await h.driver.start();
+    await h.say('a', hello());
+    // ACK itself is not reported: the slave's HELLO stands for it
+    assert.deepEqual(h.statuses.map(([, msg]) => msg), ['HELLO']);
+    await h.say('a', idle());
+    await h.say('a', busy());
+    assert.deepEqual(await h.say('a', busy()), ['CONT', undefined]);
+    assert.deepEqual(h.statuses.map(([, msg]) => msg), ['HELLO', 'STATS', 'BUILD', 'STATS', 'STATS']);
+    assert.equal(h.driver.list()[0]!.reply?.msg, 'BUILD', 'CONT is not remembered as the last reply');
+    await h.say('a', built(false));
+    assert.equal(h.driver.list()[0]!.build, undefined, 'DONE forgets the build');
+    h.statuses.length = 0;
+    h.driver.replay();
+    assert.deepEqual(h.statuses, [[1, 'HELLO'], [1, 'STATS'], [1, 'STATS'], [1, 'STATS'], [1, 'DONE']]);
+    await h.driver.stop();
+  });
+
+  test('BUILT without a BUILD before it is a protocol error; expiry follows the busy timeout', async () => {
+    const h = harness({ cp311: [] });
+    await h.driver.start();
+    await h.say('a', hello('cp311', 3600, 300));
+    assert.deepEqual(await h.say('a', idle()), ['SLEEP', false]);
+    const slave = h.driver.list()[0]!;
+    assert.equal(slave.expired(slave.lastSeen + 299_000), false);
+    assert.equal(slave.expired(slave.lastSeen + 301_000), true);
+    assert.deepEqual(await h.say('a', built(false)), ['DIE', undefined]);
+    assert.equal(h.logged.length, 0);
+    await h.driver.stop();
+  });
+
+  test('keeps the last 100 stats', async () => {
+    const h = harness({ cp311: [] });
+    await h.driver.start();
+    await h.say('a', hello());
+    for (let i = 0; i < 150; i++) {
+      const stats = idle();
+      assert.ok(stats.msg === 'IDLE');
+      stats.data[1] = i;
+      await h.say('a', stats);
+    }
+    const slave = h.driver.list()[0]!;
+    assert.equal(slave.stats.length, 100);
+    assert.equal(slave.stats[0]![1], 50);
+    await h.driver.stop();
+  });
+});
+
 describe('wheel filename checks', () => {
   test('accepts wheels of the package', () => {
     assert.equal(checkWheelFilename('e2e_pure-1.1-py3-none-any.whl', 'e2e-pure'), null);
@@ -242,11 +310,5 @@ describe('wheel filename checks', () => {
     for (const bad of ['../foo-1.0-py3-none-any.whl', 'a/foo-1.0-py3-none-any.whl', 'foo-1.0-py3-none-any.whl\0', 'foo-1.0.tar.gz', 'bar-1.0-py3-none-any.whl', 'foo-1.0..-py3-none-any.whl', '']) {
       assert.notEqual(checkWheelFilename(bad, 'foo'), null, bad);
     }
-  });
-  test('armv7l wheels get an armv6l twin', () => {
-    const files = addArmv6Twins([fileFromTuple(fileTuple('foo-1.0-cp311-cp311-linux_armv7l.whl', 'linux_armv7l'))]);
-    assert.equal(files.length, 2);
-    assert.equal(files[1]!.filename, 'foo-1.0-cp311-cp311-linux_armv6l.whl');
-    assert.equal(files[1]!.transferred, true);
   });
 });

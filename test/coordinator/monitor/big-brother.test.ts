@@ -2,9 +2,8 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BigBrother, masterStats } from '../../../coordinator/monitor/big-brother.ts';
-import { encodeMessage, monitorStats } from '../../../shared/wire/protocols.ts';
+import { encodeMessage, monitorStats, type MasterStatsMessage } from '../../../shared/wire/protocols.ts';
 import type { FarmStatistics } from '../../../shared/model.ts';
-import type { MasterStatsMessage } from '../../../shared/wire/states.ts';
 import type { SystemStats } from '../../../shared/sysinfo.ts';
 
 const farm: FarmStatistics = {

@@ -190,6 +190,13 @@ describe('scribe', () => {
     await assert.rejects(scribe.handle({ kind: 'BOTH', package: 'Not_Canonical' }));
     await assert.rejects(scribe.handle({ kind: 'DELPKG', package: '' }));
     await assert.rejects(scribe.handle({ kind: 'LOG', buildId: -4, log: 'x' }));
+    const home = await readFile(join(dir.path, 'index.html'), 'utf8');
+    const search = await readFile(join(dir.path, 'packages.json'), 'utf8');
+    await assert.rejects(scribe.handle({ kind: 'HOME', stats: { ...sampleStats, downloadsAll: -1 } }), /HOME page request refused: stats\.downloadsAll/);
+    const entry = { package: 'numpy', description: '', downloadsRecent: 0, downloadsAll: 1.5 };
+    await assert.rejects(scribe.handle({ kind: 'SEARCH', entries: [entry] }), /SEARCH page request refused: entries\[0\]\.downloadsAll/);
+    assert.equal(await readFile(join(dir.path, 'index.html'), 'utf8'), home);
+    assert.equal(await readFile(join(dir.path, 'packages.json'), 'utf8'), search);
     const bad = sampleProject();
     bad.releases[0]!.files = { '../escape.whl': { ...Object.values(sampleProject().releases[0]!.files)[0]!, filename: '../escape.whl' } };
     await assert.rejects(scribe.writeProject(bad, { both: true }), /unsafe filename/);

@@ -1,13 +1,13 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { RewriteBuffer, Secretary, type PendingRewrite, type RewritesStore } from '../../../coordinator/pages/secretary.ts';
-import type { ScribeRequest } from '../../../coordinator/pages/scribe.ts';
+import { RewriteBuffer, Secretary, type RewritesStore } from '../../../coordinator/pages/secretary.ts';
+import type { PageRequest, PendingRewrite } from '../../../coordinator/pages/page-request.ts';
 import { DIALECTS, freshDatabase } from '../../helpers/db.ts';
 import { sampleStats } from '../../helpers/site-fixture.ts';
 
 /** A sink that records requests and lets a test wait for the n-th one. */
-function recorder(): { seen: ScribeRequest[]; waitFor: (n: number) => Promise<void>; sink: (r: ScribeRequest) => Promise<void> } {
-  const seen: ScribeRequest[] = [];
+function recorder(): { seen: PageRequest[]; waitFor: (n: number) => Promise<void>; sink: (r: PageRequest) => Promise<void> } {
+  const seen: PageRequest[] = [];
   const waiters: { n: number; resolve: () => void }[] = [];
   return {
     seen,
@@ -38,11 +38,11 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 describe('rewrite buffer', () => {
   test('de-duplicates per package; BOTH absorbs PROJECT and keeps the first time', () => {
     const b = new RewriteBuffer();
-    assert.equal(b.add('a', 'PROJECT', 100), true);
-    assert.equal(b.add('a', 'PROJECT', 150), false);
-    assert.equal(b.add('b', 'BOTH', 120), true);
-    assert.equal(b.add('a', 'BOTH', 160), false);
-    assert.equal(b.add('b', 'PROJECT', 170), false);
+    assert.equal(b.add({ kind: 'PROJECT', package: 'a' }, 100), true);
+    assert.equal(b.add({ kind: 'PROJECT', package: 'a' }, 150), false);
+    assert.equal(b.add({ kind: 'BOTH', package: 'b' }, 120), true);
+    assert.equal(b.add({ kind: 'BOTH', package: 'a' }, 160), false);
+    assert.equal(b.add({ kind: 'PROJECT', package: 'b' }, 170), false);
     assert.equal(b.size, 2);
     assert.deepEqual(b.rows(), [
       { package: 'a', addedAt: new Date(100), command: 'BOTH' },
@@ -52,19 +52,19 @@ describe('rewrite buffer', () => {
 
   test('hands out only what is due, oldest first', () => {
     const b = new RewriteBuffer();
-    b.add('a', 'PROJECT', 100);
-    b.add('b', 'BOTH', 200);
+    b.add({ kind: 'PROJECT', package: 'a' }, 100);
+    b.add({ kind: 'BOTH', package: 'b' }, 200);
     assert.equal(b.nextDue(50), 150);
     assert.deepEqual(b.takeDue(149, 50), []);
-    assert.deepEqual(b.takeDue(150, 50), [{ package: 'a', command: 'PROJECT' }]);
+    assert.deepEqual(b.takeDue(150, 50), [{ kind: 'PROJECT', package: 'a' }]);
     assert.equal(b.nextDue(50), 250);
-    assert.deepEqual(b.takeDue(1000, 50), [{ package: 'b', command: 'BOTH' }]);
+    assert.deepEqual(b.takeDue(1000, 50), [{ kind: 'BOTH', package: 'b' }]);
     assert.equal(b.nextDue(50), null);
   });
 
   test('drop forgets a package', () => {
     const b = new RewriteBuffer();
-    b.add('a', 'PROJECT', 1);
+    b.add({ kind: 'PROJECT', package: 'a' }, 1);
     assert.equal(b.drop('a'), true);
     assert.equal(b.drop('a'), false);
     assert.equal(b.size, 0);
@@ -87,7 +87,7 @@ describe('secretary', () => {
     const r = recorder();
     const secretary = new Secretary({ sink: r.sink, store: new MemoryStore(), windowMs: 60_000 });
     await secretary.start();
-    const direct: ScribeRequest[] = [
+    const direct: PageRequest[] = [
       { kind: 'HOME', stats: sampleStats },
       { kind: 'SEARCH', entries: [] },
       { kind: 'LOG', buildId: 1, log: 'x' },
@@ -130,11 +130,29 @@ describe('secretary', () => {
     assert.equal(secretary.pending, 0);
   });
 
-  test('refuses a stored queue it cannot understand', async () => {
+  test('drops stored rows that are not rewrites and keeps the rest', async () => {
+    const r = recorder();
     const store = new MemoryStore();
-    store.rows = [{ package: 'x', addedAt: new Date(), command: 'DELETE' as 'BOTH' }];
-    const secretary = new Secretary({ sink: async () => undefined, store });
-    await assert.rejects(secretary.start());
+    store.rows = [
+      { package: 'x', addedAt: new Date(0), command: 'DELETE' as 'BOTH' },
+      { package: '../etc', addedAt: new Date(0), command: 'BOTH' },
+      { package: 'kept', addedAt: new Date(0), command: 'PROJECT' },
+    ];
+    const secretary = new Secretary({ sink: r.sink, store, windowMs: 10 });
+    await secretary.start();
+    assert.equal(secretary.pending, 1);
+    await r.waitFor(1);
+    await secretary.stop();
+    assert.deepEqual(r.seen, [{ kind: 'PROJECT', package: 'kept' }]);
+  });
+
+  test('refuses a project rewrite for a name the output tree cannot hold', async () => {
+    const r = recorder();
+    const secretary = new Secretary({ sink: r.sink, store: new MemoryStore(), windowMs: 60_000 });
+    await assert.rejects(secretary.request({ kind: 'BOTH', package: '../etc' }), /BOTH page request refused: package: not a canonical package name/);
+    await assert.rejects(secretary.request({ kind: 'PROJECT', package: 'Not_Canonical' }), /PROJECT page request refused/);
+    assert.equal(secretary.pending, 0);
+    await secretary.stop();
   });
 
   for (const dialect of DIALECTS) {

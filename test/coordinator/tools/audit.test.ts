@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { access, copyFile, mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Scribe } from '../../../coordinator/pages/scribe.ts';
-import { compareTree } from '../../../coordinator/tools/audit.ts';
+import { compareTree, walkTree } from '../../../coordinator/tools/audit.ts';
 import { buildWheel } from '../../helpers/wheel.ts';
 import { createDatabase, DIALECTS, tempDir, type TestDatabase } from '../../helpers/tool-db.ts';
 import { runTool } from '../../helpers/tool-harness.ts';
@@ -40,6 +40,52 @@ describe('audit comparison', () => {
         'dangling-link simple/A',
       ],
     );
+  });
+});
+
+describe('audit walk', () => {
+  test('finds wheels, pages, logs and dead links without following aliases', async () => {
+    const dir = await tempDir();
+    try {
+      const out = dir.path;
+      const put = async (path: string, text = 'x'): Promise<void> => {
+        await mkdir(join(out, path, '..'), { recursive: true });
+        await writeFile(join(out, path), text);
+      };
+      await put('simple/pkg/index.html');
+      await put('simple/pkg/pkg-1-py3-none-any.whl');
+      await put('simple/pkg/pkg-1-py3-none-any.whl.metadata');
+      await put('simple/pkg/.hidden-1-py3-none-any.whl');
+      await symlink('pkg-1-py3-none-any.whl', join(out, 'simple', 'pkg', 'pkg-1-py3-none-linux_armv6l.whl'));
+      await symlink('gone.whl', join(out, 'simple', 'pkg', 'pkg-2-py3-none-any.whl'));
+      await symlink('pkg', join(out, 'simple', 'Pkg'));
+      await symlink('nowhere', join(out, 'simple', 'Old_Name'));
+      await mkdir(join(out, 'simple', 'empty'));
+      await put('simple/stray.html');
+      await put('project/pkg/index.html');
+      await symlink('pkg', join(out, 'project', 'Pkg'));
+      await put('logs/0000/0012/3456.txt.gz');
+      await put('logs/0000/0012/notes.txt.gz');
+      await put('logs/00/0012/3457.txt.gz');
+      const found = await walkTree(out);
+      assert.deepEqual(
+        [...found.wheels].map(([pkg, files]) => [pkg, [...files].sort()]),
+        [
+          ['empty', []],
+          ['pkg', ['.hidden-1-py3-none-any.whl', 'pkg-1-py3-none-any.whl', 'pkg-1-py3-none-linux_armv6l.whl']],
+        ],
+      );
+      assert.deepEqual([...found.pages].sort(), ['project/pkg/index.html', 'simple/pkg/index.html']);
+      assert.deepEqual([...found.logs], [123456]);
+      assert.deepEqual(found.danglingLinks, ['simple/Old_Name', 'simple/pkg/pkg-2-py3-none-any.whl']);
+    } finally {
+      await dir.cleanup();
+    }
+  });
+
+  test('an output tree that does not exist yet is empty', async () => {
+    const found = await walkTree('/nonexistent/output/tree');
+    assert.deepEqual(found, { wheels: new Map(), pages: new Set(), logs: new Set(), danglingLinks: [] });
   });
 });
 

@@ -6,7 +6,8 @@ import { mkdtempSync, rmSync, writeFileSync, utimesSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { CloudGazer, type GazerEvents, type PageRewrite } from '../../../coordinator/upstream/cloud-gazer.ts';
+import { CloudGazer, type GazerEvents } from '../../../coordinator/upstream/cloud-gazer.ts';
+import type { PackageRewrite } from '../../../coordinator/pages/page-request.ts';
 import { PyPIClient } from '../../../coordinator/upstream/pypi.ts';
 import { AllowList, NOT_ALLOWED } from '../../../coordinator/upstream/allow-list.ts';
 import { UpstreamServer } from '../../../upstream/server.ts';
@@ -15,8 +16,8 @@ import { EXPECTED, readState, scriptHistory, T } from './history.ts';
 
 const clientOptions = { timeoutMs: 300, retries: 1, backoffMs: 5, maxBackoffMs: 10 };
 
-function recorder(): { events: GazerEvents; rewrites: PageRewrite[]; deleted: string[]; nudges: number } {
-  const log = { rewrites: [] as PageRewrite[], deleted: [] as string[], nudges: 0 };
+function recorder(): { events: GazerEvents; rewrites: PackageRewrite[]; deleted: string[]; nudges: number } {
+  const log = { rewrites: [] as PackageRewrite[], deleted: [] as string[], nudges: 0 };
   return {
     ...log,
     get nudges() {

@@ -9,6 +9,7 @@ import {
   fileJugglerFs,
   lumberjack,
   masterControl,
+  masterStatsSchema,
   monitorStats,
   mrChase,
   reverse,
@@ -195,6 +196,20 @@ describe('other protocols', () => {
     const m = decodeMessage(lumberjack.recv, encodeMessage(reverse(lumberjack).send, 'LOGDOWNLOAD', data));
     assert.deepEqual(m, { msg: 'LOGDOWNLOAD', data });
     protocolError(() => encodeMessage(reverse(lumberjack).send, 'LOGDOWNLOAD', data.slice(0, 12) as unknown as typeof data), 'invalid-data', 'LOGDOWNLOAD');
+  });
+
+  test('statistics tuples and every log record kind pass their schemas and the wire', () => {
+    const t0 = UtcDateTime.parse('2026-11-25T08:00:00Z');
+    assert.doesNotThrow(() => slaveStatsSchema.parse([t0, 1, 2, 3, 4, 5, 6, 0.5, 45]));
+    assert.doesNotThrow(() => masterStatsSchema.parse([t0, 10, { cp311: 2 }, new Timedelta(0, 60), 1000, { cp311: 5 }, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 0.25, 50]));
+    const info = ['armv7l', 'Raspbian', '12', 'Linux', '6.1', 'CPython', '3.11.2', 'pip', '23.0', null] as const;
+    const logger = reverse(lumberjack).send;
+    const search: DataOf<typeof lumberjack.recv, 'LOGSEARCH'> = ['numpy', 'h', t0, ...info];
+    assert.deepEqual(decodeMessage(lumberjack.recv, encodeMessage(logger, 'LOGSEARCH', search)), { msg: 'LOGSEARCH', data: search });
+    for (const msg of ['LOGPROJECT', 'LOGJSON', 'LOGPAGE'] as const) {
+      const hit: DataOf<typeof lumberjack.recv, typeof msg> = [msg === 'LOGPAGE' ? 'faq.html' : 'numpy', 'h', t0, 'ua'];
+      assert.deepEqual(decodeMessage(lumberjack.recv, encodeMessage(logger, msg, hit)), { msg, data: hit });
+    }
   });
 
   test('file juggler EXPECT carries a file state; OK carries anything', () => {
