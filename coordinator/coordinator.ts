@@ -7,6 +7,7 @@ import type { BuildResult } from '../shared/build.ts';
 import { defaultDsn, openDatabase, type Database } from '../shared/db/index.ts';
 import { logLevel, type Logger } from '../shared/log.ts';
 import { moduleUrl } from '../shared/paths.ts';
+import { serveCurve } from '../shared/wire/curve.ts';
 import { DEFAULT_ENDPOINTS } from '../shared/wire/transport.ts';
 import { envBoolean, envInteger, envNumber, zmqAddress } from '../shared/config.ts';
 import { AllowList } from './upstream/allow-list.ts';
@@ -57,6 +58,12 @@ export const masterConfigSchema = z.object({
   pageWindow: envNumber.pipe(z.number().min(0)).default(2),
   /** Builds per ABI kept in memory for dispatch. */
   queueLimit: envInteger.pipe(z.number().int().positive()).default(1000),
+  /** This master's secret CURVE certificate; with curveClients, tcp:// endpoints admit only authorized keys. */
+  curveSecret: z.string().min(1).optional(),
+  /** A folder of the public certificates (NAME.key) of the slaves and tools admitted. */
+  curveClients: z.string().min(1).optional(),
+}).refine((config) => (config.curveSecret === undefined) === (config.curveClients === undefined), {
+  message: 'CURVE needs both curve-secret (this master\'s NAME.key_secret) and curve-clients (the folder of authorized NAME.key files)',
 });
 
 export type MasterConfig = z.output<typeof masterConfigSchema>;
@@ -162,8 +169,15 @@ async function openAccessStore(dsn: string, main: Database): Promise<{ store: { 
 export async function startCoordinator(config: MasterConfig, options: StartOptions): Promise<Coordinator> {
   const logger = options.logger;
   const child = (name: string): Logger => logger.child({ task: name });
-  const main = await openDatabase(config.dsn);
-  const closers: Array<() => Promise<void>> = [() => main.close()];
+  // certificates are read before anything else opens, so a bad one fails fast
+  const stopCurve =
+    config.curveSecret !== undefined && config.curveClients !== undefined ? await serveCurve(config.curveSecret, config.curveClients, child('curve')) : null;
+  const main = await openDatabase(config.dsn).catch(async (error: unknown) => {
+    await stopCurve?.();
+    throw error;
+  });
+  // closed in reverse: CURVE's authenticator goes last
+  const closers: Array<() => Promise<void>> = stopCurve ? [stopCurve, () => main.close()] : [() => main.close()];
   const closeAll = async (): Promise<void> => {
     for (const close of closers.reverse()) await close().catch((error: unknown) => logger.error({ err: error }, 'close failed'));
   };

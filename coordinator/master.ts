@@ -45,6 +45,8 @@ export function buildProgram(): Command {
     .option('--idle-hold <seconds>', 'seconds an idle slave waits for work before it is told to sleep (default: 10)')
     .option('--page-window <seconds>', 'seconds a page rewrite waits to absorb duplicates (default: 2)')
     .option('--queue-limit <n>', 'builds per ABI kept ready for dispatch (default: 1000)')
+    .option('--curve-secret <file>', "this master's secret CURVE certificate (NAME.key_secret, from piw-keys); needs --curve-clients")
+    .option('--curve-clients <dir>', 'admit on tcp:// endpoints only the slaves and tools whose public certificates (NAME.key) are in this folder, re-read as it changes')
     .exitOverride();
 }
 

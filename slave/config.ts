@@ -52,6 +52,12 @@ export const SlaveConfigSchema = z.object({
   /** Overrides the index the master hands out in ACK. */
   indexUrl: url.optional(),
   extraIndexUrl: urlList.default([]),
+  /** This slave's secret CURVE certificate; with curveServer, its tcp:// connections use CURVE. */
+  curveSecret: z.string().min(1).optional(),
+  /** The master's public CURVE certificate (NAME.key). */
+  curveServer: z.string().min(1).optional(),
+}).refine((config) => (config.curveSecret === undefined) === (config.curveServer === undefined), {
+  message: "CURVE needs both curve-secret (this slave's NAME.key_secret) and curve-server (the master's NAME.key)",
 });
 
 export type SlaveConfig = z.output<typeof SlaveConfigSchema>;

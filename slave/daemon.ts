@@ -38,6 +38,8 @@ export async function runDaemon(opts: SlaveOptions): Promise<number> {
       fileEndpoint: opts.fileEndpoint,
       masterTimeout: opts.masterTimeout,
       replyTimeout: opts.replyTimeout,
+      curveSecret: opts.curveSecret,
+      curveServer: opts.curveServer,
     },
     process.env,
     opts.configuration,
@@ -51,6 +53,10 @@ export async function runDaemon(opts: SlaveOptions): Promise<number> {
     accessSync(config.dir, constants.W_OK);
   } catch {
     throw new UserError(`build directory ${config.dir} is not writable: choose another with --dir`);
+  }
+  if (config.curveSecret !== undefined && config.curveServer !== undefined) {
+    const { connectWithCurve } = await import('../shared/wire/curve.ts');
+    connectWithCurve(config.curveSecret, config.curveServer);
   }
   const probe = async (): Promise<PythonTags> => {
     try {

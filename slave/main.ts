@@ -37,6 +37,8 @@ export function buildProgram(): Command {
     .option('--file-endpoint <endpoint>', 'full file transfer endpoint, overriding --master/--file-port')
     .option('--master-timeout <duration>', 'how long the master may go without hearing from us, and we from it (default: 5m)')
     .option('--reply-timeout <duration>', 'wait for replies the master gives at once before reconnecting (default: 5s)')
+    .option('--curve-secret <file>', "this slave's secret CURVE certificate (NAME.key_secret, from piw-keys); needs --curve-server")
+    .option('--curve-server <file>', "the master's public CURVE certificate (NAME.key): talk to a master that runs with --curve-clients")
     .addOption(new Option('--allow-root', 'build as root (only for throw-away containers: setup.py runs with full rights)'))
     .exitOverride();
 }

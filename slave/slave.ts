@@ -106,6 +106,8 @@ export class Slave {
   private indexUrl = '';
   /** Sessions started (1 + the number of resets), for logs and tests. */
   sessions = 0;
+  /** Set once the master has refused our CURVE key, so the refusal is logged once. */
+  private authRefused = false;
   /** Resets since the master last acknowledged us: spaces out retries against a broken master. */
   private failures = 0;
 
@@ -135,6 +137,11 @@ export class Slave {
         socket.connect(this.options.slaveEndpoint);
         const link: Link = { lost: false };
         socket.onDisconnect(() => (link.lost = true));
+        socket.onAuthFailure((reason) => {
+          if (this.authRefused) return;
+          this.authRefused = true;
+          this.logger.error({ reason }, "the master refused this slave's CURVE key: its public certificate must be in the master's --curve-clients folder");
+        });
         this.sessions++;
         let pause = 0;
         try {

@@ -10,7 +10,7 @@ import { canonicalizeName, isValidProjectName } from '../../shared/names.ts';
 import { UtcDateTime } from '../../shared/wire/cbor.ts';
 import { DEFAULT_ENDPOINTS } from '../../shared/wire/transport.ts';
 import { PyPIClient } from '../upstream/pypi.ts';
-import { ImportClient, confirm, parseTimeout, timeoutOption, toolConfig, toolLogger, withCommonOptions, type CommonFlags, type ImportReply } from './common.ts';
+import { ImportClient, confirm, parseTimeout, timeoutOption, toolConfig, toolLogger, withCommonOptions, withCurveOptions, useToolCurve, type CommonFlags, type ImportReply } from './common.ts';
 
 const settings = z.object({
   importQueue: zmqAddress.default(DEFAULT_ENDPOINTS.import),
@@ -54,7 +54,7 @@ export function describeAddReply(reply: ImportReply, pkg: string): string {
 }
 
 function program(): Command {
-  return withCommonOptions(new Command('piw-add'))
+  return withCurveOptions(withCommonOptions(new Command('piw-add')))
     .description('Add a package, or a version of a known package, to the farm, or update one. Run it on the same machine as piw-master.')
     .argument('<package>', 'the package name (its spelling becomes the display name)')
     .argument('[version]', 'the version to add; without it, the package itself is added or updated')
@@ -91,6 +91,7 @@ export async function main(argv: string[]): Promise<number> {
   const opts = command.opts<AddFlags>();
   const [name, version] = command.args as [string, string | undefined];
   const logger = toolLogger('piw-add', opts);
+  useToolCurve('add', opts);
   const config = toolConfig(settings, 'add', { importQueue: opts.importQueue, pypiJson: opts.pypiJson }, opts.configuration);
   const timeout = parseTimeout(opts.timeout);
   if (!isValidProjectName(name)) throw new UserError(`${JSON.stringify(name)} is not a valid package name`);

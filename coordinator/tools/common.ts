@@ -9,6 +9,7 @@ import { UserError } from '../../shared/cli.ts';
 import { loadConfig } from '../../shared/config.ts';
 import { createLogger, type Logger } from '../../shared/log.ts';
 import { mrChase, reverse, type DataArgs, type Message } from '../../shared/wire/protocols.ts';
+import { connectWithCurve } from '../../shared/wire/curve.ts';
 import { createSocket } from '../../shared/wire/transport.ts';
 
 /** Configuration files read when present (the first found), unless -c names one. */
@@ -19,6 +20,8 @@ export interface CommonFlags {
   quiet: number;
   logFile?: string;
   configuration?: string;
+  curveSecret?: string;
+  curveServer?: string;
 }
 
 const increase = (_: string, previous: number): number => previous + 1;
@@ -32,6 +35,25 @@ export function withCommonOptions(command: Command): Command {
     .option('-c, --configuration <FILE>', `read settings from this TOML file (default: the first of ${DEFAULT_CONFIG_FILES.join(', ')})`)
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+}
+
+/** Adds --curve-secret and --curve-server to a tool that talks to the master. */
+export function withCurveOptions(command: Command): Command {
+  return command
+    .option('--curve-secret <FILE>', "this tool's secret CURVE certificate (NAME.key_secret, from piw-keys); needs --curve-server")
+    .option('--curve-server <FILE>', "the master's public CURVE certificate (NAME.key), for a master reached over tcp:// with CURVE on");
+}
+
+const curveSettings = z
+  .object({ curveSecret: z.string().min(1).optional(), curveServer: z.string().min(1).optional() })
+  .refine((c) => (c.curveSecret === undefined) === (c.curveServer === undefined), {
+    message: "CURVE needs both curve-secret (this tool's NAME.key_secret) and curve-server (the master's NAME.key)",
+  });
+
+/** Switches CURVE on for the tool's tcp:// connections when flags, PIW_* or the file ask for it. */
+export function useToolCurve(section: string, flags: CommonFlags): void {
+  const config = toolConfig(curveSettings, section, { curveSecret: flags.curveSecret, curveServer: flags.curveServer }, flags.configuration);
+  if (config.curveSecret !== undefined && config.curveServer !== undefined) connectWithCurve(config.curveSecret, config.curveServer);
 }
 
 export function toolLogger(name: string, flags: CommonFlags): Logger {

@@ -18,7 +18,7 @@ import { buildToMessage, type WheelFile } from '../../shared/build.ts';
 import { DEFAULT_ENDPOINTS, createSocket } from '../../shared/wire/transport.ts';
 import { parseDuration } from '../../shared/duration.ts';
 import { inspectWheel, type InspectedWheel } from '../../shared/wheel/inspect.ts';
-import { ImportClient, confirm, parseTimeout, timeoutOption, toolConfig, toolLogger, withCommonOptions, type CommonFlags } from './common.ts';
+import { ImportClient, confirm, parseTimeout, timeoutOption, toolConfig, toolLogger, withCommonOptions, withCurveOptions, useToolCurve, type CommonFlags } from './common.ts';
 
 /** Where the coordinator takes files; piwheels' importer always uses this. */
 export const DEFAULT_FILE_QUEUE = 'tcp://localhost:5556';
@@ -163,7 +163,7 @@ export async function runImport(
 }
 
 function program(): Command {
-  return withCommonOptions(new Command('piw-import'))
+  return withCurveOptions(withCommonOptions(new Command('piw-import')))
     .description(
       'Import wheels built elsewhere into the farm as one successful build of one package version for one ABI: the ' +
         'coordinator records the build and takes the files. Run it on the same machine as piw-master.',
@@ -211,6 +211,7 @@ export async function main(argv: string[]): Promise<number> {
   command.parse(argv);
   const opts = command.opts<ImportFlags>();
   const logger = toolLogger('piw-import', opts);
+  useToolCurve('import', opts);
   const config = toolConfig(settings, 'import', { importQueue: opts.importQueue, fileQueue: opts.fileQueue }, opts.configuration);
   const timeout = parseTimeout(opts.timeout);
   if (opts.version !== undefined && opts.packageVersion !== undefined && opts.version !== opts.packageVersion) {

@@ -21,7 +21,7 @@ import type { Logger } from '../../shared/log.ts';
 import { lumberjack, reverse } from '../../shared/wire/protocols.ts';
 import { DEFAULT_ENDPOINTS, createSocket, type WireSocket } from '../../shared/wire/transport.ts';
 import { compileLogFormat, LogBatchBuilder, processLine, recordMessage, type LineParser, type LogRecord } from '../access/access-log.ts';
-import { toolConfig, toolLogger, withCommonOptions, type CommonFlags } from './common.ts';
+import { toolConfig, toolLogger, withCommonOptions, withCurveOptions, useToolCurve, type CommonFlags } from './common.ts';
 
 const settings = z.object({
   logQueue: zmqAddress.default(DEFAULT_ENDPOINTS.logger),
@@ -202,7 +202,7 @@ async function openLog(path: string): Promise<Readable> {
 }
 
 function program(): Command {
-  return withCommonOptions(new Command('piw-logger'))
+  return withCurveOptions(withCommonOptions(new Command('piw-logger')))
     .description(
       'Feed web-server access logs (Apache or nginx, combined format by default) to the coordinator, which records ' +
         'wheel downloads, searches, project page and JSON hits and page views. Use it as a piped log program (it reads ' +
@@ -223,6 +223,7 @@ export async function main(argv: string[]): Promise<number> {
   command.parse(argv);
   const opts = command.opts<CommonFlags & { format?: string; logQueue?: string; drop?: boolean; batch?: boolean }>();
   const logger = toolLogger('piw-logger', opts);
+  useToolCurve('logger', opts);
   const config = toolConfig(settings, 'logger', { format: opts.format, logQueue: opts.logQueue, drop: opts.drop, batch: opts.batch }, opts.configuration);
   const parser = compileLogFormat(config.format);
   const files = command.args.length > 0 ? command.args : ['-'];

@@ -9,7 +9,7 @@ import { UserError } from '../../shared/cli.ts';
 import { zmqAddress } from '../../shared/config.ts';
 import { ProtocolError, masterControl, reverse } from '../../shared/wire/protocols.ts';
 import { DEFAULT_ENDPOINTS, createSocket } from '../../shared/wire/transport.ts';
-import { toolConfig, withCommonOptions, type CommonFlags } from './common.ts';
+import { toolConfig, withCommonOptions, withCurveOptions, useToolCurve, type CommonFlags } from './common.ts';
 import { MonitorModel, monitorProtocol, renderScreen } from './monitor-state.ts';
 
 const settings = z.object({
@@ -31,7 +31,7 @@ export function keyAction(key: string): { action: Action; all: boolean } | null 
 }
 
 function program(): Command {
-  return withCommonOptions(new Command('piw-monitor'))
+  return withCurveOptions(withCommonOptions(new Command('piw-monitor')))
     .description(
       "Watch a running coordinator: its statistics, its build slaves and their messages, live. Keys act on the selected slave " +
         '(s sleep, w wake, x skip its build, k kill) or, in capitals, on all of them; Q stops the master; q leaves. Every action asks ' +
@@ -45,6 +45,7 @@ export async function main(argv: string[]): Promise<number> {
   const command = program();
   command.parse(argv);
   const opts = command.opts<CommonFlags & { statusQueue?: string; controlQueue?: string }>();
+  useToolCurve('monitor', opts);
   const config = toolConfig(settings, 'monitor', { statusQueue: opts.statusQueue, controlQueue: opts.controlQueue }, opts.configuration);
   if (!process.stdout.isTTY) throw new UserError('piw-monitor needs a terminal');
 

@@ -10,7 +10,7 @@ import { UserError } from '../../shared/cli.ts';
 import { zmqAddress } from '../../shared/config.ts';
 import { defaultDsn, openDatabase } from '../../shared/db/index.ts';
 import { DEFAULT_ENDPOINTS } from '../../shared/wire/transport.ts';
-import { ImportClient, confirm, parseTimeout, timeoutOption, toolConfig, toolLogger, withCommonOptions, type CommonFlags } from './common.ts';
+import { ImportClient, confirm, parseTimeout, timeoutOption, toolConfig, toolLogger, withCommonOptions, withCurveOptions, useToolCurve, type CommonFlags } from './common.ts';
 
 const settings = z.object({
   importQueue: zmqAddress.default(DEFAULT_ENDPOINTS.import),
@@ -28,7 +28,7 @@ export function parsePart(text: string): RebuildPart {
 }
 
 function program(): Command {
-  return withCommonOptions(new Command('piw-rebuild'))
+  return withCurveOptions(withCommonOptions(new Command('piw-rebuild')))
     .description('Have the coordinator write parts of the web site again. Run it on the same machine as piw-master.')
     .argument('<part>', 'home (home page and statistics), search (search index), project (project pages) or index (project and simple pages)')
     .argument('[package]', 'for project or index: the package; without it, every package (read from the database)')
@@ -52,6 +52,7 @@ export async function main(argv: string[]): Promise<number> {
   const [partText, pkg] = command.args as [string, string | undefined];
   const part = parsePart(partText);
   const logger = toolLogger('piw-rebuild', opts);
+  useToolCurve('rebuild', opts);
   const config = toolConfig(settings, 'rebuild', { importQueue: opts.importQueue, dsn: opts.dsn }, opts.configuration);
   const timeout = parseTimeout(opts.timeout);
   if ((part === 'HOME' || part === 'SEARCH') && pkg !== undefined) throw new UserError(`${partText} takes no package`);

@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { UserError } from '../../shared/cli.ts';
 import { zmqAddress } from '../../shared/config.ts';
 import { DEFAULT_ENDPOINTS } from '../../shared/wire/transport.ts';
-import { ImportClient, confirm, parseTimeout, timeoutOption, toolConfig, toolLogger, withCommonOptions, type CommonFlags, type ImportReply } from './common.ts';
+import { ImportClient, confirm, parseTimeout, timeoutOption, toolConfig, toolLogger, withCommonOptions, withCurveOptions, useToolCurve, type CommonFlags, type ImportReply } from './common.ts';
 
 const settings = z.object({ importQueue: zmqAddress.default(DEFAULT_ENDPOINTS.import) });
 
@@ -46,7 +46,7 @@ export function removalSummary(pkg: string, version: string | undefined, o: { bu
 }
 
 function program(): Command {
-  return withCommonOptions(new Command('piw-remove'))
+  return withCurveOptions(withCommonOptions(new Command('piw-remove')))
     .description('Remove a package or version from the farm, or only its builds, or mark it skipped or yanked. Run it on the same machine as piw-master.')
     .argument('<package>', 'the package')
     .argument('[version]', 'the version; without it the whole package')
@@ -73,6 +73,7 @@ export async function main(argv: string[]): Promise<number> {
   const opts = command.opts<RemoveFlags>();
   const [pkg, version] = command.args as [string, string | undefined];
   const logger = toolLogger('piw-remove', opts);
+  useToolCurve('remove', opts);
   const config = toolConfig(settings, 'remove', { importQueue: opts.importQueue }, opts.configuration);
   const timeout = parseTimeout(opts.timeout);
   if (opts.yank && version === undefined) throw new UserError('--yank applies to a version: give one');

@@ -26,9 +26,17 @@
 //     onDisconnect(listener)      called whenever an established connection to
 //                                 a peer drops (zeromq's monitor events);
 //                                 returns a function that stops listening
+//     onAuthFailure(listener)     called when a CURVE handshake is refused
+//   setCurveServer(keys) / setCurveClient({ ...keys, serverKey })
+//                                 this process's CURVE identity: every later
+//                                 tcp:// bind is a CURVE server with the server
+//                                 keys, every tcp:// connect a CURVE client
+//                                 with the client keys and the server's key;
+//                                 ipc:// and inproc:// stay as they are
 //   DEFAULT_ENDPOINTS             piwheels' default endpoints
 //   TransportError                socket misuse or a closed socket
 import * as zmq from 'zeromq';
+import type { CurveKeys } from './curve.ts';
 import type { Logger } from '../log.ts';
 import { silentLogger } from '../log.ts';
 import {
@@ -85,6 +93,28 @@ export interface SocketOptions<R extends Table, S extends Table> {
   /** seconds a send may wait at the high-water mark before failing (default: forever) */
   sendTimeout?: number;
 }
+
+/** This process's CURVE identity, applied to its tcp:// endpoints; off by default (piwheels' own peers speak no CURVE). */
+export interface CurveSetting {
+  server?: CurveKeys;
+  client?: CurveKeys & { serverKey: string };
+}
+
+const curve: CurveSetting = {};
+
+/** Sets (or with undefined clears) this process's CURVE server identity for later tcp:// binds. */
+export function setCurveServer(keys: CurveKeys | undefined): void {
+  if (keys === undefined) delete curve.server;
+  else curve.server = keys;
+}
+
+/** Sets (or clears) this process's CURVE client identity and the server's key for later tcp:// connects. */
+export function setCurveClient(client: (CurveKeys & { serverKey: string }) | undefined): void {
+  if (client === undefined) delete curve.client;
+  else curve.client = client;
+}
+
+const isTcp = (address: string): boolean => address.startsWith('tcp://');
 
 type AnySocket = zmq.Request | zmq.Reply | zmq.Router | zmq.Dealer | zmq.Push | zmq.Pull | zmq.Publisher | zmq.XPublisher | zmq.Subscriber;
 
@@ -163,6 +193,13 @@ export class WireSocket<R extends Table, S extends Table> {
   }
 
   async bind(address: string): Promise<void> {
+    if (curve.server && isTcp(address)) {
+      this.socket.curveServer = true;
+      this.socket.curveSecretKey = curve.server.secretKey;
+      this.socket.curvePublicKey = curve.server.publicKey;
+      // a ZAP domain makes libzmq ask the authenticator about every handshake
+      this.socket.zapDomain = 'piwheels';
+    }
     await this.socket.bind(address);
   }
 
@@ -171,6 +208,11 @@ export class WireSocket<R extends Table, S extends Table> {
   }
 
   connect(address: string): void {
+    if (curve.client && isTcp(address)) {
+      this.socket.curveServerKey = curve.client.serverKey;
+      this.socket.curvePublicKey = curve.client.publicKey;
+      this.socket.curveSecretKey = curve.client.secretKey;
+    }
     this.socket.connect(address);
   }
 
@@ -189,6 +231,15 @@ export class WireSocket<R extends Table, S extends Table> {
     events.on('disconnect', listener);
     return () => {
       if (!events.closed) events.off('disconnect', listener);
+    };
+  }
+
+  onAuthFailure(listener: (reason: string) => void): () => void {
+    const events = this.socket.events;
+    const handler = (event: { error?: Error }): void => listener(event.error?.message ?? 'authentication failed');
+    events.on('handshake:error:auth', handler);
+    return () => {
+      if (!events.closed) events.off('handshake:error:auth', handler);
     };
   }
 

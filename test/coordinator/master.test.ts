@@ -32,12 +32,23 @@ describe('piw-master command line', () => {
   });
 
   test('bad input: one line and exit code 2', () => {
-    for (const args of [['--file-queue', 'nowhere'], ['--pypi-simple', 'ftp://x/simple'], ['-d', '/nonexistent/dir/piwheels.sqlite', '-o', tmpdir()], ['--bogus']]) {
+    const curveless = ['--curve-secret', '/nonexistent/master.key_secret', '--curve-clients', tmpdir()];
+    for (const args of [['--file-queue', 'nowhere'], ['--pypi-simple', 'ftp://x/simple'], ['-d', '/nonexistent/dir/piwheels.sqlite', '-o', tmpdir()], ['--bogus'], ['--curve-secret', 'master.key_secret'], curveless]) {
       const result = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, PIW_DATA_DIR: tmpdir() } });
       assert.equal(result.status, 2, `${args.join(' ')}: ${result.stderr}`);
       const lines = result.stderr.split('\n').filter((l) => l.startsWith('piw-master:') || l.startsWith('error:'));
       assert.equal(lines.length, 1, result.stderr);
     }
+    const half = spawnSync(process.execPath, [BIN, '--curve-secret', 'm.key_secret'], { encoding: 'utf8' });
+    assert.match(half.stderr, /CURVE needs both curve-secret .* and curve-clients/);
+    const missing = spawnSync(process.execPath, [BIN, ...curveless], { encoding: 'utf8' });
+    assert.match(missing.stderr, /cannot read the certificate \/nonexistent\/master\.key_secret/);
+  });
+
+  test('CURVE settings come from PIW_* variables and the file too', () => {
+    const { config } = configFromArgv([], { PIW_CURVE_SECRET: '/etc/piwheels/master.key_secret', PIW_CURVE_CLIENTS: '/etc/piwheels/clients' });
+    assert.equal(config.curveSecret, '/etc/piwheels/master.key_secret');
+    assert.equal(config.curveClients, '/etc/piwheels/clients');
   });
 
   test('starts every task and stops cleanly on SIGTERM', async () => {

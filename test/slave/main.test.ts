@@ -39,6 +39,8 @@ describe('piw-slave command', () => {
       [['--allow-root', '--python', join(root, 'no-python')], {}, /cannot ask .*no-python.*--python/],
       [['--allow-root', '-c', join(root, 'missing.toml')], {}, /cannot read configuration file/],
       [['--no-such-flag'], {}, /unknown option/],
+      [['--allow-root', '--curve-secret', 'pi.key_secret'], {}, /CURVE needs both curve-secret .* and curve-server/],
+      [['--allow-root'], { PIW_CURVE_SECRET: join(root, 'none.key_secret'), PIW_CURVE_SERVER: join(root, 'm.key') }, /cannot read the certificate .*none\.key_secret/],
     ];
     for (const [args, env, pattern] of cases) {
       const { status, stderr } = run(args, env);
