@@ -1,6 +1,5 @@
 #!/usr/bin/env node
-import { register } from 'tsx/esm/api';
-register();
-const { runCli } = await import('../shared/cli.ts');
-const { main } = await import('../coordinator/tools/add.ts');
+// the compiled tree (npm run build; npm install does it)
+const { runCli } = await import('../dist/shared/cli.js');
+const { main } = await import('../dist/coordinator/tools/add.js');
 await runCli('piw-add', () => main(process.argv));

@@ -1,4 +1,3 @@
 #!/usr/bin/env node
-import { register } from 'tsx/esm/api';
-register();
-await import('../coordinator/tools/initdb.ts');
+// the compiled tree (npm run build; npm install does it)
+await import('../dist/coordinator/tools/initdb.js');

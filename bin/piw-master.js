@@ -1,5 +1,4 @@
 #!/usr/bin/env node
-import { register } from 'tsx/esm/api';
-register();
-const { run } = await import('../coordinator/master.ts');
+// the compiled tree (npm run build; npm install does it)
+const { run } = await import('../dist/coordinator/master.js');
 await run();

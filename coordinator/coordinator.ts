@@ -6,6 +6,7 @@ import { UserError } from '../shared/cli.ts';
 import type { BuildResult } from '../shared/build.ts';
 import { defaultDsn, openDatabase, type Database } from '../shared/db/index.ts';
 import { logLevel, type Logger } from '../shared/log.ts';
+import { moduleUrl } from '../shared/paths.ts';
 import { serveCurve } from '../shared/wire/curve.ts';
 import { DEFAULT_ENDPOINTS } from '../shared/wire/transport.ts';
 import { envBoolean, envInteger, envNumber, zmqAddress } from '../shared/config.ts';
@@ -82,7 +83,7 @@ class Pages extends Task implements BuildPages {
   }
 
   protected override async setup(): Promise<void> {
-    const writer = new WorkerObject<ScribeThread>(new URL('./pages/scribe-thread.ts', import.meta.url).href, 'openScribeThread', [this.options.thread]);
+    const writer = new WorkerObject<ScribeThread>(moduleUrl('./pages/scribe-thread.ts', import.meta.url).href, 'openScribeThread', [this.options.thread]);
     this.writer = writer;
     await writer.ready;
     await writer.api.writeStaticPages();
@@ -146,7 +147,7 @@ export interface StartOptions {
 
 async function openHeavy(dsn: string, main: Database): Promise<{ api: AsyncApi<Database>; close(): Promise<void> }> {
   if (isPostgresDsn(dsn)) return { api: main, close: async () => undefined };
-  const worker = new WorkerObject<Database>(new URL('../shared/db/index.ts', import.meta.url).href, 'openDatabase', [dsn]);
+  const worker = new WorkerObject<Database>(moduleUrl('../shared/db/index.ts', import.meta.url).href, 'openDatabase', [dsn]);
   try {
     await worker.ready;
   } catch (error) {
@@ -160,7 +161,7 @@ async function openHeavy(dsn: string, main: Database): Promise<{ api: AsyncApi<D
 async function openAccessStore(dsn: string, main: Database): Promise<{ store: { logAccessBatch(b: AccessBatch): Promise<void> }; close(): Promise<void> }> {
   if (isPostgresDsn(dsn)) return { store: new AccessStore(main), close: async () => undefined };
   // a busy web server's log is many inserts: keep them off the event loop
-  const worker = new WorkerObject<AccessStore>(new URL('./access/access-store.ts', import.meta.url).href, 'openAccessStore', [dsn]);
+  const worker = new WorkerObject<AccessStore>(moduleUrl('./access/access-store.ts', import.meta.url).href, 'openAccessStore', [dsn]);
   await worker.ready;
   return { store: worker.api, close: () => worker.close('close') };
 }

@@ -1,7 +1,7 @@
 // The convention every piw-* command follows: bad input ends in one line on
 // stderr saying what to fix, and exit code 2; other failures exit 1.
-import { CommanderError } from 'commander';
-import { ZodError } from 'zod';
+import type { CommanderError } from 'commander';
+import type { ZodError } from 'zod';
 
 /** An error whose message is already the one line the user should read. */
 export class UserError extends Error {
@@ -9,6 +9,17 @@ export class UserError extends Error {
     super(message);
     this.name = 'UserError';
   }
+}
+
+// Both recognised by shape rather than class: UserError is imported by
+// worker threads and --help paths that load neither commander nor zod.
+function isCommanderError(error: unknown): error is CommanderError {
+  const code: unknown = error instanceof Error ? (error as { code?: unknown }).code : undefined;
+  return typeof code === 'string' && code.startsWith('commander.');
+}
+
+function isZodError(error: unknown): error is ZodError {
+  return error instanceof Error && error.name === 'ZodError' && Array.isArray((error as { issues?: unknown }).issues);
 }
 
 /** Flattens a zod error to "field: problem; field: problem". */
@@ -27,7 +38,7 @@ export async function runCli(prog: string, main: () => Promise<number | void>): 
     const code = await main();
     process.exitCode = code ?? 0;
   } catch (error) {
-    if (error instanceof CommanderError) {
+    if (isCommanderError(error)) {
       process.exitCode = error.exitCode === 0 ? 0 : 2;
       return;
     }
@@ -36,7 +47,7 @@ export async function runCli(prog: string, main: () => Promise<number | void>): 
       process.exitCode = error.exitCode;
       return;
     }
-    if (error instanceof ZodError) {
+    if (isZodError(error)) {
       process.stderr.write(`${prog}: invalid input: ${describeZodError(error)}\n`);
       process.exitCode = 2;
       return;

@@ -7,7 +7,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { canonicalizeName } from '../shared/names.ts';
 import { killGroup, trackGroup } from './process-group.ts';
-import { inspectWheel, type InspectedWheel } from '../shared/wheel/inspect.ts';
+import type { InspectedWheel } from '../shared/wheel/inspect.ts';
 
 export interface BuildOptions {
   package: string;
@@ -184,6 +184,8 @@ export class Build {
       }
 
       const names = (await readdir(wheelDir)).filter((name) => name.endsWith('.whl')).sort();
+      // the zip reader and apt lookups are loaded on the first successful build, not while idle
+      const { inspectWheel } = await import('../shared/wheel/inspect.ts');
       const wheels: InspectedWheel[] = [];
       for (const name of names) wheels.push(await inspectWheel(join(wheelDir, name), this.abort.signal));
       if (this.stopReason !== null) {

@@ -1,22 +1,15 @@
 // piw-slave: the build daemon that runs on each build machine. It connects to
 // the master, takes build jobs, builds them with pip and sends the wheels back,
 // until it is stopped (SIGTERM, Ctrl+C) or the master tells it to go.
-import { accessSync, constants, mkdirSync } from 'node:fs';
+// This module is only the command line: the daemon (ZeroMQ, logging, the
+// build machinery) is loaded once the options are parsed, so --help and bad
+// options cost little on a Pi.
 import { Command, Option } from 'commander';
-import { createLogger } from '../shared/log.ts';
-import { runCli, UserError } from '../shared/cli.ts';
-import { fileEndpoint, loadSlaveConfig, slaveEndpoint } from './config.ts';
-import { formatDuration } from '../shared/duration.ts';
-import { Slave } from './slave.ts';
-import { probePython, readBoardInfo, readOsRelease, readSystemStats } from '../shared/sysinfo.ts';
-import { fileSender } from './transfer.ts';
-import { connectWithCurve } from '../shared/wire/curve.ts';
+import { runCli } from '../shared/cli.ts';
+import type { SlaveOptions } from './daemon.ts';
 
 const increase = (_value: string, previous: number): number => previous + 1;
 const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
-
-/** A wrong clock breaks TLS to the index and the timestamps the master records. */
-export const EARLIEST_SANE_CLOCK = Date.UTC(2020, 5, 1);
 
 export function buildProgram(): Command {
   return new Command('piw-slave')
@@ -53,105 +46,8 @@ export function buildProgram(): Command {
 export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
   program.parse(argv, { from: 'user' });
-  const opts = program.opts<{
-    configuration?: string;
-    verbose: number;
-    quiet: number;
-    debug?: boolean;
-    logFile?: string;
-    allowRoot?: boolean;
-    [key: string]: unknown;
-  }>();
-  const config = loadSlaveConfig(
-    {
-      master: opts.master,
-      timeout: opts.timeout,
-      dir: opts.dir,
-      label: opts.label,
-      python: opts.python,
-      indexUrl: opts.indexUrl,
-      extraIndexUrl: opts.extraIndexUrl,
-      slavePort: opts.slavePort,
-      filePort: opts.filePort,
-      slaveEndpoint: opts.slaveEndpoint,
-      fileEndpoint: opts.fileEndpoint,
-      masterTimeout: opts.masterTimeout,
-      replyTimeout: opts.replyTimeout,
-      curveSecret: opts.curveSecret,
-      curveServer: opts.curveServer,
-    },
-    process.env,
-    opts.configuration,
-  );
-  const logger = createLogger({
-    name: 'piw-slave',
-    verbosity: opts.debug ? 2 : opts.verbose - opts.quiet,
-    file: opts.logFile,
-  });
-
-  if (typeof process.geteuid === 'function' && process.geteuid() === 0 && !opts.allowRoot) {
-    throw new UserError('refusing to build as root: run piw-slave as an unprivileged user (or pass --allow-root in a throw-away container)');
-  }
-  if (Date.now() < EARLIEST_SANE_CLOCK) throw new UserError('the system clock is far in the past: set the time (e.g. enable NTP) first');
-  try {
-    mkdirSync(config.dir, { recursive: true });
-    accessSync(config.dir, constants.W_OK);
-  } catch {
-    throw new UserError(`build directory ${config.dir} is not writable: choose another with --dir`);
-  }
-  if (config.curveSecret !== undefined && config.curveServer !== undefined) connectWithCurve(config.curveSecret, config.curveServer);
-  let tags;
-  try {
-    tags = await probePython(config.python);
-  } catch (error) {
-    throw new UserError(`${error instanceof Error ? error.message : String(error)} (set --python)`);
-  }
-  const [os, board] = await Promise.all([readOsRelease(), readBoardInfo()]);
-
-  logger.info(
-    {
-      master: slaveEndpoint(config),
-      files: fileEndpoint(config),
-      label: config.label,
-      python: `${tags.version} (${tags.abi}, ${tags.platform})`,
-      timeout: formatDuration(config.timeout),
-    },
-    'piw-slave starting',
-  );
-  const slave = new Slave({
-    slaveEndpoint: slaveEndpoint(config),
-    fileEndpoint: fileEndpoint(config),
-    label: config.label,
-    timeoutMs: config.timeout,
-    masterTimeoutMs: config.masterTimeout,
-    replyTimeoutMs: config.replyTimeout,
-    dir: config.dir,
-    python: config.python,
-    indexUrl: config.indexUrl,
-    extraIndexUrls: config.extraIndexUrl,
-    tags,
-    os,
-    board,
-    stats: () => readSystemStats(config.dir),
-    sendFile: fileSender(config.masterTimeout, logger),
-    logger,
-  });
-  let signals = 0;
-  const onSignal = (signal: NodeJS.Signals): void => {
-    signals++;
-    // A second signal means "now": the exit hook still kills the build's process group.
-    if (signals > 1) process.exit(1);
-    slave.stop(`received ${signal}`);
-  };
-  process.on('SIGTERM', onSignal);
-  process.on('SIGINT', onSignal);
-  try {
-    return await slave.run();
-  } finally {
-    process.off('SIGTERM', onSignal);
-    process.off('SIGINT', onSignal);
-    logger.info('piw-slave stopped');
-  }
+  const { runDaemon } = await import('./daemon.ts');
+  return runDaemon(program.opts<SlaveOptions>());
 }
 
 await runCli('piw-slave', () => main(process.argv.slice(2)));

@@ -11,7 +11,6 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 import { pino, destination } from 'pino';
 import { z } from 'zod';
@@ -22,6 +21,7 @@ import { Database, openDatabase } from '../../shared/db/index.ts';
 import { applyUpgrade, detectState, planUpgrade } from '../../shared/db/migrate.ts';
 import { createLogger, levelFor, type Logger } from '../../shared/log.ts';
 import { canonicalizeName } from '../../shared/names.ts';
+import { repoPath } from '../../shared/paths.ts';
 import { probePython } from '../../shared/sysinfo.ts';
 import { writeDemoSdists, DEMO_SAMPLES } from '../../upstream/demo-samples/samples.ts';
 import { UpstreamServer } from '../../upstream/server.ts';
@@ -30,8 +30,6 @@ import { masterConfigSchema, startCoordinator, type Coordinator } from '../coord
 import { formatProgress, readProgress, StatusLine, type LineWriter } from './progress.ts';
 import { StaticServer } from './static-server.ts';
 import { defaultAllowListText, reachable, seedFromUpstream } from './upstream-seed.ts';
-
-const REPO_ROOT = resolve(fileURLToPath(import.meta.url), '..', '..', '..');
 
 const port = envInteger.pipe(z.number().int().min(0).max(65535));
 const httpUrl = z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' });
@@ -162,7 +160,7 @@ interface SlaveProcess {
 }
 
 function startSlave(args: string[]): SlaveProcess {
-  const child = spawn(process.execPath, [join(REPO_ROOT, 'bin', 'piw-slave.js'), ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [repoPath('bin', 'piw-slave.js'), ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
   const lines: string[] = [];
   let partial = '';
   child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {

@@ -5,6 +5,7 @@
 import { availableParallelism } from 'node:os';
 import type { FarmStatistics, ProjectData, SearchEntry } from '../../shared/model.ts';
 import type { Logger } from '../../shared/log.ts';
+import { moduleUrl } from '../../shared/paths.ts';
 import type { SiteRenderer } from '../../site/lib/renderer.ts';
 import { DEFAULT_SITE, type SiteOptions } from '../../site/lib/views.ts';
 import { WorkerObject } from '../runtime/db-pool.ts';
@@ -38,7 +39,7 @@ export interface RegenerateResult {
 type Write = (data: ProjectData) => Promise<void>;
 
 async function startWorkers(count: number, options: PageWriterOptions): Promise<{ writers: Write[]; close: () => Promise<void> }> {
-  const module = new URL('./page-writer.ts', import.meta.url).href;
+  const module = moduleUrl('./page-writer.ts', import.meta.url).href;
   const objects = Array.from({ length: count }, () => new WorkerObject<PageWriter>(module, 'createPageWriter', [options]));
   try {
     await Promise.all(objects.map((o) => o.ready));

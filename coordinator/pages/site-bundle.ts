@@ -6,12 +6,13 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, readdir, rename, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { dirname, join, relative } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { join, relative } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import fg from 'fast-glob';
+import { REPO_ROOT, repoPath } from '../../shared/paths.ts';
 import type { SiteRenderer } from '../../site/lib/renderer.ts';
 
-export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export { REPO_ROOT };
 export const SITE_DIR = join(REPO_ROOT, 'site');
 const BUNDLE_ROOT = join(REPO_ROOT, 'dist', 'renderer');
 
@@ -26,8 +27,8 @@ export async function siteSourceHash(): Promise<string> {
   const require = createRequire(import.meta.url);
   const astroVersion = (JSON.parse(await readFile(require.resolve('astro/package.json'), 'utf8')) as { version: string }).version;
   hash.update(`astro ${astroVersion}\n`);
-  // This file too: it holds the build settings.
-  const files = [fileURLToPath(import.meta.url), join(REPO_ROOT, 'astro.config.mjs'), join(REPO_ROOT, 'shared', 'model.ts'), ...(await listFiles(SITE_DIR))];
+  // This file's source too (compiled or not, the same bundle): it holds the build settings.
+  const files = [repoPath('coordinator', 'pages', 'site-bundle.ts'), join(REPO_ROOT, 'astro.config.mjs'), join(REPO_ROOT, 'shared', 'model.ts'), ...(await listFiles(SITE_DIR))];
   for (const file of files) {
     hash.update(`${relative(REPO_ROOT, file)}\n`);
     hash.update(await readFile(file));
@@ -41,6 +42,9 @@ async function buildBundle(outDir: string): Promise<void> {
     {
       root: REPO_ROOT,
       logLevel: 'warn',
+      // Astro's runtime takes two constants from these; bundled, they come
+      // without the markdown and syntax-highlighting stacks behind them.
+      ssr: { noExternal: ['@astrojs/markdown-remark', 'shiki'] },
       build: {
         ssr: join(SITE_DIR, 'render.ts'),
         outDir,
@@ -50,7 +54,13 @@ async function buildBundle(outDir: string): Promise<void> {
         // Native class fields: lowering them to defineProperty calls made
         // Astro's per-render objects several times slower to build.
         target: 'node20',
-        rollupOptions: { output: { format: 'es', entryFileNames: 'render.mjs' } },
+        rollupOptions: {
+          output: { format: 'es', entryFileNames: 'render.mjs' },
+          // Astro's runtime imports packages only for their side effects
+          // (esbuild, cssesc, ...) that rendering never needs: loading them
+          // made every page-writer thread the biggest in the process.
+          treeshake: { moduleSideEffects: 'no-external' },
+        },
       },
     },
     { root: REPO_ROOT, logLevel: 'warn' },

@@ -5,8 +5,8 @@
 // included, so for SQLite every call runs in a worker thread instead and the
 // tasks receive a proxy with the same (async) methods.
 import { Worker } from 'node:worker_threads';
-import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { workerEntry } from '../../shared/paths.ts';
 
 /** The async view of an object: every method returns a promise. */
 export type AsyncApi<T> = {
@@ -46,7 +46,9 @@ export class WorkerObject<T extends object> {
   readonly api: AsyncApi<T>;
 
   constructor(module: string, exportName: string, args: unknown[]) {
-    this.worker = new Worker(fileURLToPath(new URL('./db-worker-boot.mjs', import.meta.url)), {
+    const { filename, argv } = workerEntry('./db-worker.ts', import.meta.url);
+    this.worker = new Worker(filename, {
+      argv,
       workerData: { module, exportName, args },
     });
     this.ready = new Promise((resolve, reject) => {

@@ -8,11 +8,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import type { ChangelogRow } from './changelog.ts';
 import { silentLogger, type Logger } from '../../shared/log.ts';
+import { repoPath } from '../../shared/paths.ts';
 import { decodeMethodResponse, encodeMethodCall, XmlRpcError, type MethodResponse, type XmlRpcValue } from '../../shared/xmlrpc.ts';
 
 const packageVersion = z
   .object({ version: z.string() })
-  .parse(JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'))).version;
+  .parse(JSON.parse(readFileSync(repoPath('package.json'), 'utf8'))).version;
 
 export const USER_AGENT = `piwheels-ts/${packageVersion} (wheel farm following the PyPI changelog)`;
 

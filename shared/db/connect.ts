@@ -4,10 +4,11 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import BetterSqlite3 from 'better-sqlite3';
+// The drivers are loaded with the first connection of their kind: a SQLite
+// farm never loads pg, a PostgreSQL one never loads better-sqlite3.
+import type BetterSqlite3 from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect, sql, type PostgresPool, type PostgresPoolClient, type SqliteDatabase } from 'kysely';
-import pg from 'pg';
-import { from as copyFrom } from 'pg-copy-streams';
+import type pg from 'pg';
 import { UserError } from '../cli.ts';
 import type { Tables } from './schema.ts';
 
@@ -51,20 +52,20 @@ export function redact(dsn: string): string {
 // SQLite, so both read the same way; BIGINT and NUMERIC counts become numbers
 // (they stay far below 2^53).
 const passText = (value: string): string => value;
-const PG_TYPES = {
+const pgTypes = (types: typeof pg.types) => ({
   getTypeParser(oid: number, format?: 'text' | 'binary') {
     switch (oid) {
-      case pg.types.builtins.TIMESTAMP:
-      case pg.types.builtins.DATE:
+      case types.builtins.TIMESTAMP:
+      case types.builtins.DATE:
         return passText;
-      case pg.types.builtins.INT8:
-      case pg.types.builtins.NUMERIC:
+      case types.builtins.INT8:
+      case types.builtins.NUMERIC:
         return Number;
       default:
-        return format === 'binary' ? pg.types.getTypeParser(oid, 'binary') : pg.types.getTypeParser(oid, 'text');
+        return format === 'binary' ? types.getTypeParser(oid, 'binary') : types.getTypeParser(oid, 'text');
     }
   },
-};
+});
 
 /** Sends COPY ... FROM STDIN data (PostgreSQL's text format) on the transaction's connection. */
 export type CopyIn = (statement: string, data: string) => Promise<void>;
@@ -97,10 +98,11 @@ function describeError(error: unknown): string {
 
 async function connectPostgres(url: string, options: ConnectOptions): Promise<Connection> {
   const target = redact(url);
+  const [{ default: pg }, { from: copyFrom }] = await Promise.all([import('pg'), import('pg-copy-streams')]);
   const pool = new pg.Pool({
     connectionString: url,
     max: options.poolSize ?? 4,
-    types: PG_TYPES,
+    types: pgTypes(pg.types),
     connectionTimeoutMillis: 10_000,
   });
   // An idle client losing its server must not crash the process; the next
@@ -142,6 +144,7 @@ async function connectSqlite(path: string, options: ConnectOptions): Promise<Con
     if (!options.create) throw new UserError(`no database at ${path}: create it with piw-initdb`);
     mkdirSync(dirname(path), { recursive: true });
   }
+  const { default: BetterSqlite3 } = await import('better-sqlite3');
   let handle: BetterSqlite3.Database;
   try {
     handle = new BetterSqlite3(path);

@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { sql } from 'kysely';
 import { UserError } from '../cli.ts';
+import { repoPath } from '../paths.ts';
 import { runScript, type Connection, type DialectName } from './connect.ts';
 import { DerivedTables } from './derived.ts';
 import { toDbTimestamp } from './values.ts';
@@ -110,7 +111,7 @@ export async function detectState(conn: Connection): Promise<SchemaState> {
 }
 
 function script(dialect: DialectName, file: string): string {
-  return readFileSync(new URL(`../../sql/${dialect}/${file}`, import.meta.url), 'utf8');
+  return readFileSync(repoPath('sql', dialect, file), 'utf8');
 }
 
 function migrationFile(m: Migration): string {

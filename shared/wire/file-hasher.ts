@@ -15,9 +15,9 @@
 //                            `hashed` bytes; the job ends
 //   HashJob.close()          ends the job without a digest (the file may go)
 //   HashError                the worker could not read the file, or died
-import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { z } from 'zod';
+import { workerEntry } from '../paths.ts';
 
 export class HashError extends Error {
   constructor(message: string) {
@@ -37,7 +37,8 @@ const reply = z.union([
   z.object({ id: z.number(), error: z.string() }),
 ]);
 
-type Request =
+/** What the worker thread (file-hasher-worker.ts) is sent. */
+export type HashRequest =
   | { op: 'open'; id: number; path: string }
   | { op: 'advance'; id: number; upTo: number }
   | { op: 'digest'; id: number }
@@ -55,8 +56,8 @@ export class FileHasher {
   private failure: Error | null = null;
 
   constructor() {
-    // no TypeScript loader in the worker: it is plain JavaScript
-    this.worker = new Worker(fileURLToPath(new URL('./file-hasher-worker.mjs', import.meta.url)), { execArgv: [] });
+    const { filename, argv } = workerEntry('./file-hasher-worker.ts', import.meta.url);
+    this.worker = new Worker(filename, { argv });
     this.worker.unref();
     this.worker.on('message', (raw: unknown) => this.answer(raw));
     this.worker.on('error', (error) => this.fail(error));
@@ -76,7 +77,7 @@ export class FileHasher {
   }
 
   /** @internal (HashJob) */
-  post(request: Request): void {
+  post(request: HashRequest): void {
     if (this.failure === null) this.worker.postMessage(request);
   }
 

@@ -133,6 +133,8 @@ export interface PythonMasterOptions {
   abis: string[];
   /** Fixture projects served by the upstream and seeded as packages to build. */
   fixtures?: FixtureName[];
+  /** Called as the master process is launched (benchmarks time its start from here). */
+  onSpawn?: (master: { pid: number; slaveQueue: string }) => void;
 }
 
 export interface PythonMaster {
@@ -223,6 +225,7 @@ export async function startPythonMaster(options: PythonMasterOptions): Promise<P
       env: piwheelsEnv({ HOME: run, HTTPS_PROXY: blog.proxy, NO_PROXY: '127.0.0.1,localhost', REQUESTS_CA_BUNDLE: blog.caFile }),
     });
     closeSync(fd);
+    if (child.pid !== undefined) options.onSpawn?.({ pid: child.pid, slaveQueue });
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     let running = true;
     void exited.then(() => (running = false));

@@ -1,11 +1,11 @@
 // The sample projects of the offline demo farm, beside this file, and the
 // source distributions made from them. The tarballs are reproducible, so a
 // restarted demo serves the very same files.
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { repoPath } from '../../shared/paths.ts';
 import { readProjectMetadata, writeSdist, type Sdist } from '../sdist.ts';
 
-export const DEMO_SAMPLES_DIR = dirname(fileURLToPath(import.meta.url));
+export const DEMO_SAMPLES_DIR = repoPath('upstream', 'demo-samples');
 
 /** The samples and what each one shows. The first is the one to try installing. */
 export const DEMO_SAMPLES = {

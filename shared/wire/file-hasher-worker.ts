@@ -1,6 +1,6 @@
 // Worker thread of file-hasher.ts: hashes the finished prefix of files being
-// received, reading it back from disk. Plain JavaScript so that the worker
-// starts in milliseconds without a TypeScript loader.
+// received, reading it back from disk. It imports nothing but node: modules,
+// so the thread starts in milliseconds.
 //
 // Messages in (one job per file, in order):
 //   { op: 'open', id, path }      start hashing the file at path
@@ -8,9 +8,10 @@
 //   { op: 'digest', id }          reply, then forget the job
 //   { op: 'close', id }           forget the job without a reply
 // Messages out: { id, digest, hashed } or { id, error }.
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import { closeSync, openSync, readSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
+import type { HashRequest } from './file-hasher.ts';
 
 if (parentPort === null) throw new Error('file-hasher-worker must run in a worker thread');
 const port = parentPort;
@@ -18,19 +19,25 @@ const port = parentPort;
 // one buffer for every read: no allocation, no page faults per block
 const block = Buffer.allocUnsafe(1 << 20);
 
-/** @type {Map<number, { fd: number | null, hash: import('node:crypto').Hash, hashed: number, error: string | null }>} */
-const jobs = new Map();
+interface Job {
+  fd: number | null;
+  hash: Hash;
+  hashed: number;
+  error: string | null;
+}
 
-function message(error) {
+const jobs = new Map<number, Job>();
+
+function message(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-function close(job) {
+function close(job: Job): void {
   if (job.fd !== null) closeSync(job.fd);
   job.fd = null;
 }
 
-function advance(job, upTo) {
+function advance(job: Job, upTo: number): void {
   if (job.error !== null || job.fd === null) return;
   try {
     while (job.hashed < upTo) {
@@ -45,7 +52,8 @@ function advance(job, upTo) {
   }
 }
 
-port.on('message', (msg) => {
+// only file-hasher.ts posts here, always one of these shapes
+port.on('message', (msg: HashRequest) => {
   const job = jobs.get(msg.id);
   switch (msg.op) {
     case 'open':
