@@ -2,6 +2,7 @@
 // randomly named database on the local PostgreSQL server, dropped afterwards;
 // and the reads and writes tests make beside the Database API, straight on
 // the tables.
+import { after, before } from 'node:test';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -206,4 +207,28 @@ export async function insertReleases(conn: Connection, rows: ReadonlyArray<{ pac
 export async function farmCounter(conn: Connection, name: string): Promise<number | null> {
   const row = await conn.kysely.selectFrom('farm_counters').select('value').where('name', '=', name).executeTakeFirst();
   return row === undefined ? null : Number(row.value);
+}
+
+/** The database a describe block's tests share: set in its before(), dropped in its after(). */
+export interface SharedDatabase {
+  t: TestDatabase;
+  db: Database;
+}
+
+/**
+ * Registers before/after hooks that give the enclosing describe block a fresh,
+ * migrated database of `dialect` with `abis` as build ABIs, then `seed` run on it.
+ */
+export function useFreshDatabase(dialect: DialectName, abis: readonly string[] = ['cp313', 'cp39', 'cp311'], seed?: (db: Database) => Promise<void>): SharedDatabase {
+  const shared = {} as SharedDatabase;
+  before(async () => {
+    shared.t = await freshDatabase(dialect);
+    shared.db = shared.t.db;
+    for (const abi of abis) await shared.db.addBuildAbi(abi);
+    await seed?.(shared.db);
+  });
+  after(async () => {
+    await shared.t.drop();
+  });
+  return shared;
 }

@@ -1,12 +1,11 @@
 // Access logs: the records checked and cut to their table rows, COPY's
 // text format, and every kind of access stored once per dialect.
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { accessRows, copyText, emptyBatch } from '../../../shared/db/access.ts';
-import type { Database } from '../../../shared/db/index.ts';
 import {
   DIALECTS,
-  freshDatabase,
+  useFreshDatabase,
   logBuild,
   logDownload,
   logDownloads,
@@ -14,7 +13,6 @@ import {
   logPage,
   logProject,
   logSearch,
-  type TestDatabase,
 } from '../../helpers/db.ts';
 import { addVersions, assertConsistent, build, wheel } from '../../helpers/db-records.ts';
 
@@ -50,59 +48,50 @@ describe('access rows', () => {
 for (const dialect of DIALECTS) {
   describe(`access logs (${dialect})`, () => {
     const now = new Date('2026-06-30T12:00:00Z');
-    let t: TestDatabase;
-    let db: Database;
-    before(async () => {
-      t = await freshDatabase(dialect);
-      db = t.db;
-      for (const abi of ['cp313', 'cp39', 'cp311']) await db.addBuildAbi(abi);
-    });
-    after(async () => {
-      await t.drop();
-    });
+    const s = useFreshDatabase(dialect);
 
     test('each log lands in its table; bad addresses are refused', async () => {
       const count = async (table: 'downloads' | 'searches' | 'project_page_hits' | 'project_json_downloads' | 'web_page_hits') =>
-        Number((await t.kysely.selectFrom(table).select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirst())?.n ?? 0);
+        Number((await s.t.kysely.selectFrom(table).select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirst())?.n ?? 0);
       const before = {
         searches: await count('searches'),
         project: await count('project_page_hits'),
         json: await count('project_json_downloads'),
         page: await count('web_page_hits'),
       };
-      await logSearch(db, { package: 'numpy', host: '192.0.2.7', timestamp: now, installerName: 'pip', installerVersion: '24.0' });
-      await logProject(db, { package: 'numpy', host: '2001:db8::7', timestamp: now, userAgent: 'Mozilla\x07' });
-      await logJson(db, { package: 'numpy', host: '192.0.2.7', timestamp: now, userAgent: null });
-      await logPage(db, { page: 'faq.html', host: '192.0.2.7', timestamp: now, userAgent: 'x'.repeat(3000) });
+      await logSearch(s.db, { package: 'numpy', host: '192.0.2.7', timestamp: now, installerName: 'pip', installerVersion: '24.0' });
+      await logProject(s.db, { package: 'numpy', host: '2001:db8::7', timestamp: now, userAgent: 'Mozilla\x07' });
+      await logJson(s.db, { package: 'numpy', host: '192.0.2.7', timestamp: now, userAgent: null });
+      await logPage(s.db, { page: 'faq.html', host: '192.0.2.7', timestamp: now, userAgent: 'x'.repeat(3000) });
       assert.equal(await count('searches'), before.searches + 1);
       assert.equal(await count('project_page_hits'), before.project + 1);
       assert.equal(await count('project_json_downloads'), before.json + 1);
       assert.equal(await count('web_page_hits'), before.page + 1);
-      const ua = await t.kysely.selectFrom('project_page_hits').select('user_agent').where('package', '=', 'numpy').executeTakeFirst();
+      const ua = await s.t.kysely.selectFrom('project_page_hits').select('user_agent').where('package', '=', 'numpy').executeTakeFirst();
       assert.equal(ua?.user_agent, 'Mozilla\ufffd');
-      await assert.rejects(logSearch(db, { package: 'numpy', host: 'not-an-ip', timestamp: now }), /not an IP address/);
-      await assert.rejects(logPage(db, { page: '', host: '192.0.2.7', timestamp: now }));
-      await assert.rejects(logDownload(db, { filename: 'x.whl', host: '192.0.2.7', timestamp: new Date('nope') }));
+      await assert.rejects(logSearch(s.db, { package: 'numpy', host: 'not-an-ip', timestamp: now }), /not an IP address/);
+      await assert.rejects(logPage(s.db, { page: '', host: '192.0.2.7', timestamp: now }));
+      await assert.rejects(logDownload(s.db, { filename: 'x.whl', host: '192.0.2.7', timestamp: new Date('nope') }));
     });
 
     test('a batch lands whole, counted per package and day; a bad record refuses it all', async () => {
-      await addVersions(db, 'batched', ['1.0']);
+      await addVersions(s.db, 'batched', ['1.0']);
       const file = wheel('batched', '1.0', 'none');
-      await logBuild(db, build('batched', '1.0', 'cp39', [file]));
+      await logBuild(s.db, build('batched', '1.0', 'cp39', [file]));
       const now = new Date('2026-06-30T12:00:00Z');
       const batch = Array.from({ length: 1200 }, (_, i) => ({
         filename: i % 3 === 0 ? 'not-ours-1.0-py3-none-any.whl' : file.filename,
         host: '192.0.2.5',
         timestamp: new Date(now.getTime() - (i % 40) * 86_400_000),
       }));
-      await logDownloads(db, batch);
-      const data = await db.getProjectData('batched', now);
+      await logDownloads(s.db, batch);
+      const data = await s.db.getProjectData('batched', now);
       assert.equal(data?.downloadsAll, 800);
       assert.equal(data?.downloadsRecent, batch.filter((d, i) => i % 3 !== 0 && now.getTime() - d.timestamp.getTime() < 30 * 86_400_000).length);
-      await assert.rejects(logDownloads(db, [batch[1]!, { ...batch[1]!, host: 'nope' }]));
-      assert.equal((await db.getProjectData('batched', now))?.downloadsAll, 800);
-      await logDownloads(db, []);
-      await assertConsistent(db);
+      await assert.rejects(logDownloads(s.db, [batch[1]!, { ...batch[1]!, host: 'nope' }]));
+      assert.equal((await s.db.getProjectData('batched', now))?.downloadsAll, 800);
+      await logDownloads(s.db, []);
+      await assertConsistent(s.db);
     });
   });
 }
