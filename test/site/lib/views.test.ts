@@ -111,7 +111,7 @@ describe('project JSON', () => {
   });
 
   test('validates, with per-ABI build status and sorted dependencies', () => {
-    const json = projectJsonSchema.parse(projectJson(sampleProject(), { baseUrl: 'https://wheels.example.org' }));
+    const json = projectJsonSchema.parse(projectJson(sampleProject(), { ...DEFAULT_SITE, baseUrl: 'https://wheels.example.org' }));
     assert.equal(json.piwheels_url, 'https://wheels.example.org/project/sample-pkg');
     assert.equal(json.pypi_url, 'https://pypi.org/project/sample-pkg');
     const r10 = json.releases['1.0'];
@@ -191,7 +191,7 @@ describe('search index, sitemaps, robots', () => {
   });
 
   test('robots.txt points at the sitemap', () => {
-    assert.match(robotsTxt({ baseUrl: 'https://w.example' }), /^Sitemap: https:\/\/w\.example\/sitemap\.xml$/m);
+    assert.match(robotsTxt({ ...DEFAULT_SITE, baseUrl: 'https://w.example' }), /^Sitemap: https:\/\/w\.example\/sitemap\.xml$/m);
   });
 });
 
