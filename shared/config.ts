@@ -26,6 +26,8 @@ export interface ConfigSources {
   section?: string;
   /** Read only the section's table: its keys mean something else at the top level. */
   sectionOnly?: boolean;
+  /** Skip file keys the schema does not know (reading another program's table). */
+  ignoreUnknown?: boolean;
   /** File keys (camelCase) standing for other schema keys: { name: 'siteName' }. */
   fileKeys?: Record<string, string>;
 }
@@ -66,7 +68,7 @@ function isTable(value: unknown): value is Record<string, unknown> {
 
 /** Reads the file's top-level keys, then the chosen section's over them; other tables are ignored. */
 function fileValues(path: string, sources: ConfigSources, known: Set<string>): Record<string, unknown> {
-  const { section, sectionOnly = false, fileKeys = {} } = sources;
+  const { section, sectionOnly = false, ignoreUnknown = false, fileKeys = {} } = sources;
   const doc = readToml(path);
   const out: Record<string, unknown> = {};
   const take = (table: Record<string, unknown>, where: string): void => {
@@ -74,6 +76,7 @@ function fileValues(path: string, sources: ConfigSources, known: Set<string>): R
       if (isTable(value)) continue;
       const camel = camelKey(rawKey);
       const key = fileKeys[camel] ?? camel;
+      if (!known.has(key) && ignoreUnknown) continue;
       if (!known.has(key)) throw new UserError(`configuration file ${path}: unknown setting "${where}${rawKey}"`);
       out[key] = value;
     }

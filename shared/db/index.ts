@@ -617,147 +617,185 @@ export class Database {
 
   /** Everything a project's pages need, or null for an unknown package. */
   async getProjectData(pkg: string, now: Date = new Date()): Promise<ProjectData | null> {
+    return (await this.getProjectDataMany([pkg], now))[0] ?? null;
+  }
+
+  /**
+   * getProjectData for several packages at once, in the order asked: the same
+   * queries, each over all of them, so a full regeneration pays a round trip
+   * per batch instead of seven per package.
+   */
+  async getProjectDataMany(pkgs: readonly string[], now: Date = new Date()): Promise<(ProjectData | null)[]> {
+    if (pkgs.length === 0) return [];
+    const list = [...pkgs];
     let tx = this.conn.kysely.transaction();
     if (this.conn.dialect === 'postgres') tx = tx.setIsolationLevel('repeatable read');
     return tx.execute(async (db) => {
-      const row = await db.selectFrom('packages').select(['skip', 'description']).where('package', '=', pkg).executeTakeFirst();
-      if (!row) return null;
-      const names = await db
-        .selectFrom('package_names')
-        .select('name')
-        .where('package', '=', pkg)
-        .orderBy('seen', 'desc')
-        .orderBy('name')
-        .execute();
+      const rows = await db.selectFrom('packages').select(['package', 'skip', 'description']).where('package', 'in', list).execute();
+      const known = new Map(rows.map((r) => [r.package, r]));
+      const present = list.filter((p) => known.has(p));
+      if (present.length === 0) return list.map(() => null);
+      const group = <T extends { package: string }>(items: T[]): Map<string, T[]> => {
+        const out = new Map<string, T[]>();
+        for (const item of items) {
+          const at = out.get(item.package);
+          if (at) at.push(item);
+          else out.set(item.package, [item]);
+        }
+        return out;
+      };
+      const names = group(
+        await db
+          .selectFrom('package_names')
+          .select(['package', 'name'])
+          .where('package', 'in', present)
+          .orderBy('seen', 'desc')
+          .orderBy('name')
+          .execute(),
+      );
       const abis = await this.derived.activeAbis(db);
-      const versions = await db
-        .selectFrom('versions')
-        .select(['version', 'released', 'skip', 'yanked'])
-        .where('package', '=', pkg)
-        .execute();
-      // Builds with their files in one pass over the package's builds.
-      const buildRows = await db
-        .selectFrom('builds as b')
-        .leftJoin('files as f', 'f.build_id', 'b.build_id')
-        .select([
-          'b.build_id',
-          'b.version',
-          'b.abi_tag as builder_abi',
-          'b.status',
-          'b.built_at',
-          'f.filename',
-          'f.filesize',
-          'f.filehash',
-          'f.abi_tag as file_abi',
-          'f.platform_tag',
-          'f.requires_python',
-          'f.metadata_hash',
-        ])
-        .where('b.package', '=', pkg)
-        .execute();
+      const versions = group(
+        await db.selectFrom('versions').select(['package', 'version', 'released', 'skip', 'yanked']).where('package', 'in', present).execute(),
+      );
+      // Builds with their files in one pass over the packages' builds.
+      const builds = group(
+        await db
+          .selectFrom('builds as b')
+          .leftJoin('files as f', 'f.build_id', 'b.build_id')
+          .select([
+            'b.package',
+            'b.build_id',
+            'b.version',
+            'b.abi_tag as builder_abi',
+            'b.status',
+            'b.built_at',
+            'f.filename',
+            'f.filesize',
+            'f.filehash',
+            'f.abi_tag as file_abi',
+            'f.platform_tag',
+            'f.requires_python',
+            'f.metadata_hash',
+          ])
+          .where('b.package', 'in', present)
+          .execute(),
+      );
       // One query, through the same covering indexes, however many files.
-      const deps = await db
+      const allDeps = await db
         .selectFrom('builds as b')
         .innerJoin('files as f', 'f.build_id', 'b.build_id')
         .innerJoin('dependencies as d', 'd.filename', 'f.filename')
-        .select(['d.filename', 'd.tool', 'd.dependency'])
-        .where('b.package', '=', pkg)
+        .select(['b.package', 'd.filename', 'd.tool', 'd.dependency'])
+        .where('b.package', 'in', present)
         .execute();
       // Apt dependencies are shown less what the builder's OS release has preinstalled.
-      const aptNames = [...new Set(deps.filter((d) => d.tool === 'apt').map((d) => d.dependency))];
+      const aptNames = [...new Set(allDeps.filter((d) => d.tool === 'apt').map((d) => d.dependency))];
       const preinstalled = new Set<string>();
       for (let i = 0; i < aptNames.length; i += 500) {
-        const rows = await db
+        const found = await db
           .selectFrom('preinstalled_apt_packages')
           .select(['abi_tag', 'apt_package'])
           .where('apt_package', 'in', aptNames.slice(i, i + 500))
           .execute();
-        for (const row of rows) preinstalled.add(`${row.abi_tag} ${row.apt_package}`);
+        for (const row of found) preinstalled.add(`${row.abi_tag} ${row.apt_package}`);
       }
+      const deps = group(allDeps);
       const recentDay = recentFirstDay(now);
-      const downloads = await db
-        .selectFrom('download_counts')
-        .select([
-          sql<number | null>`SUM(downloads)`.as('all'),
-          sql<number | null>`SUM(CASE WHEN day >= ${recentDay} THEN downloads ELSE 0 END)`.as('recent'),
-        ])
-        .where('package', '=', pkg)
-        .executeTakeFirst();
-
-      const buildById = new Map<number, { version: string; abi: string; status: boolean; builtAt: Date }>();
-      const outcomes = new Map<string, Map<number, BuildOutcome & { fileAbis: string[] }>>();
-      for (const b of buildRows) {
-        if (buildById.has(b.build_id)) continue;
-        const status = fromDbFlag(b.status);
-        buildById.set(b.build_id, { version: b.version, abi: b.builder_abi, status, builtAt: fromDbTimestamp(b.built_at) });
-        let perVersion = outcomes.get(b.version);
-        if (!perVersion) outcomes.set(b.version, (perVersion = new Map()));
-        perVersion.set(b.build_id, { buildId: b.build_id, builderAbi: b.builder_abi, status, fileAbis: [] });
-      }
-      const depsByFile = new Map<string, { apt: string[]; pip: string[] }>();
-      const builderOf = new Map(buildRows.flatMap((r) => (r.filename === null ? [] : [[r.filename, r.builder_abi] as const])));
-      for (const d of deps) {
-        let entry = depsByFile.get(d.filename);
-        if (!entry) depsByFile.set(d.filename, (entry = { apt: [], pip: [] }));
-        if (d.tool === 'apt') {
-          if (!preinstalled.has(`${builderOf.get(d.filename) ?? ''} ${d.dependency}`)) entry.apt.push(d.dependency);
-        } else if (d.tool === 'pip') {
-          entry.pip.push(d.dependency);
+      const downloads = new Map(
+        (
+          await db
+            .selectFrom('download_counts')
+            .select([
+              'package',
+              sql<number | null>`SUM(downloads)`.as('all'),
+              sql<number | null>`SUM(CASE WHEN day >= ${recentDay} THEN downloads ELSE 0 END)`.as('recent'),
+            ])
+            .where('package', 'in', present)
+            .groupBy('package')
+            .execute()
+        ).map((d) => [d.package, d]),
+      );
+      return list.map((pkg): ProjectData | null => {
+        const row = known.get(pkg);
+        if (!row) return null;
+        const buildRows = builds.get(pkg) ?? [];
+        const buildById = new Map<number, { version: string; abi: string; status: boolean; builtAt: Date }>();
+        const outcomes = new Map<string, Map<number, BuildOutcome & { fileAbis: string[] }>>();
+        for (const b of buildRows) {
+          if (buildById.has(b.build_id)) continue;
+          const status = fromDbFlag(b.status);
+          buildById.set(b.build_id, { version: b.version, abi: b.builder_abi, status, builtAt: fromDbTimestamp(b.built_at) });
+          let perVersion = outcomes.get(b.version);
+          if (!perVersion) outcomes.set(b.version, (perVersion = new Map()));
+          perVersion.set(b.build_id, { buildId: b.build_id, builderAbi: b.builder_abi, status, fileAbis: [] });
         }
-      }
-      const filesByVersion = new Map<string, Record<string, FileInfo>>();
-      for (const f of buildRows) {
-        if (f.filename === null || f.file_abi === null) continue;
-        const build = buildById.get(f.build_id);
-        if (!build) continue;
-        outcomes.get(build.version)?.get(f.build_id)?.fileAbis.push(f.file_abi);
-        let perVersion = filesByVersion.get(build.version);
-        if (!perVersion) filesByVersion.set(build.version, (perVersion = {}));
-        const fileDeps = depsByFile.get(f.filename);
-        perVersion[f.filename] = {
-          filename: f.filename,
-          hash: (f.filehash ?? '').trim(),
-          size: Number(f.filesize),
-          abiBuilder: build.abi,
-          abiFile: f.file_abi,
-          platform: f.platform_tag ?? '',
-          requiresPython: f.requires_python,
-          aptDependencies: (fileDeps?.apt ?? []).sort(),
-          pipDependencies: (fileDeps?.pip ?? []).sort(),
-          metadataHash: f.metadata_hash === null ? null : f.metadata_hash.trim(),
-          builtAt: build.builtAt,
-          buildId: f.build_id,
-        };
-      }
-      const keyed = versions.map((v) => ({ v, key: versionKey(v.version) }));
-      keyed.sort((a, b) => compareVersionKeys(b.key, a.key));
-      const releases: ReleaseData[] = keyed.map(({ v, key }) => {
-        const skip = v.skip !== '' ? v.skip : row.skip;
-        const abiStatus: Record<string, AbiStatus> = releaseAbiStatuses(
-          abis,
-          [...(outcomes.get(v.version)?.values() ?? [])],
-          skip !== '',
-        );
+        const depsByFile = new Map<string, { apt: string[]; pip: string[] }>();
+        const builderOf = new Map(buildRows.flatMap((r) => (r.filename === null ? [] : [[r.filename, r.builder_abi] as const])));
+        for (const d of deps.get(pkg) ?? []) {
+          let entry = depsByFile.get(d.filename);
+          if (!entry) depsByFile.set(d.filename, (entry = { apt: [], pip: [] }));
+          if (d.tool === 'apt') {
+            if (!preinstalled.has(`${builderOf.get(d.filename) ?? ''} ${d.dependency}`)) entry.apt.push(d.dependency);
+          } else if (d.tool === 'pip') {
+            entry.pip.push(d.dependency);
+          }
+        }
+        const filesByVersion = new Map<string, Record<string, FileInfo>>();
+        for (const f of buildRows) {
+          if (f.filename === null || f.file_abi === null) continue;
+          const build = buildById.get(f.build_id);
+          if (!build) continue;
+          outcomes.get(build.version)?.get(f.build_id)?.fileAbis.push(f.file_abi);
+          let perVersion = filesByVersion.get(build.version);
+          if (!perVersion) filesByVersion.set(build.version, (perVersion = {}));
+          const fileDeps = depsByFile.get(f.filename);
+          perVersion[f.filename] = {
+            filename: f.filename,
+            hash: (f.filehash ?? '').trim(),
+            size: Number(f.filesize),
+            abiBuilder: build.abi,
+            abiFile: f.file_abi,
+            platform: f.platform_tag ?? '',
+            requiresPython: f.requires_python,
+            aptDependencies: (fileDeps?.apt ?? []).sort(),
+            pipDependencies: (fileDeps?.pip ?? []).sort(),
+            metadataHash: f.metadata_hash === null ? null : f.metadata_hash.trim(),
+            builtAt: build.builtAt,
+            buildId: f.build_id,
+          };
+        }
+        const keyed = (versions.get(pkg) ?? []).map((v) => ({ v, key: versionKey(v.version) }));
+        keyed.sort((a, b) => compareVersionKeys(b.key, a.key));
+        const releases: ReleaseData[] = keyed.map(({ v, key }) => {
+          const skip = v.skip !== '' ? v.skip : row.skip;
+          const abiStatus: Record<string, AbiStatus> = releaseAbiStatuses(
+            abis,
+            [...(outcomes.get(v.version)?.values() ?? [])],
+            skip !== '',
+          );
+          return {
+            version: v.version,
+            released: fromDbTimestamp(v.released),
+            prerelease: keyIsPrerelease(key),
+            yanked: fromDbFlag(v.yanked),
+            skip,
+            abis: abiStatus,
+            files: filesByVersion.get(v.version) ?? {},
+          };
+        });
+        const pkgNames = names.get(pkg) ?? [];
+        const counts = downloads.get(pkg);
         return {
-          version: v.version,
-          released: fromDbTimestamp(v.released),
-          prerelease: keyIsPrerelease(key),
-          yanked: fromDbFlag(v.yanked),
-          skip,
-          abis: abiStatus,
-          files: filesByVersion.get(v.version) ?? {},
+          package: pkg,
+          name: pkgNames[0]?.name ?? pkg,
+          description: row.description,
+          skip: row.skip,
+          aliases: pkgNames.map((n) => n.name).filter((n) => n !== pkg).sort(),
+          releases,
+          downloadsRecent: Number(counts?.recent ?? 0),
+          downloadsAll: Number(counts?.all ?? 0),
         };
       });
-      return {
-        package: pkg,
-        name: names[0]?.name ?? pkg,
-        description: row.description,
-        skip: row.skip,
-        aliases: names.map((n) => n.name).filter((n) => n !== pkg).sort(),
-        releases,
-        downloadsRecent: Number(downloads?.recent ?? 0),
-        downloadsAll: Number(downloads?.all ?? 0),
-      };
     });
   }
 
