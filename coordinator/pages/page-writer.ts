@@ -43,7 +43,7 @@ export async function createPageWriter(options: PageWriterOptions): Promise<Page
     async writePackages(packages) {
       if (db === null) throw new Error('this page writer has no database');
       let missing = 0;
-      for (const data of await db.getProjectDataMany(packages, generatedAt)) {
+      for (const data of await db.getProjectDataMany(packages)) {
         if (data === null) missing += 1;
         else await scribe.writeProject(data, { both: true });
       }

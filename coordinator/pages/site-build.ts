@@ -50,6 +50,8 @@ export function siteBuildSettings(sources: SiteBuildSources): SiteBuildSettings 
 
 export interface SiteBuildOptions {
   workers?: number;
+  /** The generation time stamped on every page (tests pin it). */
+  now?: () => Date;
   resume?: boolean;
   logger?: Logger;
   onProgress?: (done: number, total: number) => void;
