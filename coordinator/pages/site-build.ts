@@ -80,14 +80,17 @@ export async function runSiteBuild(options: { env: Record<string, string | undef
   const settings = siteBuildSettings({ env: options.env, file: options.file });
   options.log(`regenerating ${settings.outputPath} for ${settings.site.baseUrl}`);
   const started = Date.now();
+  // The rate counts from the first package: loading the renderer comes before.
+  let first: { at: number; done: number } | null = null;
   let lastLog = started;
   const result = await buildSiteFromDatabase(settings, {
     resume: true,
     onProgress: (done, total) => {
       const now = Date.now();
-      if (now - lastLog < 5000 || done === total) return;
+      first ??= { at: now, done };
+      if (now - lastLog < 5000 || done === total || now === first.at) return;
       lastLog = now;
-      const rate = done / ((now - started) / 1000);
+      const rate = (done - first.done) / ((now - first.at) / 1000);
       options.log(`${done}/${total} packages, ${Math.round(rate)}/s, ${Math.round((total - done) / Math.max(rate, 1e-9))} s left`);
     },
   });
