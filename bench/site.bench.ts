@@ -2,18 +2,22 @@
 // (what the secretary triggers after every build), and how fast the whole
 // tree regenerates from project data, with peak memory. Synthetic but
 // realistically shaped data (versions, two ABIs, wheels, aliases); set
-// SITE_BENCH_PACKAGES to change the regeneration size (default 10,000), and
-// SITE_BENCH_DSN to regenerate the first packages of a real farm database
-// instead (e.g. one loaded by bench/farm-data.ts).
+// SITE_BENCH_PACKAGES to change the regeneration size (default 10,000) and
+// SITE_BENCH_DB to choose the databases (default "sqlite,postgres"; PostgreSQL
+// on 127.0.0.1:5432). The farm is written into a fresh database first, and
+// regenerated from it as `astro build` does.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FarmStatistics, FileInfo, ProjectData, ReleaseData, SearchEntry } from '../shared/model.ts';
 import { Scribe } from '../coordinator/pages/scribe.ts';
-import { regenerate, type RegenerateDatabase } from '../coordinator/pages/regenerate.ts';
+import type { RegenerateDatabase } from '../coordinator/pages/regenerate.ts';
+import { buildSiteFromDatabase } from '../coordinator/pages/site-build.ts';
 import { loadSiteRenderer } from '../coordinator/pages/site-bundle.ts';
 import { projectView, simpleFiles, DEFAULT_SITE } from '../site/lib/views.ts';
 import { openDatabase } from '../shared/db/index.ts';
+import type { DialectName } from '../shared/db/connect.ts';
+import { migrateTo, scratchDatabase } from '../test/helpers/db.ts';
 
 /** Deterministic pseudo-random numbers so every run sees the same farm. */
 function rng(seed: number): () => number {
@@ -119,6 +123,53 @@ class SyntheticDatabase implements RegenerateDatabase {
   }
 }
 
+/** Records the synthetic farm's first `count` packages in the database at `dsn`. */
+async function loadSyntheticFarm(dsn: string, count: number): Promise<void> {
+  const db = await openDatabase(dsn);
+  const source = new SyntheticDatabase(count);
+  try {
+    await db.addBuildAbi('cp311');
+    await db.addBuildAbi('cp313');
+    for (const pkg of await source.getAllPackages()) {
+      const data = await source.getProjectData(pkg);
+      if (data === null) continue;
+      await db.addNewPackage(pkg, '', data.description);
+      for (const alias of data.aliases) await db.addPackageName(pkg, alias, new Date(1_700_000_000_000));
+      for (const release of [...data.releases].reverse()) await db.addNewPackageVersion(pkg, release.version, release.released);
+      await db.logBuilds(
+        data.releases.flatMap((release) =>
+          Object.entries(release.abis).map(([abi, status], n) => ({
+            package: pkg,
+            version: release.version,
+            abiTag: abi,
+            status: status.status === 'success',
+            duration: 60,
+            slaveId: n + 1,
+            builtAt: release.released,
+            files: Object.values(release.files)
+              .filter((f) => f.abiBuilder === abi)
+              .map((f) => ({
+                filename: f.filename,
+                filesize: f.size,
+                filehash: f.hash,
+                packageTag: pkg.replace(/-/g, '_'),
+                packageVersionTag: release.version,
+                pyVersionTag: f.abiFile,
+                abiTag: f.abiFile,
+                platformTag: f.platform,
+                requiresPython: f.requiresPython,
+                dependencies: { apt: f.aptDependencies, pip: f.pipDependencies },
+                metadataHash: f.metadataHash,
+              })),
+          })),
+        ),
+      );
+    }
+  } finally {
+    await db.close();
+  }
+}
+
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 }
@@ -175,43 +226,41 @@ async function main(): Promise<void> {
       ]);
     }
 
-    // Full regeneration.
+    // Full regeneration from the database, as `astro build` and `piw-rebuild index` run it.
     const count = Number(process.env.SITE_BENCH_PACKAGES ?? 10_000);
-    globalThis.gc?.();
-    let peak = process.memoryUsage().rss;
-    const sampler = setInterval(() => {
-      peak = Math.max(peak, process.memoryUsage().rss);
-    }, 50);
+    const dialects = (process.env.SITE_BENCH_DB ?? 'sqlite,postgres').split(',').filter((d): d is DialectName => d === 'sqlite' || d === 'postgres');
     const workers = availableParallelism();
-    const dsn = process.env.SITE_BENCH_DSN;
-    const real = dsn ? await openDatabase(dsn) : null;
-    let source: RegenerateDatabase = new SyntheticDatabase(count);
-    if (real) {
-      const subset = [...(await real.getAllPackages())].sort().slice(0, count);
-      source = {
-        getProjectData: (pkg) => real.getProjectData(pkg),
-        getAllPackages: async () => subset,
-        getPackageAliases: (pkg) => real.getPackageAliases(pkg),
-        getStatistics: () => real.getStatistics(),
-        getSearchIndex: () => real.getSearchIndex(),
-      };
-    }
-    const t0 = performance.now();
-    const cpu0 = process.cpuUsage();
-    const result = await regenerate(source, { output: join(out, 'full'), renderer, workers }).finally(() => real?.close());
-    const seconds = (performance.now() - t0) / 1000;
-    // CPU of every thread of the process: what the work costs, whatever else the machine runs.
-    const cpu = process.cpuUsage(cpu0);
-    const cpuMsPerPackage = (cpu.user + cpu.system) / 1000 / result.packages;
-    clearInterval(sampler);
-    // Worker threads share the process, so the process's RSS covers them too.
-    peak = Math.max(peak, process.memoryUsage().rss, process.resourceUsage().maxRSS * 1024);
     console.log('| measure | p50 | p99 | CPU per call |\n|---|---|---|---|');
     for (const row of rows) console.log(`| ${row.join(' | ')} |`);
-    console.log('\n| full regeneration | packages | seconds | packages/s | CPU per package | peak RSS |\n|---|---|---|---|---|---|');
-    console.log(
-      `| ${real ? 'farm database' : 'synthetic farm (1-61 versions, 2 ABIs)'}, ${workers} worker threads | ${result.packages.toLocaleString('en-US')} | ${seconds.toFixed(1)} | ${Math.round(result.packages / seconds).toLocaleString('en-US')} | ${cpuMsPerPackage.toFixed(2)} ms | ${Math.round(peak / 2 ** 20)} MB |`,
-    );
+    console.log('\n| full regeneration from the database | packages | seconds | packages/s | CPU per package | peak RSS |\n|---|---|---|---|---|---|');
+    for (const dialect of dialects) {
+      const scratch = await scratchDatabase(dialect);
+      try {
+        await migrateTo(scratch.dsn);
+        const loadStart = performance.now();
+        await loadSyntheticFarm(scratch.dsn, count);
+        console.error(`${dialect}: loaded ${count} packages in ${((performance.now() - loadStart) / 1000).toFixed(1)} s`);
+        globalThis.gc?.();
+        let peak = process.memoryUsage().rss;
+        const sampler = setInterval(() => {
+          peak = Math.max(peak, process.memoryUsage().rss);
+        }, 50);
+        const t0 = performance.now();
+        const cpu0 = process.cpuUsage();
+        const result = await buildSiteFromDatabase({ dsn: scratch.dsn, outputPath: join(out, `full-${dialect}`), site: DEFAULT_SITE }, { workers });
+        const seconds = (performance.now() - t0) / 1000;
+        // CPU of every thread of the process: what the work costs, whatever else the machine runs.
+        const cpu = process.cpuUsage(cpu0);
+        clearInterval(sampler);
+        // Worker threads share the process, so the process's RSS covers them too.
+        peak = Math.max(peak, process.memoryUsage().rss, process.resourceUsage().maxRSS * 1024);
+        console.log(
+          `| ${dialect}, synthetic farm (1-61 versions, 2 ABIs), ${workers} worker threads | ${result.packages.toLocaleString('en-US')} | ${seconds.toFixed(1)} | ${Math.round(result.packages / seconds).toLocaleString('en-US')} | ${((cpu.user + cpu.system) / 1000 / result.packages).toFixed(2)} ms | ${Math.round(peak / 2 ** 20)} MB |`,
+        );
+      } finally {
+        await scratch.drop();
+      }
+    }
   } finally {
     await rm(out, { recursive: true, force: true });
   }

@@ -9,6 +9,7 @@ import { logLevel, type Logger } from '../shared/log.ts';
 import { moduleUrl } from '../shared/paths.ts';
 import { serveCurve } from '../shared/wire/curve.ts';
 import { DEFAULT_ENDPOINTS } from '../shared/wire/transport.ts';
+import { defaultBaseUrl, siteOptionsSchema } from '../shared/site-settings.ts';
 import { envBoolean, envInteger, envNumber, zmqAddress } from '../shared/config.ts';
 import { AllowList } from './upstream/allow-list.ts';
 import { Architect, BuildQueues, type BuildKey, type BuildQueueSource, type QueueSnapshot } from './builds/architect.ts';
@@ -62,6 +63,8 @@ export const masterConfigSchema = z.object({
   curveSecret: z.string().min(1).optional(),
   /** A folder of the public certificates (NAME.key) of the slaves and tools admitted. */
   curveClients: z.string().min(1).optional(),
+  /** The farm's identity on every page ([site] table, --base-url; see shared/site-settings.ts). */
+  site: siteOptionsSchema.default(() => siteOptionsSchema.parse({ baseUrl: defaultBaseUrl() })),
 }).refine((config) => (config.curveSecret === undefined) === (config.curveClients === undefined), {
   message: 'CURVE needs both curve-secret (this master\'s NAME.key_secret) and curve-clients (the folder of authorized NAME.key files)',
 });
@@ -193,7 +196,7 @@ export async function startCoordinator(config: MasterConfig, options: StartOptio
       logger: child('pages'),
       db: main,
       windowMs: config.pageWindow * 1000,
-      thread: { output: config.outputPath, dsn: config.dsn, log: { level: logLevel(logger), file: config.logFile } },
+      thread: { output: config.outputPath, dsn: config.dsn, site: config.site, log: { level: logLevel(logger), file: config.logFile } },
     });
     const page = (request: PageRequest): Promise<void> => pages.request(request);
 

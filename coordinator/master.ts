@@ -8,6 +8,7 @@ import { runCli } from '../shared/cli.ts';
 import { loadConfig } from '../shared/config.ts';
 import { createLogger } from '../shared/log.ts';
 import { redact } from '../shared/db/index.ts';
+import { loadSiteOptions } from '../shared/site-settings.ts';
 import { masterConfigSchema, startCoordinator, type MasterConfig } from './coordinator.ts';
 
 const increase = (_value: string, previous: number): number => previous + 1;
@@ -45,6 +46,9 @@ export function buildProgram(): Command {
     .option('--idle-hold <seconds>', 'seconds an idle slave waits for work before it is told to sleep (default: 10)')
     .option('--page-window <seconds>', 'seconds a page rewrite waits to absorb duplicates (default: 2)')
     .option('--queue-limit <n>', 'builds per ABI kept ready for dispatch (default: 1000)')
+    .option('--base-url <url>', 'the address the site is published at, for canonical links, sitemaps and JSON (default: http://<this host>; env PIW_BASE_URL, [site] base-url)')
+    .option('--site-name <name>', 'the farm\'s name in page titles and the header (default: piwheels; env PIW_SITE_NAME, [site] name)')
+    .option('--site-contact <address>', 'who runs the farm, an email address or URL shown in the footer (env PIW_SITE_CONTACT, [site] contact)')
     .option('--curve-secret <file>', "this master's secret CURVE certificate (NAME.key_secret, from piw-keys); needs --curve-clients")
     .option('--curve-clients <dir>', 'admit on tcp:// endpoints only the slaves and tools whose public certificates (NAME.key) are in this folder, re-read as it changes')
     .exitOverride();
@@ -52,6 +56,9 @@ export function buildProgram(): Command {
 
 interface Flags {
   configuration?: string;
+  baseUrl?: string;
+  siteName?: string;
+  siteContact?: string;
   verbose: number;
   quiet: number;
   follow: boolean;
@@ -63,11 +70,12 @@ export function configFromArgv(argv: string[], env: Record<string, string | unde
   const program = buildProgram();
   program.parse(argv, { from: 'user' });
   const opts = program.opts<Flags>();
-  const { configuration, verbose, quiet, follow, ...rest } = opts;
+  const { configuration, verbose, quiet, follow, baseUrl, siteName, siteContact, ...rest } = opts;
   const flags: Record<string, unknown> = { ...rest };
   if (program.getOptionValueSource('follow') === 'cli') flags.follow = follow;
   const config = loadConfig(masterConfigSchema, { flags, env, file: configuration, defaultFiles: DEFAULT_CONFIG_FILES, section: 'master' });
-  return { config, verbosity: verbose - quiet };
+  const site = loadSiteOptions({ flags: { baseUrl, siteName, siteContact }, env, file: configuration, defaultFiles: DEFAULT_CONFIG_FILES });
+  return { config: { ...config, site }, verbosity: verbose - quiet };
 }
 
 export async function main(argv: string[]): Promise<number> {

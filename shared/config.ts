@@ -24,6 +24,12 @@ export interface ConfigSources {
   defaultFiles?: string[];
   /** A TOML table whose keys override the top-level ones (e.g. "master"). */
   section?: string;
+  /** Read only the section's table: its keys mean something else at the top level. */
+  sectionOnly?: boolean;
+  /** Skip file keys the schema does not know (reading another program's table). */
+  ignoreUnknown?: boolean;
+  /** File keys (camelCase) standing for other schema keys: { name: 'siteName' }. */
+  fileKeys?: Record<string, string>;
 }
 
 /** "output-path" and "output_path" both become "outputPath". */
@@ -61,18 +67,21 @@ function isTable(value: unknown): value is Record<string, unknown> {
 }
 
 /** Reads the file's top-level keys, then the chosen section's over them; other tables are ignored. */
-function fileValues(path: string, section: string | undefined, known: Set<string>): Record<string, unknown> {
+function fileValues(path: string, sources: ConfigSources, known: Set<string>): Record<string, unknown> {
+  const { section, sectionOnly = false, ignoreUnknown = false, fileKeys = {} } = sources;
   const doc = readToml(path);
   const out: Record<string, unknown> = {};
   const take = (table: Record<string, unknown>, where: string): void => {
     for (const [rawKey, value] of Object.entries(table)) {
       if (isTable(value)) continue;
-      const key = camelKey(rawKey);
+      const camel = camelKey(rawKey);
+      const key = fileKeys[camel] ?? camel;
+      if (!known.has(key) && ignoreUnknown) continue;
       if (!known.has(key)) throw new UserError(`configuration file ${path}: unknown setting "${where}${rawKey}"`);
       out[key] = value;
     }
   };
-  take(doc, '');
+  if (!sectionOnly) take(doc, '');
   const sectionTable = section === undefined ? undefined : doc[section];
   if (isTable(sectionTable)) take(sectionTable, `${section}.`);
   return out;
@@ -101,7 +110,7 @@ export function loadConfig<S extends z.ZodObject>(schema: S, sources: ConfigSour
 
   const file = sources.file ?? firstExisting(sources.defaultFiles ?? []);
   if (file !== undefined) {
-    for (const [key, value] of Object.entries(fileValues(file, sources.section, known))) {
+    for (const [key, value] of Object.entries(fileValues(file, sources, known))) {
       merged[key] = value;
       origin[key] = `configuration file ${file}`;
     }

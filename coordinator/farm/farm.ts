@@ -27,6 +27,7 @@ import { writeDemoSdists, DEMO_SAMPLES } from '../../upstream/demo-samples/sampl
 import { UpstreamServer } from '../../upstream/server.ts';
 import { parseAllowList } from '../upstream/allow-list.ts';
 import { masterConfigSchema, startCoordinator, type Coordinator } from '../coordinator.ts';
+import { loadSiteOptions, type SiteFlags, type SiteOptions } from '../../shared/site-settings.ts';
 import { formatProgress, readProgress, StatusLine, type LineWriter } from './progress.ts';
 import { StaticServer } from './static-server.ts';
 import { defaultAllowListText, reachable, seedFromUpstream } from './upstream-seed.ts';
@@ -85,16 +86,27 @@ export function buildProgram(): Command {
     .option('--pypi-json <url>', 'upstream JSON API root (default: https://pypi.org/pypi)')
     .option('--probe-timeout <seconds>', 'how long to wait for PyPI before running the offline demo (default: 3)')
     .option('--poll-interval <seconds>', 'seconds between upstream changelog polls (default: 10)')
+    .option('--base-url <url>', 'the address pages name as this farm\'s (default: the web server\'s http://host:port; env PIW_BASE_URL, [site] base-url)')
+    .option('--site-name <name>', 'the farm\'s name in page titles (default: piwheels; env PIW_SITE_NAME)')
+    .option('--site-contact <address>', 'who runs the farm, shown in the footer (env PIW_SITE_CONTACT)')
     .option('--allow-root', 'let the local slave build as root (only in a throw-away container: setup.py runs with full rights)')
     .exitOverride();
 }
 
-export function configFromArgv(argv: string[], env: Record<string, string | undefined>): { config: FarmConfig; verbosity: number } {
+export function configFromArgv(
+  argv: string[],
+  env: Record<string, string | undefined>,
+): { config: FarmConfig; verbosity: number; site: (fallbackBaseUrl: string) => SiteOptions } {
   const program = buildProgram();
   program.parse(argv, { from: 'user' });
-  const { configuration, verbose, quiet, ...flags } = program.opts<{ configuration?: string; verbose: number; quiet: number; [key: string]: unknown }>();
+  const { configuration, verbose, quiet, baseUrl, siteName, siteContact, ...flags } = program.opts<
+    { configuration?: string; verbose: number; quiet: number; [key: string]: unknown } & SiteFlags
+  >();
   const config = loadConfig(farmConfigSchema, { flags, env, file: configuration, section: 'farm' });
-  return { config, verbosity: verbose - quiet };
+  // The fallback address is the web server's, known once it listens.
+  const site = (fallbackBaseUrl: string): SiteOptions =>
+    loadSiteOptions({ flags: { baseUrl, siteName, siteContact }, env, file: configuration, fallbackBaseUrl });
+  return { config, verbosity: verbose - quiet, site };
 }
 
 const LOOPBACK = /^(localhost|127(\.\d{1,3}){3}|\[?::1\]?)$/i;
@@ -206,7 +218,7 @@ export interface FarmIo {
 }
 
 export async function main(argv: string[], io: FarmIo = { out: process.stdout, env: process.env }): Promise<number> {
-  const { config, verbosity } = configFromArgv(argv, io.env);
+  const { config, verbosity, site: siteFrom } = configFromArgv(argv, io.env);
   const status = new StatusLine(io.out);
   const say = (line: string): void => status.message(line);
 
@@ -289,16 +301,6 @@ export async function main(argv: string[], io: FarmIo = { out: process.stdout, e
       pollInterval: config.pollInterval,
       ...(allowList !== undefined ? { allowList } : {}),
     });
-    let coordinator: Coordinator;
-    try {
-      coordinator = await startCoordinator(masterConfig, { logger });
-    } catch (error) {
-      if (error instanceof Error && /EADDRINUSE|Address already in use/i.test(error.message)) {
-        throw new UserError(`port ${slavePort} or ${filePort} is taken (another farm running?): choose others with --slave-port / --file-port, or 0 for any`);
-      }
-      throw error;
-    }
-    cleanups.push(() => coordinator.stop());
 
     const web = new StaticServer({ root: www, host: config.host, port: config.port });
     try {
@@ -310,6 +312,18 @@ export async function main(argv: string[], io: FarmIo = { out: process.stdout, e
     cleanups.push(() => web.stop());
     const webPort = new URL(web.url).port;
     const site = `http://${publicHost(config.host)}:${webPort}`;
+    // The pages name the address this farm is reached at unless told another.
+    const siteOptions = siteFrom(site);
+    let coordinator: Coordinator;
+    try {
+      coordinator = await startCoordinator({ ...masterConfig, site: siteOptions }, { logger });
+    } catch (error) {
+      if (error instanceof Error && /EADDRINUSE|Address already in use/i.test(error.message)) {
+        throw new UserError(`port ${slavePort} or ${filePort} is taken (another farm running?): choose others with --slave-port / --file-port, or 0 for any`);
+      }
+      throw error;
+    }
+    cleanups.push(() => coordinator.stop());
 
     const slave = startSlave([
       '--slave-endpoint', masterConfig.slaveQueue,

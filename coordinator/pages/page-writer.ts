@@ -1,6 +1,8 @@
-// A scribe for one worker thread of a full regeneration: it writes whole
-// packages handed to it as ProjectData (read from the database by the main
-// thread), so rendering runs on every core while the database is read once.
+// A scribe for one worker thread of a full regeneration. With the database's
+// DSN it reads its packages itself (each worker its own connection), so
+// reading and rendering both run on every core; without one it writes the
+// ProjectData the main thread hands it.
+import { openDatabase, type Database } from '../../shared/db/index.ts';
 import type { ProjectData } from '../../shared/model.ts';
 import type { SiteOptions } from '../../site/lib/views.ts';
 import { Scribe } from './scribe.ts';
@@ -12,14 +14,20 @@ export interface PageWriterOptions {
   packages: string[];
   /** ISO time stamped on every page of this regeneration. */
   generatedAt: string;
+  /** The database to read packages from; none: only write() is offered. */
+  dsn?: string | undefined;
 }
 
 export interface PageWriter {
   write(data: ProjectData): Promise<void>;
+  /** Reads and writes each package; returns how many are gone from the database. */
+  writePackages(packages: string[]): Promise<number>;
+  close(): Promise<void>;
 }
 
 export async function createPageWriter(options: PageWriterOptions): Promise<PageWriter> {
   const generatedAt = new Date(options.generatedAt);
+  const db: Database | null = options.dsn === undefined ? null : await openDatabase(options.dsn);
   const scribe = await Scribe.create({
     output: options.output,
     site: options.site,
@@ -30,5 +38,19 @@ export async function createPageWriter(options: PageWriterOptions): Promise<Page
       getPackageAliases: async () => [],
     },
   });
-  return { write: (data) => scribe.writeProject(data, { both: true }) };
+  return {
+    write: (data) => scribe.writeProject(data, { both: true }),
+    async writePackages(packages) {
+      if (db === null) throw new Error('this page writer has no database');
+      let missing = 0;
+      for (const data of await db.getProjectDataMany(packages)) {
+        if (data === null) missing += 1;
+        else await scribe.writeProject(data, { both: true });
+      }
+      return missing;
+    },
+    close: async () => {
+      await db?.close();
+    },
+  };
 }

@@ -4,12 +4,15 @@
 // transfers and the database writes that every build waits for.
 import { openDatabase } from '../../shared/db/index.ts';
 import { createLogger, type LogLevel } from '../../shared/log.ts';
+import type { SiteOptions } from '../../shared/site-settings.ts';
 import type { PageRequest } from './page-request.ts';
 import { Scribe } from './scribe.ts';
 
 export interface ScribeThreadOptions {
   output: string;
   dsn: string;
+  /** The farm's address and name, on every page written. */
+  site: SiteOptions;
   /** Where and how much the thread logs: the coordinator's own settings. */
   log: { level: LogLevel; file?: string | undefined };
 }
@@ -24,7 +27,7 @@ export async function openScribeThread(options: ScribeThreadOptions): Promise<Sc
   const logger = createLogger({ name: 'piw-master', level: options.log.level, file: options.log.file }).child({ task: 'pages' });
   const db = await openDatabase(options.dsn);
   try {
-    const scribe = await Scribe.create({ output: options.output, db, logger });
+    const scribe = await Scribe.create({ output: options.output, db, logger, site: options.site });
     return {
       handle: (request) => scribe.handle(request),
       writeStaticPages: () => scribe.writeStaticPages(),

@@ -14,7 +14,7 @@ import { connect, type Connection } from './connect.ts';
 import { DerivedTables } from './derived.ts';
 import { detectState, LATEST_VERSION } from './migrate.ts';
 import * as packages from './packages.ts';
-import { getProjectData } from './project-data.ts';
+import { getProjectData, getProjectDataMany } from './project-data.ts';
 import type { BuildRecord, RewritePending } from './records.ts';
 import { loadRewritesPending, saveRewritesPending } from './rewrites.ts';
 import { getSearchIndex, getStatistics } from './statistics.ts';
@@ -242,6 +242,11 @@ export class Database {
   /** Everything a project's pages need, or null for an unknown package. */
   getProjectData(pkg: string, now?: Date): Promise<ProjectData | null> {
     return getProjectData(this.store, pkg, now);
+  }
+
+  /** getProjectData for a batch of packages, in the order asked (null for unknown ones). */
+  getProjectDataMany(pkgs: readonly string[], now?: Date): Promise<Array<ProjectData | null>> {
+    return getProjectDataMany(this.store, pkgs, now);
   }
 
   /** Figures for the home page and the monitors. */

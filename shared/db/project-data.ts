@@ -10,30 +10,50 @@ import { compareVersionKeys, keyIsPrerelease, versionKey } from './versions.ts';
 
 /** Everything a project's pages need, or null for an unknown package. */
 export async function getProjectData(store: Store, pkg: string, now: Date = new Date()): Promise<ProjectData | null> {
+  return (await getProjectDataMany(store, [pkg], now))[0] ?? null;
+}
+
+/**
+ * getProjectData for several packages, in the order asked: the same queries,
+ * each over all of them, so a full regeneration pays a few round trips per
+ * batch of packages instead of seven per package.
+ */
+export async function getProjectDataMany(store: Store, pkgs: readonly string[], now: Date = new Date()): Promise<Array<ProjectData | null>> {
+  if (pkgs.length === 0) return [];
   let tx = store.conn.kysely.transaction();
   if (store.conn.dialect === 'postgres') tx = tx.setIsolationLevel('repeatable read');
   return tx.execute(async (db) => {
-    const row = await db.selectFrom('packages').select(['skip', 'description']).where('package', '=', pkg).executeTakeFirst();
-    if (!row) return null;
-    const names = await readNames(db, pkg);
+    const rows = await db.selectFrom('packages').select(['package', 'skip', 'description']).where('package', 'in', [...pkgs]).execute();
+    const known = new Map(rows.map((r) => [r.package, r]));
+    const present = pkgs.filter((p) => known.has(p));
+    if (present.length === 0) return pkgs.map(() => null);
+    const names = byPackage(await readNames(db, present));
     const abis = await store.derived.activeAbis(db);
-    const versions = await readVersions(db, pkg);
-    const buildRows = await readBuildRows(db, pkg);
-    const deps = await readDependencies(db, pkg);
-    const preinstalled = await readPreinstalled(db, [...new Set(deps.filter((d) => d.tool === 'apt').map((d) => d.dependency))]);
-    const downloads = await readDownloads(db, pkg, now);
-    const builds = indexBuilds(buildRows);
-    const files = filesByVersion(buildRows, builds.byId, dependenciesByFile(deps, buildRows, preinstalled));
-    return {
-      package: pkg,
-      name: names[0] ?? pkg,
-      description: row.description,
-      skip: row.skip,
-      aliases: names.filter((n) => n !== pkg).sort(),
-      releases: releases(versions, row.skip, abis, builds.outcomes, files),
-      downloadsRecent: downloads.recent,
-      downloadsAll: downloads.all,
-    };
+    const versions = byPackage(await readVersions(db, present));
+    const buildRows = byPackage(await readBuildRows(db, present));
+    const allDeps = await readDependencies(db, present);
+    const preinstalled = await readPreinstalled(db, [...new Set(allDeps.filter((d) => d.tool === 'apt').map((d) => d.dependency))]);
+    const deps = byPackage(allDeps);
+    const downloads = await readDownloads(db, present, now);
+    return pkgs.map((pkg): ProjectData | null => {
+      const row = known.get(pkg);
+      if (!row) return null;
+      const spellings = (names.get(pkg) ?? []).map((n) => n.name);
+      const packageBuilds = buildRows.get(pkg) ?? [];
+      const builds = indexBuilds(packageBuilds);
+      const files = filesByVersion(packageBuilds, builds.byId, dependenciesByFile(deps.get(pkg) ?? [], packageBuilds, preinstalled));
+      const counts = downloads.get(pkg);
+      return {
+        package: pkg,
+        name: spellings[0] ?? pkg,
+        description: row.description,
+        skip: row.skip,
+        aliases: spellings.filter((n) => n !== pkg).sort(),
+        releases: releases(versions.get(pkg) ?? [], row.skip, abis, builds.outcomes, files),
+        downloadsRecent: counts?.recent ?? 0,
+        downloadsAll: counts?.all ?? 0,
+      };
+    });
   });
 }
 
@@ -43,28 +63,40 @@ type DependencyRow = Awaited<ReturnType<typeof readDependencies>>[number];
 type BuildFacts = { version: string; abi: string; status: boolean; builtAt: Date };
 type Outcomes = Map<string, Map<number, BuildOutcome & { fileAbis: string[] }>>;
 
-/** The spellings of the package's name, most recently seen first. */
-async function readNames(db: Db, pkg: string): Promise<string[]> {
-  const rows = await db
+/** Rows grouped by their package, each group in the rows' order. */
+function byPackage<T extends { package: string }>(rows: readonly T[]): Map<string, T[]> {
+  const out = new Map<string, T[]>();
+  for (const row of rows) {
+    const group = out.get(row.package);
+    if (group) group.push(row);
+    else out.set(row.package, [row]);
+  }
+  return out;
+}
+
+/** The spellings of each package's name, most recently seen first. */
+function readNames(db: Db, pkgs: readonly string[]) {
+  return db
     .selectFrom('package_names')
-    .select('name')
-    .where('package', '=', pkg)
+    .select(['package', 'name'])
+    .where('package', 'in', [...pkgs])
+    .orderBy('package')
     .orderBy('seen', 'desc')
     .orderBy('name')
     .execute();
-  return rows.map((r) => r.name);
 }
 
-function readVersions(db: Db, pkg: string) {
-  return db.selectFrom('versions').select(['version', 'released', 'skip', 'yanked']).where('package', '=', pkg).execute();
+function readVersions(db: Db, pkgs: readonly string[]) {
+  return db.selectFrom('versions').select(['package', 'version', 'released', 'skip', 'yanked']).where('package', 'in', [...pkgs]).execute();
 }
 
-/** Builds with their files in one pass over the package's builds. */
-function readBuildRows(db: Db, pkg: string) {
+/** Builds with their files in one pass over the packages' builds. */
+function readBuildRows(db: Db, pkgs: readonly string[]) {
   return db
     .selectFrom('builds as b')
     .leftJoin('files as f', 'f.build_id', 'b.build_id')
     .select([
+      'b.package',
       'b.build_id',
       'b.version',
       'b.abi_tag as builder_abi',
@@ -78,18 +110,18 @@ function readBuildRows(db: Db, pkg: string) {
       'f.requires_python',
       'f.metadata_hash',
     ])
-    .where('b.package', '=', pkg)
+    .where('b.package', 'in', [...pkgs])
     .execute();
 }
 
 /** One query, through the same covering indexes, however many files. */
-function readDependencies(db: Db, pkg: string) {
+function readDependencies(db: Db, pkgs: readonly string[]) {
   return db
     .selectFrom('builds as b')
     .innerJoin('files as f', 'f.build_id', 'b.build_id')
     .innerJoin('dependencies as d', 'd.filename', 'f.filename')
-    .select(['d.filename', 'd.tool', 'd.dependency'])
-    .where('b.package', '=', pkg)
+    .select(['b.package', 'd.filename', 'd.tool', 'd.dependency'])
+    .where('b.package', 'in', [...pkgs])
     .execute();
 }
 
@@ -107,17 +139,19 @@ async function readPreinstalled(db: Db, aptNames: readonly string[]): Promise<Se
   return preinstalled;
 }
 
-async function readDownloads(db: Db, pkg: string, now: Date): Promise<{ recent: number; all: number }> {
+async function readDownloads(db: Db, pkgs: readonly string[], now: Date): Promise<Map<string, { recent: number; all: number }>> {
   const recentDay = recentFirstDay(now);
-  const downloads = await db
+  const rows = await db
     .selectFrom('download_counts')
     .select([
+      'package',
       sql<number | null>`SUM(downloads)`.as('all'),
       sql<number | null>`SUM(CASE WHEN day >= ${recentDay} THEN downloads ELSE 0 END)`.as('recent'),
     ])
-    .where('package', '=', pkg)
-    .executeTakeFirst();
-  return { recent: Number(downloads?.recent ?? 0), all: Number(downloads?.all ?? 0) };
+    .where('package', 'in', [...pkgs])
+    .groupBy('package')
+    .execute();
+  return new Map(rows.map((r) => [r.package, { recent: Number(r.recent ?? 0), all: Number(r.all ?? 0) }]));
 }
 
 /** Each build once, and per version the outcome of each build with the ABIs of the files it holds. */

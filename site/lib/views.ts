@@ -2,15 +2,13 @@
 // FarmStatistics into what each output file shows. The Astro components and
 // the scribe both use these, so the HTML and the JSON always agree.
 import type { AbiStatusKind, FileInfo, ProjectData, ReleaseData, SearchEntry } from '../../shared/model.ts';
+import type { SiteOptions } from '../../shared/site-settings.ts';
 import { formatDate, formatDateTime, formatSize } from './format.ts';
 
-/** Where the site is published; used for canonical links, sitemaps and JSON. */
-export interface SiteOptions {
-  /** Scheme and host, no trailing slash: "https://www.piwheels.org". */
-  baseUrl: string;
-}
+export type { SiteOptions };
 
-export const DEFAULT_SITE: SiteOptions = { baseUrl: 'https://www.piwheels.org' };
+/** What a page writer given no settings uses: it names no real farm. */
+export const DEFAULT_SITE: SiteOptions = { baseUrl: 'http://localhost', name: 'piwheels', contact: null };
 
 /** PEP 691 / PEP 700 API version written in every simple page. */
 export const SIMPLE_API_VERSION = '1.1';

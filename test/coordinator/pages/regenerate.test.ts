@@ -70,7 +70,7 @@ for (const dialect of DIALECTS) {
       try {
         await recordFarm(scratch.db);
         const result = await regenerate(scratch.db, { output: out.path, workers: 0 });
-        assert.deepEqual(result, { packages: 1, missing: 0 });
+        assert.deepEqual(result, { packages: 1, missing: 0, resumed: 0 });
 
         const json = projectJsonSchema.parse(JSON.parse(await readFile(join(out.path, 'project', 'sample-pkg', 'json', 'index.json'), 'utf8')));
         assert.equal(json.summary, 'Reads <sensor> data');

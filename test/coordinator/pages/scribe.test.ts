@@ -153,7 +153,7 @@ describe('scribe', () => {
     await scribe.handle({ kind: 'SEARCH', entries: await db.getSearchIndex() });
     const home = parse(await readFile(join(dir.path, 'index.html'), 'utf8'));
     assert.equal(home.querySelector('#stat-downloads-all')?.text, '98,815');
-    assert.match(home.querySelector('pre')?.text ?? '', /extra-index-url=https:\/\/www\.piwheels\.org\/simple/);
+    assert.match(home.querySelector('pre')?.text ?? '', /extra-index-url=http:\/\/localhost\/simple/);
     const stats = parse(await readFile(join(dir.path, 'stats.html'), 'utf8'));
     assert.equal(stats.querySelectorAll('#built .bar').length, 2);
     const search = JSON.parse(await readFile(join(dir.path, 'packages.json'), 'utf8')) as unknown[];
@@ -255,8 +255,8 @@ describe('full regeneration', () => {
     const incr = await tempDir('incr');
     try {
       const db = new FixtureDatabase(projects);
-      assert.deepEqual(await regenerate(db, { output: threaded.path, now: fixedClock, workers: 2 }), { packages: 3, missing: 0 });
-      assert.deepEqual(await regenerate(db, { output: inline.path, now: fixedClock, workers: 0 }), { packages: 3, missing: 0 });
+      assert.deepEqual(await regenerate(db, { output: threaded.path, now: fixedClock, workers: 2 }), { packages: 3, missing: 0, resumed: 0 });
+      assert.deepEqual(await regenerate(db, { output: inline.path, now: fixedClock, workers: 0 }), { packages: 3, missing: 0, resumed: 0 });
 
       const scribe = await Scribe.create({ output: incr.path, db, now: fixedClock });
       await scribe.writeStaticPages();
@@ -288,7 +288,7 @@ describe('full regeneration', () => {
       const listed = db.getAllPackages.bind(db);
       db.getAllPackages = async () => [...(await listed()), 'gone'];
       const result = await regenerate(db, { output: out.path, now: fixedClock, renderer: await loadSiteRenderer() });
-      assert.deepEqual(result, { packages: 1, missing: 1 });
+      assert.deepEqual(result, { packages: 1, missing: 1, resumed: 0 });
       await assert.rejects(lstat(join(out.path, 'project', 'gone')));
     } finally {
       await out.cleanup();

@@ -111,7 +111,7 @@ describe('project JSON', () => {
   });
 
   test('validates, with per-ABI build status and sorted dependencies', () => {
-    const json = projectJsonSchema.parse(projectJson(sampleProject(), { baseUrl: 'https://wheels.example.org' }));
+    const json = projectJsonSchema.parse(projectJson(sampleProject(), { ...DEFAULT_SITE, baseUrl: 'https://wheels.example.org' }));
     assert.equal(json.piwheels_url, 'https://wheels.example.org/project/sample-pkg');
     assert.equal(json.pypi_url, 'https://pypi.org/project/sample-pkg');
     const r10 = json.releases['1.0'];
@@ -179,7 +179,7 @@ describe('search index, sitemaps, robots', () => {
   test('sitemap index lists static pages and one file per chunk of projects', () => {
     const files = sitemaps(['a', 'b', 'c', 'd', 'e'], DEFAULT_SITE, new Date('2026-11-25T12:00:00Z'), 2);
     assert.deepEqual([...files.keys()], ['sitemap0.xml', 'sitemap1.xml', 'sitemap2.xml', 'sitemap3.xml', 'sitemap.xml']);
-    assert.match(files.get('sitemap0.xml') ?? '', /<loc>https:\/\/www\.piwheels\.org\/faq\.html<\/loc>/);
+    assert.match(files.get('sitemap0.xml') ?? '', /<loc>http:\/\/localhost\/faq\.html<\/loc>/);
     assert.equal((files.get('sitemap3.xml') ?? '').match(/<url>/g)?.length, 1);
     const index = files.get('sitemap.xml') ?? '';
     assert.equal(index.match(/<sitemap>/g)?.length, 4);
@@ -191,7 +191,7 @@ describe('search index, sitemaps, robots', () => {
   });
 
   test('robots.txt points at the sitemap', () => {
-    assert.match(robotsTxt({ baseUrl: 'https://w.example' }), /^Sitemap: https:\/\/w\.example\/sitemap\.xml$/m);
+    assert.match(robotsTxt({ ...DEFAULT_SITE, baseUrl: 'https://w.example' }), /^Sitemap: https:\/\/w\.example\/sitemap\.xml$/m);
   });
 });
 
