@@ -38,6 +38,8 @@ export interface FileTransfers {
   verify(slaveId: number, pkg: string): Promise<CommittedWheel | null>;
   /** Forgets (and deletes) anything the slave was sending. */
   cancel(slaveId: number): void;
+  /** When the slave last sent a frame of its expected transfer (ms), if it has. */
+  lastActivity(slaveId: number): number | undefined;
 }
 
 export class FileJuggler extends Task implements FileTransfers {
@@ -48,6 +50,8 @@ export class FileJuggler extends Task implements FileTransfers {
   private readonly table = new TransferTable();
   /** Slaves with a transfer expected or under way. */
   private readonly expected = new Set<number>();
+  /** When each slave with a transfer expected last sent a frame of it (ms); keys are a subset of `expected`. */
+  private readonly activity = new Map<number, number>();
   private receiving: Promise<void> | undefined;
   private readonly garbage: GarbageLog;
 
@@ -112,6 +116,7 @@ export class FileJuggler extends Task implements FileTransfers {
     const [address, ...rest] = frames;
     if (!address || rest.length === 0) return;
     const result = this.table.handle(address, rest);
+    if (result.slaveId !== null && this.expected.has(result.slaveId)) this.activity.set(result.slaveId, Date.now());
     if (result.ignored !== null) {
       if (result.ignored.startsWith('redundant CHUNK')) this.logger.debug(result.ignored);
       else this.garbage.note({ reason: result.ignored, peer: address.toString('hex') });
@@ -143,6 +148,7 @@ export class FileJuggler extends Task implements FileTransfers {
   async verify(slaveId: number, pkg: string): Promise<CommittedWheel | null> {
     const transfer = this.table.takeCompleted(slaveId);
     this.expected.delete(slaveId);
+    this.activity.delete(slaveId);
     if (!transfer) {
       this.logger.warn({ slave: slaveId }, 'verify without a completed transfer');
       await this.table.cancel(slaveId);
@@ -201,7 +207,12 @@ export class FileJuggler extends Task implements FileTransfers {
   /** Forgets (and deletes) anything the slave was sending. */
   cancel(slaveId: number): void {
     this.expected.delete(slaveId);
+    this.activity.delete(slaveId);
     this.table.cancel(slaveId).catch((error: unknown) => this.logger.warn({ err: error, slave: slaveId }, 'could not discard transfer'));
+  }
+
+  lastActivity(slaveId: number): number | undefined {
+    return this.activity.get(slaveId);
   }
 
   protected override async teardown(): Promise<void> {
