@@ -8,7 +8,7 @@ import { lstat, readdir, readlink, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { armv6TwinName, type WheelFileFields } from '../../shared/build.ts';
 import { readWheelMetadata } from '../../shared/wheel/metadata.ts';
-import { PIPELINE_SIZE, TransferError, TransferState, TransferTable } from '../../shared/wire/file-transfer.ts';
+import { FETCH_SIZE, PIPELINE_SIZE, TransferError, TransferState, TransferTable } from '../../shared/wire/file-transfer.ts';
 import { createSocket, type WireSocket } from '../../shared/wire/transport.ts';
 import { GarbageLog } from '../monitor/control.ts';
 import { writeMetadataFile } from '../pages/metadata-file.ts';
@@ -66,7 +66,17 @@ export class FileJuggler extends Task implements FileTransfers {
 
   protected override async setup(): Promise<void> {
     await this.removeStaleTempFiles();
-    const socket = createSocket('ROUTER', { logger: this.logger, hwm: PIPELINE_SIZE * 50, linger: 0 });
+    // A CHUNK is never longer than we ask for, so a larger frame drops its
+    // sender; a sender has PIPELINE_SIZE chunks in flight, so a small inbound
+    // queue bounds what one peer can make us buffer (past it libzmq stops
+    // reading that connection, it loses nothing).
+    const socket = createSocket('ROUTER', {
+      logger: this.logger,
+      sendHwm: PIPELINE_SIZE * 50,
+      recvHwm: PIPELINE_SIZE * 2,
+      maxMessageSize: FETCH_SIZE,
+      linger: 0,
+    });
     try {
       await socket.bind(this.options.address);
     } catch (error) {
