@@ -2,7 +2,7 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { Timedelta, UtcDateTime } from '../../../shared/wire/cbor.ts';
 import { BuildQueues, type BuildKey } from '../../../coordinator/builds/architect.ts';
-import { reverse, slaveDriver as slaveProtocol, type FileStateMessage } from '../../../shared/wire/protocols.ts';
+import { DEFAULT_MAX_MESSAGE_SIZE, encodeMessage, reverse, slaveDriver as slaveProtocol, type FileStateMessage } from '../../../shared/wire/protocols.ts';
 import { createSocket } from '../../../shared/wire/transport.ts';
 import type { BuildResult } from '../../../shared/build.ts';
 import { SlaveDriver, type SlaveRequest, type SlaveDriverDeps } from '../../../coordinator/builds/slave-driver.ts';
@@ -463,6 +463,50 @@ describe('slave driver: no build waits for a slave that is gone', () => {
       assert.deepEqual(h.queues.next('cp311', Date.now()), ['foo', '1.0'], 'the build is still to be built');
     } finally {
       peer.close(0);
+      await driver.stop();
+    }
+  });
+});
+
+describe('slave driver: hostile peers on a real socket', () => {
+  test('a HELLO flood from new identities and an oversized message; a valid slave is served afterwards', async () => {
+    const h = harness({ cp311: [] });
+    const driver = new SlaveDriver({
+      deps: { queues: h.queues, transfers: { expect() {}, async verify() { return null; }, cancel() {}, lastActivity() { return undefined; } }, recorder: { async record() { return 1; } } },
+      pypiSimple: 'http://index/simple',
+      idleHoldMs: 0,
+      maxSlaves: 16,
+      address: 'tcp://127.0.0.1:0',
+    });
+    await driver.start();
+    const helloData = hello();
+    assert.ok(helloData.msg === 'HELLO');
+    const peers: Array<ReturnType<typeof createSocket>> = [];
+    try {
+      // each DEALER is a new identity; the replies pile up unread on purpose
+      for (let i = 0; i < 200; i++) {
+        const flood = createSocket('DEALER', { linger: 0 });
+        peers.push(flood);
+        flood.connect(driver.endpoint!);
+        await flood.sendRaw(['', encodeMessage(slaveProtocol.recv, 'HELLO', helloData.data)]);
+      }
+      const big = createSocket('DEALER', { linger: 0 });
+      peers.push(big);
+      big.connect(driver.endpoint!);
+      await big.sendRaw(['', Buffer.alloc(DEFAULT_MAX_MESSAGE_SIZE + 1)]);
+      await waitUntil(() => driver.list().length === 16);
+      const good = createSocket('REQ', { protocol: reverse(slaveProtocol), linger: 0 });
+      peers.push(good);
+      good.connect(driver.endpoint!);
+      await good.send('HELLO', helloData.data);
+      const ack = await good.recv(10);
+      assert.equal(ack?.msg, 'ACK');
+      h.queues.replace(new Map([['cp311', [['foo', '1.0']]]]), 0, 0);
+      await good.send('IDLE', stats());
+      assert.deepEqual(await good.recv(10), { msg: 'BUILD', data: ['foo', '1.0'] });
+      assert.ok(driver.list().length <= 16, 'the table never grew past its limit');
+    } finally {
+      for (const peer of peers) peer.close(0);
       await driver.stop();
     }
   });
