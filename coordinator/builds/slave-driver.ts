@@ -203,7 +203,8 @@ export class SlaveDriver extends Task {
     } catch (error) {
       if (socket.closed) return;
       if (error instanceof PeerGoneError) this.vanished(address.toString('hex'), reply.msg);
-      else this.logger.warn({ err: error, msg: reply.msg }, 'reply to slave failed');
+      // a full queue towards a peer that sends without reading: rate-limited, it may be a flood
+      else this.garbage.note({ error: error instanceof Error ? error.message : String(error), msg: reply.msg, peer: address.toString('hex') });
     }
   }
 
