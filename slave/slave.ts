@@ -133,7 +133,9 @@ export class Slave {
   async run(): Promise<number> {
     try {
       while (!this.stopping.signal.aborted) {
-        const socket = createSocket('REQ', { protocol: slaveSide, logger: this.logger, hwm: 10, linger: 1 });
+        // heartbeats: a master that vanished without closing the connection
+        // (power cut) is noticed in 20 s even while it owes a slow reply
+        const socket = createSocket('REQ', { protocol: slaveSide, logger: this.logger, hwm: 10, linger: 1, heartbeat: { intervalSeconds: 5, timeoutSeconds: 15 } });
         socket.connect(this.options.slaveEndpoint);
         const link: Link = { lost: false };
         socket.onDisconnect(() => (link.lost = true));
