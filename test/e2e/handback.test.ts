@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildSdist } from '../fixtures/packages/sdist.ts';
+import { DIALECTS } from '../helpers/db.ts';
 import { startFarm, waitFor, type Farm } from '../helpers/farm.ts';
 
 function upload(farm: Farm, fixture: 'e2e-pure' | 'e2e-slow', version?: string): void {
@@ -18,9 +19,9 @@ const holding = (farm: Farm, id: number): boolean =>
   farm.coordinator.slaveDriver.list().some((s) => s.id === id && s.inFlight && s.lastReply !== 'BUILD');
 
 describe('builds handed back by stopped slaves', () => {
-  test('a slave stopped while its IDLE is held: a version arriving after goes to a slave started later within 30 s', async () => {
+  for (const dialect of DIALECTS) test(`a slave stopped while its IDLE is held: a version arriving after goes to a slave started later within 30 s (${dialect})`, async () => {
     // a long hold: the stopped slave's IDLE is still held when the version arrives
-    const farm = await startFarm('sqlite', ['e2e-pure'], { idleHold: 60 });
+    const farm = await startFarm(dialect, ['e2e-pure'], { idleHold: 60 });
     try {
       const db = farm.coordinator.db.kysely;
       const first = farm.startSlave([], 'stopped');
