@@ -133,8 +133,17 @@ export class Slave {
   async run(): Promise<number> {
     try {
       while (!this.stopping.signal.aborted) {
-        // a send no peer takes (a master refusing our handshake) must not outlive a stop
-        const socket = createSocket('REQ', { protocol: slaveSide, logger: this.logger, hwm: 10, linger: 1, sendTimeout: this.options.replyTimeoutMs / 1000 });
+        // heartbeats: a master that vanished without closing the connection
+        // (power cut) is noticed in 20 s even while it owes a slow reply; a
+        // send no master takes (a handshake refused) must not outlive a stop
+        const socket = createSocket('REQ', {
+          protocol: slaveSide,
+          logger: this.logger,
+          hwm: 10,
+          linger: 1,
+          heartbeat: { intervalSeconds: 5, timeoutSeconds: 15 },
+          sendTimeout: this.options.replyTimeoutMs / 1000,
+        });
         socket.connect(this.options.slaveEndpoint);
         const link: Link = { lost: false };
         socket.onDisconnect(() => (link.lost = true));

@@ -9,7 +9,8 @@ import type { FileSender } from './slave.ts';
 
 export function fileSender(limitMs: number, logger: Logger): FileSender {
   return async (endpoint, slaveId, path, signal) => {
-    const socket = createSocket('DEALER', { logger, hwm: 10, linger: 1 });
+    // the master only sends FETCH and DONE, a few bytes each
+    const socket = createSocket('DEALER', { logger, hwm: 10, linger: 1, maxMessageSize: 4096 });
     socket.connect(endpoint);
     try {
       await sendFile(socket, slaveId, path, { signal: AbortSignal.any([signal, AbortSignal.timeout(limitMs)]) });

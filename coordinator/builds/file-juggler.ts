@@ -8,7 +8,7 @@ import { lstat, readdir, readlink, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { armv6TwinName, type WheelFileFields } from '../../shared/build.ts';
 import { readWheelMetadata } from '../../shared/wheel/metadata.ts';
-import { PIPELINE_SIZE, TransferError, TransferState, TransferTable } from '../../shared/wire/file-transfer.ts';
+import { FETCH_SIZE, PIPELINE_SIZE, TransferError, TransferState, TransferTable } from '../../shared/wire/file-transfer.ts';
 import { createSocket, type WireSocket } from '../../shared/wire/transport.ts';
 import { GarbageLog } from '../monitor/control.ts';
 import { writeMetadataFile } from '../pages/metadata-file.ts';
@@ -38,6 +38,8 @@ export interface FileTransfers {
   verify(slaveId: number, pkg: string): Promise<CommittedWheel | null>;
   /** Forgets (and deletes) anything the slave was sending. */
   cancel(slaveId: number): void;
+  /** When the slave last sent a frame of its expected transfer (ms), if it has. */
+  lastActivity(slaveId: number): number | undefined;
 }
 
 export class FileJuggler extends Task implements FileTransfers {
@@ -48,6 +50,8 @@ export class FileJuggler extends Task implements FileTransfers {
   private readonly table = new TransferTable();
   /** Slaves with a transfer expected or under way. */
   private readonly expected = new Set<number>();
+  /** When each slave with a transfer expected last sent a frame of it (ms); keys are a subset of `expected`. */
+  private readonly activity = new Map<number, number>();
   private receiving: Promise<void> | undefined;
   private readonly garbage: GarbageLog;
 
@@ -62,7 +66,17 @@ export class FileJuggler extends Task implements FileTransfers {
 
   protected override async setup(): Promise<void> {
     await this.removeStaleTempFiles();
-    const socket = createSocket('ROUTER', { logger: this.logger, hwm: PIPELINE_SIZE * 50, linger: 0 });
+    // A CHUNK is never longer than we ask for, so a larger frame drops its
+    // sender; a sender has PIPELINE_SIZE chunks in flight, so a small inbound
+    // queue bounds what one peer can make us buffer (past it libzmq stops
+    // reading that connection, it loses nothing).
+    const socket = createSocket('ROUTER', {
+      logger: this.logger,
+      sendHwm: PIPELINE_SIZE * 50,
+      recvHwm: PIPELINE_SIZE * 2,
+      maxMessageSize: FETCH_SIZE,
+      linger: 0,
+    });
     try {
       await socket.bind(this.options.address);
     } catch (error) {
@@ -112,6 +126,7 @@ export class FileJuggler extends Task implements FileTransfers {
     const [address, ...rest] = frames;
     if (!address || rest.length === 0) return;
     const result = this.table.handle(address, rest);
+    if (result.slaveId !== null && this.expected.has(result.slaveId)) this.activity.set(result.slaveId, Date.now());
     if (result.ignored !== null) {
       if (result.ignored.startsWith('redundant CHUNK')) this.logger.debug(result.ignored);
       else this.garbage.note({ reason: result.ignored, peer: address.toString('hex') });
@@ -143,6 +158,7 @@ export class FileJuggler extends Task implements FileTransfers {
   async verify(slaveId: number, pkg: string): Promise<CommittedWheel | null> {
     const transfer = this.table.takeCompleted(slaveId);
     this.expected.delete(slaveId);
+    this.activity.delete(slaveId);
     if (!transfer) {
       this.logger.warn({ slave: slaveId }, 'verify without a completed transfer');
       await this.table.cancel(slaveId);
@@ -201,7 +217,12 @@ export class FileJuggler extends Task implements FileTransfers {
   /** Forgets (and deletes) anything the slave was sending. */
   cancel(slaveId: number): void {
     this.expected.delete(slaveId);
+    this.activity.delete(slaveId);
     this.table.cancel(slaveId).catch((error: unknown) => this.logger.warn({ err: error, slave: slaveId }, 'could not discard transfer'));
+  }
+
+  lastActivity(slaveId: number): number | undefined {
+    return this.activity.get(slaveId);
   }
 
   protected override async teardown(): Promise<void> {

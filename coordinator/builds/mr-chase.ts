@@ -115,7 +115,8 @@ export class MrChase extends Task {
   }
 
   protected override async setup(): Promise<void> {
-    const socket = createSocket('ROUTER', { protocol: mrChaseProtocol, logger: this.logger });
+    // import tools are REQ peers with one request in flight
+    const socket = createSocket('ROUTER', { protocol: mrChaseProtocol, logger: this.logger, hwm: 10 });
     await socket.bind(this.options.endpoint);
     this.socket = socket;
     this.loop = this.serve(socket);

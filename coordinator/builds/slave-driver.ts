@@ -14,7 +14,8 @@ import {
   toWire,
   type Message,
 } from '../../shared/wire/protocols.ts';
-import { createSocket, type WireSocket } from '../../shared/wire/transport.ts';
+import { PeerGoneError, createSocket, type WireSocket } from '../../shared/wire/transport.ts';
+import { CHECK_INTERVAL_MS, DEFAULT_MAX_SLAVES, admit, judge, type LastReply } from './slave-liveness.ts';
 import type { BuildQueues } from './architect.ts';
 import { GarbageLog, type StatusPublisher } from '../monitor/control.ts';
 import type { BuildLog } from './build-recorder.ts';
@@ -59,6 +60,8 @@ export interface SlaveDriverOptions extends TaskOptions {
   idleHoldMs?: number;
   /** Verify failures of one file before the build is abandoned. */
   maxTransferAttempts?: number;
+  /** The most slaves kept at once (default DEFAULT_MAX_SLAVES). */
+  maxSlaves?: number;
   now?: () => number;
 }
 
@@ -73,6 +76,8 @@ export class SlaveState {
   build: BuildResult | undefined;
   /** When the current BUILD was handed out (ms). */
   buildStarted = 0;
+  /** When the master last replied (ms). */
+  repliedAt = 0;
   transferAttempts = 0;
   readonly stats: SlaveStats[] = [];
   killed = false;
@@ -107,10 +112,19 @@ export class SlaveState {
   /** The package and version handed out in the last BUILD, until recorded or abandoned. */
   currentBuild: readonly [string, string] | undefined;
 
-  expired(now: number): boolean {
-    return now - this.lastSeen > this.busyTimeoutMs;
+  get lastReply(): LastReply {
+    return this.reply?.msg;
   }
 }
+
+/**
+ * Socket options of the slave queue. Replies to a slave whose connection is
+ * gone fail at once (so a build handed to a slave that just stopped goes
+ * back to the queue); heartbeats find connections that died without a FIN
+ * within 20 s. A REQ peer has one request in flight, so small high-water
+ * marks suffice.
+ */
+const SLAVE_QUEUE_OPTIONS = { mandatory: true, heartbeat: { intervalSeconds: 5, timeoutSeconds: 15 }, hwm: 10, linger: 1 } as const;
 
 export class SlaveDriver extends Task {
   readonly name = 'slave-driver';
@@ -131,7 +145,7 @@ export class SlaveDriver extends Task {
     this.deps = options.deps;
     this.now = options.now ?? Date.now;
     this.garbage = new GarbageLog(this.logger, 'slave queue');
-    this.every(10, 'remove expired slaves', () => this.removeExpired());
+    this.every(CHECK_INTERVAL_MS / 1000, 'remove expired slaves', () => this.removeExpired());
   }
 
   get endpoint(): string | null {
@@ -140,7 +154,7 @@ export class SlaveDriver extends Task {
 
   protected override async setup(): Promise<void> {
     if (this.options.address === undefined) return;
-    const socket = createSocket('ROUTER', { protocol: slaveProtocol, logger: this.logger, linger: 1 });
+    const socket = createSocket('ROUTER', { protocol: slaveProtocol, logger: this.logger, ...SLAVE_QUEUE_OPTIONS });
     try {
       await socket.bind(this.options.address);
     } catch (error) {
@@ -187,8 +201,27 @@ export class SlaveDriver extends Task {
     try {
       await socket.sendRaw([address, '', encodeMessage(slaveProtocol.send, reply.msg, reply.data)]);
     } catch (error) {
-      if (!socket.closed) this.logger.warn({ err: error, msg: reply.msg }, 'reply to slave failed');
+      if (socket.closed) return;
+      if (error instanceof PeerGoneError) this.vanished(address.toString('hex'), reply.msg);
+      // a full queue towards a peer that sends without reading: rate-limited, it may be a flood
+      else this.garbage.note({ error: error instanceof Error ? error.message : String(error), msg: reply.msg, peer: address.toString('hex') });
     }
+  }
+
+  /**
+   * The reply to the slave at `address` could not be delivered: its
+   * connection is gone (stopped, killed, or cut off), so it will never ask
+   * again. A build just handed to it goes back to the queue at once.
+   */
+  vanished(address: string, undelivered: SlaveReply['msg']): void {
+    const slave = this.slaves.get(address);
+    if (!slave) return;
+    const building = slave.currentBuild;
+    this.logger.warn(
+      { slave: slave.id, label: slave.label, undelivered, package: building?.[0], version: building?.[1] },
+      'slave disconnected; forgotten',
+    );
+    this.drop(slave);
   }
 
   /** Connected slaves, by id. */
@@ -206,6 +239,7 @@ export class SlaveDriver extends Task {
     if (request.msg === 'HELLO') {
       // a slave restarting on the same connection: its old build is gone
       if (slave) this.drop(slave);
+      else if (!this.makeRoom(address)) return undefined;
       slave = new SlaveState(++this.counter, address, request.data, now);
     } else if (!slave) {
       this.logger.warn({ address, msg: request.msg }, 'invalid first message from slave');
@@ -224,7 +258,10 @@ export class SlaveDriver extends Task {
     } finally {
       slave.inFlight = false;
     }
-    if (reply) this.setReply(slave, reply);
+    if (reply) {
+      slave.repliedAt = this.now();
+      this.setReply(slave, reply);
+    }
     return reply;
   }
 
@@ -245,6 +282,20 @@ export class SlaveDriver extends Task {
       case 'SENT':
         return this.doSent(slave);
     }
+  }
+
+  /** Whether a new peer may say HELLO; the table of slaves never grows past maxSlaves. */
+  private makeRoom(address: string): boolean {
+    const decision = admit(this.byId.values(), this.byId.size, this.options.maxSlaves ?? DEFAULT_MAX_SLAVES);
+    if (decision.kind === 'refuse') {
+      this.garbage.note({ reason: 'too many slaves; HELLO refused', peer: address });
+      return false;
+    }
+    if (decision.kind === 'evict') {
+      this.logger.info({ slave: decision.slave.id }, 'slave never asked for work; forgotten to make room');
+      this.drop(decision.slave);
+    }
+    return true;
   }
 
   private doHello(slave: SlaveState): SlaveReply {
@@ -473,15 +524,26 @@ export class SlaveDriver extends Task {
     this.wakeWaiting();
   }
 
-  /** Drops slaves silent for longer than their busy timeout; their builds go back to the queue. */
+  /** Drops slaves that have gone silent (see slave-liveness.ts); their builds go back to the queue. */
   removeExpired(): void {
     const now = this.now();
     for (const slave of [...this.byId.values()]) {
-      if (!slave.expired(now) || slave.inFlight) continue;
+      const verdict = judge(
+        {
+          lastReply: slave.lastReply,
+          inFlight: slave.inFlight,
+          lastSeen: slave.lastSeen,
+          repliedAt: slave.repliedAt,
+          lastFileActivity: this.deps.transfers.lastActivity(slave.id),
+          busyTimeoutMs: slave.busyTimeoutMs,
+        },
+        now,
+      );
+      if (verdict.kind === 'keep') continue;
       const building = slave.currentBuild;
       this.logger.warn(
-        { slave: slave.id, label: slave.label, during: slave.reply?.msg, package: building?.[0], version: building?.[1] },
-        'slave timed out',
+        { slave: slave.id, label: slave.label, during: slave.reply?.msg, silentMs: verdict.silentMs, package: building?.[0], version: building?.[1] },
+        verdict.kind === 'stalled' ? 'slave went silent mid-build; build re-queued' : 'slave timed out',
       );
       this.drop(slave);
     }

@@ -294,6 +294,8 @@ export interface TableResult {
   completed: TransferState | null;
   /** why the frames were ignored, if they were */
   ignored: string | null;
+  /** the slave whose transfer the frames belonged to, if any (a sign of life) */
+  slaveId: number | null;
 }
 
 /**
@@ -338,7 +340,7 @@ export class TransferTable {
 
   handle(address: Buffer, frames: Buffer[]): TableResult {
     const key = address.toString('hex');
-    const result: TableResult = { replies: [], completed: null, ignored: null };
+    const result: TableResult = { replies: [], completed: null, ignored: null, slaveId: null };
     let frame: FileFrame;
     try {
       frame = parseFileFrames(frames);
@@ -346,6 +348,7 @@ export class TransferTable {
       const transfer = this.active.get(key);
       // a garbled frame mid-transfer: carry on fetching, as piwheels does
       if (transfer !== undefined) transfer.resetCredit();
+      result.slaveId = transfer?.slaveId ?? null;
       result.ignored = (error as Error).message;
       if (transfer !== undefined) this.fetchMore(address, transfer, result);
       return result;
@@ -367,7 +370,9 @@ export class TransferTable {
       }
       this.pending.delete(frame.slaveId);
       this.active.set(key, transfer);
+      result.slaveId = transfer.slaveId;
     } else if (frame.type === 'CHUNK') {
+      result.slaveId = transfer.slaveId;
       try {
         transfer.chunk(frame.offset, frame.data);
       } catch (error) {
@@ -385,6 +390,7 @@ export class TransferTable {
       // HELLO again: the sender heard nothing for a while, so our FETCHes
       // were lost; start fetching afresh
       transfer.resetCredit();
+      result.slaveId = transfer.slaveId;
       if (frame.type !== 'HELLO') result.ignored = `invalid frame during transfer: ${frame.type}`;
     }
     this.fetchMore(address, transfer, result);

@@ -35,6 +35,7 @@
 //                                 ipc:// and inproc:// stay as they are
 //   DEFAULT_ENDPOINTS             piwheels' default endpoints
 //   TransportError                socket misuse or a closed socket
+//   PeerGoneError                 a ROUTER send (mandatory) to a vanished peer
 import * as zmq from 'zeromq';
 import type { CurveKeys } from './curve.ts';
 import type { Logger } from '../log.ts';
@@ -96,10 +97,39 @@ export interface SocketOptions<R extends Table, S extends Table> {
   recvHwm?: number;
   /** seconds pending messages may linger after close (default 1, as piwheels) */
   linger?: number;
-  /** refuse incoming protocol messages larger than this many bytes */
+  /**
+   * refuse incoming messages (each frame) larger than this many bytes; libzmq
+   * drops the connection of a peer announcing a larger frame before
+   * allocating it (default DEFAULT_MAX_MESSAGE_SIZE)
+   */
   maxMessageSize?: number;
-  /** seconds a send may wait at the high-water mark before failing (default: forever) */
+  /**
+   * seconds a send may wait at the high-water mark before failing (default:
+   * forever; 0 on a ROUTER, so one peer that stops reading cannot hold up the
+   * replies to all the others)
+   */
   sendTimeout?: number;
+  /**
+   * ROUTER only: a send to a peer whose connection is gone fails at once
+   * (PeerGoneError) instead of being dropped silently, so the caller learns
+   * the peer has vanished
+   */
+  mandatory?: boolean;
+  /**
+   * ZMTP heartbeats: a PING every `intervalSeconds`; a connection silent for
+   * `timeoutSeconds` afterwards is dropped (a peer powered off or cut off by
+   * the network sends no FIN). libzmq answers PINGs by itself, so any ZMTP
+   * 3.1 peer (pyzmq included) keeps its connection.
+   */
+  heartbeat?: { intervalSeconds: number; timeoutSeconds: number };
+}
+
+/** What a send on a ROUTER with `mandatory` rejects with when the peer's connection is gone. */
+export class PeerGoneError extends Error {
+  constructor(readonly address: Uint8Array) {
+    super('peer is no longer connected');
+    this.name = 'PeerGoneError';
+  }
 }
 
 /** This process's CURVE identity, applied to its tcp:// endpoints; off by default (piwheels' own peers speak no CURVE). */
@@ -152,8 +182,12 @@ function makeZmqSocket(kind: SocketKind): AnySocket {
 const CAN_SEND: ReadonlySet<SocketKind> = new Set(['REQ', 'REP', 'ROUTER', 'DEALER', 'PUSH', 'PUB', 'XPUB']);
 const CAN_RECV: ReadonlySet<SocketKind> = new Set(['REQ', 'REP', 'ROUTER', 'DEALER', 'PULL', 'SUB', 'XPUB']);
 
+function errorCode(error: unknown): string | undefined {
+  return error instanceof Error ? (error as { code?: string }).code : undefined;
+}
+
 function isTimeout(error: unknown): boolean {
-  return error instanceof Error && (error as { code?: string }).code === 'EAGAIN';
+  return errorCode(error) === 'EAGAIN';
 }
 
 export function createSocket<R extends Table = {}, S extends Table = {}>(
@@ -167,7 +201,17 @@ export function createSocket<R extends Table = {}, S extends Table = {}>(
   const recvHwm = options.recvHwm ?? options.hwm;
   if (sendHwm !== undefined && 'sendHighWaterMark' in socket) socket.sendHighWaterMark = sendHwm;
   if (recvHwm !== undefined && 'receiveHighWaterMark' in socket) socket.receiveHighWaterMark = recvHwm;
-  if (options.sendTimeout !== undefined && 'sendTimeout' in socket) socket.sendTimeout = Math.round(options.sendTimeout * 1000);
+  const sendTimeout = options.sendTimeout ?? (kind === 'ROUTER' ? 0 : undefined);
+  if (sendTimeout !== undefined && 'sendTimeout' in socket) socket.sendTimeout = Math.round(sendTimeout * 1000);
+  socket.maxMessageSize = options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE;
+  if (options.mandatory === true) {
+    if (!(socket instanceof zmq.Router)) throw new TransportError(`mandatory on a ${kind} socket`);
+    socket.mandatory = true;
+  }
+  if (options.heartbeat !== undefined) {
+    socket.heartbeatInterval = Math.round(options.heartbeat.intervalSeconds * 1000);
+    socket.heartbeatTimeout = Math.round(options.heartbeat.timeoutSeconds * 1000);
+  }
   return new WireSocket<R, S>(kind, socket, options);
 }
 
@@ -275,6 +319,7 @@ export class WireSocket<R extends Table, S extends Table> {
     const socket = this.writable();
     const next = this.sendChain.then(() =>
       socket.send(frames).catch((error: unknown) => {
+        if (errorCode(error) === 'EHOSTUNREACH' && typeof frames[0] !== 'string' && frames[0] !== undefined) throw new PeerGoneError(frames[0]);
         throw isTimeout(error) ? new SendTimeout(this.kind) : error;
       }),
     );

@@ -7,9 +7,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, openSync, closeSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, openSync, closeSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sha256File, startFarm, waitFor } from '../helpers/farm.ts';
+import { buildSdist } from '../fixtures/packages/sdist.ts';
 import { PIWHEELS_SRC as source, piwheelsCommand, piwheelsEnv, unprivileged } from '../helpers/python-master.ts';
 
 const title = source
@@ -46,6 +47,53 @@ test(title, async (t) => {
       assert.ok(farm.coordinator.slaveDriver.list().some((s) => s.label === 'python-slave'));
     } finally {
       child.kill('SIGTERM');
+      await exited;
+    }
+  } finally {
+    await farm.stop();
+  }
+});
+
+test(source ? 'a Python slave killed mid-build: its build is back in the queue within 30 s' : 'Python slave hand-back NOT RUN (PIWHEELS_SRC is not set)', async (t) => {
+  if (!source) {
+    t.diagnostic('not run: PIWHEELS_SRC is not set');
+    return;
+  }
+  const farm = await startFarm('sqlite', [], { slaveQueue: 'tcp://127.0.0.1:5555', fileQueue: 'tcp://127.0.0.1:5556', idleHold: 2 });
+  try {
+    const home = mkdtempSync(join(farm.dir, 'pyslave-'));
+    chmodSync(farm.dir, 0o755);
+    chmodSync(home, 0o777);
+    const log = openSync(join(farm.dir, 'python-slave.log'), 'a');
+    const [program, ...args] = unprivileged(piwheelsCommand('slave', ['--master', '127.0.0.1', '--dir', home, '--label', 'python-slave']));
+    // its own process group, so the build it leaves behind when killed can be ended with it
+    const child = spawn(program!, args, {
+      stdio: ['ignore', log, log],
+      detached: true,
+      env: piwheelsEnv({ HOME: home, PIP_RETRIES: '0', PIP_FIND_LINKS: '', PIP_NO_INPUT: '1' }),
+    });
+    closeSync(log);
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    try {
+      await waitFor('the Python slave connected', () => farm.coordinator.slaveDriver.list().some((s) => s.label === 'python-slave') || undefined, 60_000);
+      const sdist = buildSdist('e2e-slow', mkdtempSync(join(farm.dir, 'later-')));
+      farm.upstream.upload(sdist.name, sdist.version, { filename: sdist.filename, content: readFileSync(sdist.path) });
+      const building = await waitFor('the Python slave building e2e-slow', () =>
+        farm.coordinator.slaveDriver.list().find((s) => s.currentBuild?.[0] === 'e2e-slow'), 120_000);
+      const since = building.lastSeen;
+      await waitFor('a BUSY from the Python slave', () => building.lastSeen > since || undefined, 30_000);
+      process.kill(-child.pid!, 'SIGKILL');
+      await exited;
+      const queues = farm.coordinator.architect.queues;
+      await waitFor('e2e-slow back in the queue', () =>
+        (!farm.coordinator.slaveDriver.list().some((s) => s.id === building.id) && queues.size(farm.abi) > 0) || undefined, 30_000);
+      assert.equal(queues.next(farm.abi, Date.now() + 60_000)?.[0], 'e2e-slow');
+    } finally {
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        // already gone
+      }
       await exited;
     }
   } finally {

@@ -117,6 +117,36 @@ describe('file juggler', () => {
     await s.done();
   });
 
+  test('more than was announced is refused: a chunk past the end, a frame over the size limit; a valid sender is served after', async () => {
+    const s = await setup();
+    const data = randomBytes(5000);
+    const name = 'foo-1.0-py3-none-any.whl';
+    s.juggler.expect(6, wheelFile(name, data));
+    assert.equal(s.juggler.lastActivity(6), undefined, 'nothing heard yet');
+    const raw = new zmq.Dealer({ linger: 0 });
+    raw.connect(s.endpoint);
+    await raw.send(['HELLO', '6']);
+    const [msg] = await raw.receive();
+    assert.equal(msg!.toString(), 'FETCH');
+    assert.notEqual(s.juggler.lastActivity(6), undefined, 'HELLO is a sign of life');
+    // the announced 5000 bytes, then 1000 more past the end
+    await raw.send(['CHUNK', '0', Buffer.concat([data, randomBytes(1000)])]);
+    await raw.send(['CHUNK', '5000', randomBytes(1000)]);
+    // a frame longer than any FETCH: libzmq drops the connection unread
+    await raw.send(['CHUNK', '0', Buffer.alloc(2 << 20)]);
+    await raw.send(['HELLO', '6']);
+    const temp = await waitForValue(() => hidden(join(s.output, 'simple'))[0]);
+    assert.ok(readFileSync(join(s.output, 'simple', temp)).length <= data.length, 'nothing written past the announced size');
+    assert.equal(await s.juggler.verify(6, 'foo'), null, 'the transfer never completed');
+    raw.close();
+    s.juggler.expect(7, wheelFile(name, data));
+    const socket = dealer(s.endpoint);
+    await sendFile(socket, 7, s.write(name, data));
+    assert.notEqual(await s.juggler.verify(7, 'foo'), null, 'the juggler keeps serving');
+    socket.close();
+    await s.done();
+  });
+
   test('unsafe filenames are refused before anything is written', async () => {
     const s = await setup();
     for (const bad of ['../evil.whl', 'a/b.whl', 'x\0.whl', '..']) {
@@ -192,3 +222,13 @@ describe('file juggler', () => {
     await s.done();
   });
 });
+
+async function waitForValue<T>(get: () => T | undefined, timeoutMs = 10_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const value = get();
+    if (value !== undefined) return value;
+    if (Date.now() > end) throw new Error('value not reached in time');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}

@@ -2,7 +2,8 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { Timedelta, UtcDateTime } from '../../../shared/wire/cbor.ts';
 import { BuildQueues, type BuildKey } from '../../../coordinator/builds/architect.ts';
-import type { FileStateMessage } from '../../../shared/wire/protocols.ts';
+import { DEFAULT_MAX_MESSAGE_SIZE, encodeMessage, reverse, slaveDriver as slaveProtocol, type FileStateMessage } from '../../../shared/wire/protocols.ts';
+import { createSocket } from '../../../shared/wire/transport.ts';
 import type { BuildResult } from '../../../shared/build.ts';
 import { SlaveDriver, type SlaveRequest, type SlaveDriverDeps } from '../../../coordinator/builds/slave-driver.ts';
 import { checkWheelFilename } from '../../../coordinator/builds/wheel-check.ts';
@@ -23,7 +24,7 @@ const built = (status: boolean, files: FileStateMessage[] = []): SlaveRequest =>
 
 const METADATA_HASH = 'cd'.repeat(32);
 
-function harness(entries: Record<string, BuildKey[]> = { cp311: [['foo', '1.0'], ['bar', '2.0']] }, holdMs = 0) {
+function harness(entries: Record<string, BuildKey[]> = { cp311: [['foo', '1.0'], ['bar', '2.0']] }, holdMs = 0, maxSlaves?: number) {
   let clock = 1_000_000;
   const queues = new BuildQueues();
   queues.replace(new Map(Object.entries(entries)), 0, 0);
@@ -34,12 +35,14 @@ function harness(entries: Record<string, BuildKey[]> = { cp311: [['foo', '1.0'],
   const cancelled: number[] = [];
   const statuses: Array<[number, string]> = [];
   const lows: number[] = [];
+  const activity = new Map<number, number>();
   const deps: SlaveDriverDeps = {
     queues,
     transfers: {
       expect(_id, file) { expected.push(file.filename); },
       async verify(_id, pkg) { return (verifies.shift() ?? true) ? { path: `/simple/${pkg}/x.whl`, metadataHash: METADATA_HASH } : null; },
       cancel(id) { cancelled.push(id); },
+      lastActivity(id) { return activity.get(id); },
     },
     recorder: {
       async record(build) {
@@ -57,9 +60,10 @@ function harness(entries: Record<string, BuildKey[]> = { cp311: [['foo', '1.0'],
     },
     refill: { nudge() { lows.push(queues.size('cp311')); } },
   };
-  const driver = new SlaveDriver({ deps, pypiSimple: 'http://index/simple', idleHoldMs: holdMs, now: () => clock });
+  const driver = new SlaveDriver({ deps, pypiSimple: 'http://index/simple', idleHoldMs: holdMs, maxSlaves, now: () => clock });
   return {
-    driver, queues, logged, expected, verifies, recorded, cancelled, statuses, lows,
+    driver, queues, logged, expected, verifies, recorded, cancelled, statuses, lows, activity,
+    get now() { return clock; },
     tick(ms: number) { clock += ms; },
     async say(address: string, request: SlaveRequest) {
       const reply = await driver.handle(address, request);
@@ -271,16 +275,19 @@ describe('slave state', () => {
     await h.driver.stop();
   });
 
-  test('BUILT without a BUILD before it is a protocol error; expiry follows the busy timeout', async () => {
+  test('BUILT without a BUILD before it is a protocol error; a sleeping slave expires after its busy timeout', async () => {
     const h = harness({ cp311: [] });
     await h.driver.start();
     await h.say('a', hello('cp311', 3600, 300));
     assert.deepEqual(await h.say('a', idle()), ['SLEEP', false]);
-    const slave = h.driver.list()[0]!;
-    assert.equal(slave.expired(slave.lastSeen + 299_000), false);
-    assert.equal(slave.expired(slave.lastSeen + 301_000), true);
+    h.tick(299_000);
+    h.driver.removeExpired();
+    assert.equal(h.driver.list().length, 1, 'asleep within its busy timeout');
     assert.deepEqual(await h.say('a', built(false)), ['DIE', undefined]);
     assert.equal(h.logged.length, 0);
+    h.tick(301_000);
+    h.driver.removeExpired();
+    assert.equal(h.driver.list().length, 0, 'silent past its busy timeout');
     await h.driver.stop();
   });
 
@@ -312,3 +319,203 @@ describe('wheel filename checks', () => {
     }
   });
 });
+
+describe('slave driver: no build waits for a slave that is gone', () => {
+  test('a slave silent after BUILD is dropped within seconds, not its busy timeout, and its build goes to another', async () => {
+    const h = harness();
+    await h.driver.start();
+    await h.say('a', hello('cp311', 3600, 300));
+    assert.deepEqual(await h.say('a', idle()), ['BUILD', ['foo', '1.0']]);
+    h.tick(15_000);
+    h.driver.removeExpired();
+    assert.equal(h.driver.list().length, 1, 'a BUSY may take a while');
+    h.tick(6_000);
+    h.driver.removeExpired();
+    assert.equal(h.driver.list().length, 0, 'silent 21 s after BUILD');
+    await h.say('b', hello('cp311', 3600, 300));
+    assert.deepEqual(await h.say('b', idle()), ['BUILD', ['foo', '1.0']]);
+    await h.driver.stop();
+  });
+
+  test('a slave silent mid-build (after CONT) is dropped and its build re-queued', async () => {
+    const h = harness();
+    await h.driver.start();
+    await h.say('a', hello());
+    await h.say('a', idle());
+    for (let i = 0; i < 10; i++) {
+      h.tick(10_000);
+      assert.deepEqual(await h.say('a', busy()), ['CONT', undefined]);
+      h.driver.removeExpired();
+    }
+    assert.equal(h.driver.list().length, 1, 'a slave saying BUSY every 10 s is kept');
+    h.tick(21_000);
+    h.driver.removeExpired();
+    assert.equal(h.driver.list().length, 0);
+    assert.deepEqual(h.queues.next('cp311', h.now), ['foo', '1.0']);
+    await h.driver.stop();
+  });
+
+  test('a held IDLE answered with BUILD counts the silence from the answer', async () => {
+    const h = harness({ cp311: [] }, 10_000);
+    await h.driver.start();
+    await h.say('a', hello());
+    const held = h.driver.handle('a', idle());
+    h.tick(9_000);
+    h.queues.replace(new Map([['cp311', [['foo', '1.0']]]]), 0, 0);
+    h.driver.wakeWaiting();
+    assert.equal((await held)?.msg, 'BUILD');
+    h.tick(15_000);
+    h.driver.removeExpired();
+    assert.equal(h.driver.list().length, 1, '24 s after the IDLE but 15 s after the BUILD');
+    await h.driver.stop();
+  });
+
+  test('mid-transfer, frames on the file endpoint keep the slave; a stalled transfer re-queues the build', async () => {
+    const h = harness();
+    await h.driver.start();
+    await h.say('a', hello());
+    await h.say('a', idle());
+    assert.equal((await h.say('a', built(true, [fileTuple('foo-1.0-py3-none-any.whl')])))?.[0], 'SEND');
+    for (let i = 0; i < 6; i++) {
+      h.tick(10_000);
+      h.activity.set(1, h.now);
+      h.driver.removeExpired();
+    }
+    assert.equal(h.driver.list().length, 1, 'a transfer making progress for a minute');
+    h.tick(21_000);
+    h.driver.removeExpired();
+    assert.equal(h.driver.list().length, 0);
+    assert.deepEqual(h.cancelled, [1], 'the half-received file is discarded');
+    assert.deepEqual(h.queues.next('cp311', h.now), ['foo', '1.0']);
+    await h.driver.stop();
+  });
+
+  test('a reply that cannot be delivered forgets the slave; the build it carried goes to a waiting slave at once', async () => {
+    const h = harness({ cp311: [] }, 60_000);
+    await h.driver.start();
+    await h.say('a', hello());
+    await h.say('b', hello());
+    const heldA = h.driver.handle('a', idle());
+    const heldB = h.driver.handle('b', idle());
+    h.queues.replace(new Map([['cp311', [['foo', '1.0']]]]), 0, 0);
+    h.driver.wakeWaiting();
+    assert.deepEqual(await heldA, { msg: 'BUILD', data: ['foo', '1.0'] });
+    h.driver.vanished('a', 'BUILD');
+    assert.deepEqual(await heldB, { msg: 'BUILD', data: ['foo', '1.0'] });
+    assert.deepEqual(h.driver.list().map((s) => s.id), [2]);
+    assert.ok(h.statuses.some(([id, status]) => id === 1 && status === 'DIE'), 'monitors are told');
+    await h.driver.stop();
+  });
+
+  test('a HELLO flood from new identities never grows the table past its limit; working slaves stay', async () => {
+    const h = harness({ cp311: [] }, 0, 4);
+    await h.driver.start();
+    await h.say('worker', hello());
+    assert.deepEqual(await h.say('worker', idle()), ['SLEEP', false]);
+    for (let i = 0; i < 1000; i++) {
+      const reply = await h.say(`flood${i}`, hello());
+      assert.equal(reply?.[0], 'ACK', 'a newcomer displaces the stalest half-open entry');
+      assert.ok(h.driver.list().length <= 4);
+    }
+    assert.ok(h.driver.list().some((s) => s.label === 'pi1' && s.lastReply === 'SLEEP'), 'the working slave stays');
+    // with every place taken by slaves that asked for work, a newcomer is refused
+    for (const name of ['x', 'y', 'z']) {
+      await h.say(name, hello());
+      await h.say(name, idle());
+    }
+    assert.equal(await h.say('late', hello()), undefined);
+    assert.equal(h.driver.list().length, 4);
+    // half-open entries do not linger either
+    h.tick(21_000);
+    await h.say('worker', idle());
+    h.driver.removeExpired();
+    h.queues.replace(new Map([['cp311', [['foo', '1.0']]]]), 0, 0);
+    assert.deepEqual(await h.say('worker', idle()), ['BUILD', ['foo', '1.0']], 'the coordinator keeps serving a valid slave');
+    await h.driver.stop();
+  });
+
+  test('over a real socket: a slave that vanishes while its IDLE is held does not take the next build', async () => {
+    const h = harness({ cp311: [] }, 60_000);
+    const driver = new SlaveDriver({
+      deps: { queues: h.queues, transfers: { expect() {}, async verify() { return null; }, cancel() {}, lastActivity() { return undefined; } }, recorder: { async record() { return 1; } } },
+      pypiSimple: 'http://index/simple',
+      idleHoldMs: 60_000,
+      address: 'tcp://127.0.0.1:0',
+    });
+    await driver.start();
+    const peer = createSocket('REQ', { protocol: reverse(slaveProtocol), linger: 0 });
+    try {
+      peer.connect(driver.endpoint!);
+      const helloData = hello();
+      assert.ok(helloData.msg === 'HELLO');
+      await peer.send('HELLO', helloData.data);
+      assert.equal((await peer.recv(10))?.msg, 'ACK');
+      await peer.send('IDLE', stats());
+      await waitUntil(() => driver.list()[0]?.inFlight === true);
+      peer.close(0);
+      // let the disconnection reach the master's I/O thread; were it late, the
+      // BUILD would vanish into the dead connection and the stall rule (20 s)
+      // would re-queue it instead, as the wait below allows
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      h.queues.replace(new Map([['cp311', [['foo', '1.0']]]]), 0, 0);
+      driver.wakeWaiting();
+      await waitUntil(() => driver.list().length === 0, 40_000);
+      assert.deepEqual(h.queues.next('cp311', Date.now()), ['foo', '1.0'], 'the build is still to be built');
+    } finally {
+      peer.close(0);
+      await driver.stop();
+    }
+  });
+});
+
+describe('slave driver: hostile peers on a real socket', () => {
+  test('a HELLO flood from new identities and an oversized message; a valid slave is served afterwards', async () => {
+    const h = harness({ cp311: [] });
+    const driver = new SlaveDriver({
+      deps: { queues: h.queues, transfers: { expect() {}, async verify() { return null; }, cancel() {}, lastActivity() { return undefined; } }, recorder: { async record() { return 1; } } },
+      pypiSimple: 'http://index/simple',
+      idleHoldMs: 0,
+      maxSlaves: 16,
+      address: 'tcp://127.0.0.1:0',
+    });
+    await driver.start();
+    const helloData = hello();
+    assert.ok(helloData.msg === 'HELLO');
+    const peers: Array<ReturnType<typeof createSocket>> = [];
+    try {
+      // each DEALER is a new identity; the replies pile up unread on purpose
+      for (let i = 0; i < 200; i++) {
+        const flood = createSocket('DEALER', { linger: 0 });
+        peers.push(flood);
+        flood.connect(driver.endpoint!);
+        await flood.sendRaw(['', encodeMessage(slaveProtocol.recv, 'HELLO', helloData.data)]);
+      }
+      const big = createSocket('DEALER', { linger: 0 });
+      peers.push(big);
+      big.connect(driver.endpoint!);
+      await big.sendRaw(['', Buffer.alloc(DEFAULT_MAX_MESSAGE_SIZE + 1)]);
+      await waitUntil(() => driver.list().length === 16);
+      const good = createSocket('REQ', { protocol: reverse(slaveProtocol), linger: 0 });
+      peers.push(good);
+      good.connect(driver.endpoint!);
+      await good.send('HELLO', helloData.data);
+      const ack = await good.recv(10);
+      assert.equal(ack?.msg, 'ACK');
+      h.queues.replace(new Map([['cp311', [['foo', '1.0']]]]), 0, 0);
+      await good.send('IDLE', stats());
+      assert.deepEqual(await good.recv(10), { msg: 'BUILD', data: ['foo', '1.0'] });
+      assert.ok(driver.list().length <= 16, 'the table never grew past its limit');
+    } finally {
+      for (const peer of peers) peer.close(0);
+      await driver.stop();
+    }
+  });
+});
+
+async function waitUntil(check: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > end) throw new Error('condition not reached in time');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
