@@ -42,7 +42,8 @@ function farmRegeneration() {
 export default defineConfig({
   srcDir: './site',
   publicDir: './site/public',
-  outDir: './dist/site',
+  // its own folder: dist/site holds the compiled site/ sources, which a build would wipe
+  outDir: './dist/astro',
   build: { format: 'file' },
   compressHTML: true,
   devToolbar: { enabled: false },

@@ -198,3 +198,53 @@ describe('piw-rebuild index killed midway', () => {
     }
   });
 });
+
+describe('astro build', () => {
+  test('with PIW_DSN, PIW_OUTPUT_PATH and PIW_BASE_URL it regenerates the farm\'s tree under that address', async () => {
+    const t = await freshDatabase('sqlite');
+    const out = await tempDir('site-build-astro');
+    try {
+      await t.db.addBuildAbi('cp311');
+      await t.db.addBuildAbi('cp313');
+      const packages: string[] = [];
+      for (let i = 0; i < 12; i++) packages.push(await recordPackage(t.db, i));
+      const www = join(out.path, 'www');
+      const env = { ...process.env, PIW_DSN: t.dsn, PIW_OUTPUT_PATH: www, PIW_BASE_URL: SITE.baseUrl, PIW_SITE_NAME: SITE.name };
+      const astro = spawn(process.execPath, [join(REPO, 'node_modules', 'astro', 'astro.js'), 'build'], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
+      let output = '';
+      astro.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      astro.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      const code = await new Promise<number | null>((resolve) => astro.once('exit', resolve));
+      assert.equal(code, 0, output);
+      const written = tree(www);
+      for (const path of ['simple/index.html', 'index.html', 'packages.json', 'sitemap.xml', 'faq.html']) assert.ok(written.has(path), `${path} written`);
+      for (const pkg of packages) {
+        for (const page of [`simple/${pkg}/index.html`, `simple/${pkg}/index.json`, `project/${pkg}/index.html`, `project/${pkg}/json/index.json`]) {
+          assert.ok(written.has(page), `${page} written`);
+        }
+      }
+      assert.match(written.get('sitemap.xml') ?? '', /https:\/\/wheels\.example\.test\/pi\//);
+      const elsewhere = [...written].filter(([, content]) => content.includes('piwheels.org')).map(([path]) => path);
+      assert.deepEqual(elsewhere, [], 'no page names another farm');
+    } finally {
+      await out.cleanup();
+      await t.drop();
+    }
+  });
+
+  test('a bad DSN is one clear error and a failed build', async () => {
+    const out = await tempDir('site-build-astro-bad');
+    try {
+      const env = { ...process.env, PIW_DSN: 'postgres://nobody@127.0.0.1:1/none', PIW_OUTPUT_PATH: join(out.path, 'www') };
+      const astro = spawn(process.execPath, [join(REPO, 'node_modules', 'astro', 'astro.js'), 'build'], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
+      let output = '';
+      astro.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      astro.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      const code = await new Promise<number | null>((resolve) => astro.once('exit', resolve));
+      assert.notEqual(code, 0, output);
+      assert.match(output, /127\.0\.0\.1:1|ECONNREFUSED|connect/i);
+    } finally {
+      await out.cleanup();
+    }
+  });
+});
