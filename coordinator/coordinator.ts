@@ -22,6 +22,7 @@ import { MrChase } from './builds/mr-chase.ts';
 import { PyPIClient } from './upstream/pypi.ts';
 import type { PageRequest } from './pages/page-request.ts';
 import type { ScribeThread, ScribeThreadOptions } from './pages/scribe-thread.ts';
+import { RewritesTable } from './pages/rewrites-table.ts';
 import { Secretary } from './pages/secretary.ts';
 import { SlaveDriver } from './builds/slave-driver.ts';
 import { Task, TaskRunner, type TaskOptions } from './runtime/tasks.ts';
@@ -88,7 +89,7 @@ class Pages extends Task implements BuildPages {
     await writer.api.writeStaticPages();
     this.secretary = new Secretary({
       sink: (request) => writer.api.handle(request),
-      store: this.options.db,
+      store: new RewritesTable(this.options.db),
       windowMs: this.options.windowMs,
       logger: this.logger,
     });
@@ -96,18 +97,23 @@ class Pages extends Task implements BuildPages {
   }
 
   /** Queues a page rewrite; failures are logged, never thrown at the caller. */
-  request(request: PageRequest): Promise<void> {
+  request(request: PageRequest, ticket = 0): Promise<void> {
     const secretary = this.secretary;
     if (!secretary) return Promise.resolve();
-    return secretary.request(request).catch((error: unknown) => {
+    return secretary.request(request, ticket).catch((error: unknown) => {
       this.logger.error({ err: error, kind: request.kind }, 'page request failed');
     });
   }
 
+  /** Journals the rewrites of builds about to be committed (before start: nothing to journal yet). */
+  async journal(packages: readonly string[]): Promise<number> {
+    return (await this.secretary?.journal(packages)) ?? 0;
+  }
+
   /** A recorded build: its log, and the package's pages (the index too when it made wheels). */
-  buildRecorded(buildId: number, build: BuildResult): void {
+  buildRecorded(buildId: number, build: BuildResult, ticket: number): void {
     void this.request({ kind: 'LOG', buildId, log: build.output });
-    void this.request({ kind: build.status ? 'BOTH' : 'PROJECT', package: build.package });
+    void this.request({ kind: build.status ? 'BOTH' : 'PROJECT', package: build.package }, ticket);
   }
 
   protected override async teardown(): Promise<void> {

@@ -1,8 +1,10 @@
 // Group commit for finished builds. Fifty slaves finishing at once would
 // otherwise cost fifty transactions, each with its own queue refresh; here
 // the builds that finish while one write is under way (or in the same turn
-// of the event loop) go to the database together as one transaction. Once
-// a build is committed its log and pages are handed to the page writer.
+// of the event loop) go to the database together as one transaction. Before
+// it, the page writer journals the packages' rewrites (so a coordinator
+// killed after the commit still rewrites them); once a build is committed its
+// log and pages are handed to the page writer.
 import { toBuildRecord, type BuildResult } from '../../shared/build.ts';
 import type { BuildRecord } from '../../shared/db/index.ts';
 
@@ -13,7 +15,10 @@ export interface BuildStore {
 
 /** The page writer's side of a recorded build: its log and the package's pages. */
 export interface BuildPages {
-  buildRecorded(buildId: number, build: BuildResult): void;
+  /** Stores the coming rewrites of these packages before their builds are committed; resolves to a ticket. */
+  journal?(packages: readonly string[]): Promise<number>;
+  /** `ticket` is journal()'s for the batch the build was committed in (0 without a journal). */
+  buildRecorded(buildId: number, build: BuildResult, ticket: number): void;
 }
 
 /** The build recorder as the slave driver and MrChase use it. */
@@ -30,9 +35,14 @@ export interface BuildRecorderOptions {
   now?: () => Date;
 }
 
+interface Committed {
+  buildId: number;
+  ticket: number;
+}
+
 interface Waiter {
   record: BuildRecord;
-  resolve: (buildId: number) => void;
+  resolve: (committed: Committed) => void;
   reject: (error: unknown) => void;
 }
 
@@ -49,13 +59,13 @@ export class BuildRecorder implements BuildLog {
   }
 
   async record(build: BuildResult): Promise<number> {
-    const buildId = await this.commit(toBuildRecord(build, this.now()));
-    this.options.pages.buildRecorded(buildId, build);
+    const { buildId, ticket } = await this.commit(toBuildRecord(build, this.now()));
+    this.options.pages.buildRecorded(buildId, build, ticket);
     return buildId;
   }
 
-  private commit(record: BuildRecord): Promise<number> {
-    return new Promise<number>((resolve, reject) => {
+  private commit(record: BuildRecord): Promise<Committed> {
+    return new Promise<Committed>((resolve, reject) => {
       this.queue.push({ record, resolve, reject });
       if (this.draining || this.scheduled) return;
       // wait for the rest of this turn's arrivals before writing
@@ -78,9 +88,16 @@ export class BuildRecorder implements BuildLog {
   private async drain(): Promise<void> {
     while (this.queue.length > 0) {
       const batch = this.queue.splice(0, this.maxBatch);
+      let ticket = 0;
+      try {
+        ticket = (await this.options.pages.journal?.(batch.map((w) => w.record.package))) ?? 0;
+      } catch (error) {
+        for (const w of batch) w.reject(error);
+        continue;
+      }
       try {
         const ids = await this.options.store.logBuilds(batch.map((w) => w.record));
-        batch.forEach((w, i) => w.resolve(ids[i]!));
+        batch.forEach((w, i) => w.resolve({ buildId: ids[i]!, ticket }));
       } catch (error) {
         if (batch.length === 1) {
           batch[0]!.reject(error);
@@ -90,7 +107,7 @@ export class BuildRecorder implements BuildLog {
         for (const w of batch) {
           try {
             const [id] = await this.options.store.logBuilds([w.record]);
-            w.resolve(id!);
+            w.resolve({ buildId: id!, ticket });
           } catch (single) {
             w.reject(single);
           }
