@@ -12,7 +12,8 @@ import { envBoolean, envInteger, envNumber, zmqAddress } from '../shared/config.
 import { AllowList } from './upstream/allow-list.ts';
 import { Architect, BuildQueues, type BuildKey, type BuildQueueSource, type QueueSnapshot } from './builds/architect.ts';
 import { BigBrother } from './monitor/big-brother.ts';
-import { BuildRecorder, type BuildPages } from './builds/build-recorder.ts';
+import { BuildRecorder, type BuildPages, type Journaled } from './builds/build-recorder.ts';
+import type { BuildRecord } from '../shared/db/index.ts';
 import { CloudGazer, type Upstream } from './upstream/cloud-gazer.ts';
 import { ControlEndpoints } from './monitor/control.ts';
 import { WorkerObject, isPostgresDsn, type AsyncApi } from './runtime/db-pool.ts';
@@ -22,6 +23,7 @@ import { MrChase } from './builds/mr-chase.ts';
 import { PyPIClient } from './upstream/pypi.ts';
 import type { PageRequest } from './pages/page-request.ts';
 import type { ScribeThread, ScribeThreadOptions } from './pages/scribe-thread.ts';
+import { LogSpool } from './pages/log-spool.ts';
 import { RewritesTable } from './pages/rewrites-table.ts';
 import { Secretary } from './pages/secretary.ts';
 import { SlaveDriver } from './builds/slave-driver.ts';
@@ -77,9 +79,11 @@ class Pages extends Task implements BuildPages {
   override readonly pauseMode = 'nonstop' as const;
   private writer: WorkerObject<ScribeThread> | undefined;
   private secretary: Secretary | undefined;
+  private readonly spool: LogSpool;
 
   constructor(private readonly options: TaskOptions & { db: Database; windowMs: number; thread: ScribeThreadOptions }) {
     super(options);
+    this.spool = new LogSpool(options.thread.output);
   }
 
   protected override async setup(): Promise<void> {
@@ -87,6 +91,8 @@ class Pages extends Task implements BuildPages {
     this.writer = writer;
     await writer.ready;
     await writer.api.writeStaticPages();
+    const recovered = await this.spool.recover(this.options.db, (buildId, log) => writer.api.handle({ kind: 'LOG', buildId, log }));
+    if (recovered > 0) this.logger.warn({ logs: recovered }, 'wrote build logs a previous run left unwritten');
     this.secretary = new Secretary({
       sink: (request) => writer.api.handle(request),
       store: new RewritesTable(this.options.db),
@@ -98,22 +104,47 @@ class Pages extends Task implements BuildPages {
 
   /** Queues a page rewrite; failures are logged, never thrown at the caller. */
   request(request: PageRequest, ticket = 0): Promise<void> {
-    const secretary = this.secretary;
-    if (!secretary) return Promise.resolve();
-    return secretary.request(request, ticket).catch((error: unknown) => {
-      this.logger.error({ err: error, kind: request.kind }, 'page request failed');
-    });
+    return this.tryRequest(request, ticket).then(() => undefined);
   }
 
-  /** Journals the rewrites of builds about to be committed (before start: nothing to journal yet). */
-  async journal(packages: readonly string[]): Promise<number> {
-    return (await this.secretary?.journal(packages)) ?? 0;
+  /** request(), resolving to whether the request was taken (a LOG: written). */
+  private tryRequest(request: PageRequest, ticket: number): Promise<boolean> {
+    const secretary = this.secretary;
+    if (!secretary) return Promise.resolve(false);
+    return secretary.request(request, ticket).then(
+      () => true,
+      (error: unknown) => {
+        this.logger.error({ err: error, kind: request.kind }, 'page request failed');
+        return false;
+      },
+    );
+  }
+
+  /** Spools the logs and journals the page rewrites of builds about to be committed. */
+  async journal(builds: ReadonlyArray<{ record: BuildRecord; log: string }>): Promise<Journaled[]> {
+    const secretary = this.secretary;
+    // before start nothing is recorded; a build then is left to the audit
+    if (!secretary) return builds.map(() => ({ ticket: 0, spool: null }));
+    const [spools, ticket] = await Promise.all([
+      this.spool.write(
+        builds.map(({ record, log }) => ({ package: record.package, version: record.version, builtAt: record.builtAt.toISOString(), builtBy: record.slaveId, log })),
+      ),
+      secretary.journal(builds.map(({ record }) => record.package)),
+    ]);
+    return spools.map((spool) => ({ ticket, spool }));
   }
 
   /** A recorded build: its log, and the package's pages (the index too when it made wheels). */
-  buildRecorded(buildId: number, build: BuildResult, ticket: number): void {
-    void this.request({ kind: 'LOG', buildId, log: build.output });
-    void this.request({ kind: build.status ? 'BOTH' : 'PROJECT', package: build.package }, ticket);
+  buildRecorded(buildId: number, build: BuildResult, journaled: Journaled): void {
+    const spool = journaled.spool;
+    void this.tryRequest({ kind: 'LOG', buildId, log: build.output }, 0).then((written) => {
+      if (written && spool !== null) return this.spool.remove(spool).catch((error: unknown) => this.logger.warn({ err: error, spool }, 'could not remove a spooled log'));
+    });
+    void this.request({ kind: build.status ? 'BOTH' : 'PROJECT', package: build.package }, journaled.ticket);
+  }
+
+  discard(journaled: Journaled): void {
+    if (journaled.spool !== null) void this.spool.remove(journaled.spool).catch(() => undefined);
   }
 
   protected override async teardown(): Promise<void> {

@@ -21,9 +21,9 @@ export async function treeHashes(output: string, areas: readonly string[]): Prom
   return out;
 }
 
-/** Temporary files anywhere in the output tree: transfers in progress or page writes cut short. */
+/** Temporary files anywhere in the output tree: transfers in progress, page writes cut short, logs still spooled. */
 export async function strayTempFiles(output: string): Promise<string[]> {
-  return (await fg(['**/.transfer-*', '**/*.tmp'], { cwd: output, dot: true, onlyFiles: false, followSymbolicLinks: false })).sort();
+  return (await fg(['**/.transfer-*', '**/*.tmp', 'logs/.spool/*'], { cwd: output, dot: true, onlyFiles: false, followSymbolicLinks: false })).sort();
 }
 
 export interface AuditResult {
