@@ -65,7 +65,8 @@ export async function makeBurst(dir: string, packages: number, versionsPerPackag
     for (let v = 0; v < versionsPerPackage; v++) {
       const entry = { package: `crash-p${p}`, version: `1.${v}` };
       versions.push(entry);
-      wheels.set(wheelKey(entry.package, entry.version), await buildWheel(join(dir, 'wheels'), `crash_p${p}`, entry.version));
+      // a few MB each, so that transfers take long enough to be cut short
+      wheels.set(wheelKey(entry.package, entry.version), await buildWheel(join(dir, 'wheels'), `crash_p${p}`, entry.version, { padBytes: (2 + (v % 3)) << 20 }));
     }
   }
   return { versions, wheels };
@@ -164,12 +165,12 @@ async function runTrial(
     }
     const running = slaves.map((slave) => slave.run(deadline));
     const total = burst.versions.length;
-    // one or two kills, each once a random share of the burst is acknowledged, a few ms off
+    // one or two kills, each once a random share of the burst is acknowledged, up to 150 ms later
     const kills = rng.chance(0.5) ? 2 : 1;
     const thresholds = Array.from({ length: kills }, () => rng.int(0, total - 1)).sort((a, b) => a - b);
     for (const threshold of thresholds) {
       await waitUntil(`${threshold} acknowledged builds`, 180_000, async () => (acknowledged.length >= threshold ? true : undefined));
-      await sleep(rng.int(0, 40));
+      await sleep(rng.int(0, 150));
       await master.kill();
       log(`  trial ${trial}: killed with ${acknowledged.length}/${total} acknowledged`);
       await sleep(rng.int(0, 300));
