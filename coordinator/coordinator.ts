@@ -80,6 +80,8 @@ class Pages extends Task implements BuildPages {
   private writer: WorkerObject<ScribeThread> | undefined;
   private secretary: Secretary | undefined;
   private readonly spool: LogSpool;
+  /** Spool files, with the number of their logs not yet written. */
+  private readonly spooled = new Map<string, number>();
 
   constructor(private readonly options: TaskOptions & { db: Database; windowMs: number; thread: ScribeThreadOptions }) {
     super(options);
@@ -125,26 +127,39 @@ class Pages extends Task implements BuildPages {
     const secretary = this.secretary;
     // before start nothing is recorded; a build then is left to the audit
     if (!secretary) return builds.map(() => ({ ticket: 0, spool: null }));
-    const [spools, ticket] = await Promise.all([
+    const [spool, ticket] = await Promise.all([
       this.spool.write(
         builds.map(({ record, log }) => ({ package: record.package, version: record.version, builtAt: record.builtAt.toISOString(), builtBy: record.slaveId, log })),
       ),
       secretary.journal(builds.map(({ record }) => record.package)),
     ]);
-    return spools.map((spool) => ({ ticket, spool }));
+    this.spooled.set(spool, builds.length);
+    return builds.map(() => ({ ticket, spool }));
+  }
+
+  /** One log of a spool file is written (or its build refused): the file goes with its last one. */
+  private spoolDone(spool: string | null): void {
+    if (spool === null) return;
+    const left = (this.spooled.get(spool) ?? 1) - 1;
+    if (left > 0) {
+      this.spooled.set(spool, left);
+      return;
+    }
+    this.spooled.delete(spool);
+    this.spool.remove(spool).catch((error: unknown) => this.logger.warn({ err: error, spool }, 'could not remove a spooled log'));
   }
 
   /** A recorded build: its log, and the package's pages (the index too when it made wheels). */
   buildRecorded(buildId: number, build: BuildResult, journaled: Journaled): void {
-    const spool = journaled.spool;
+    // a log that could not be written keeps its spool file, for the next start
     void this.tryRequest({ kind: 'LOG', buildId, log: build.output }, 0).then((written) => {
-      if (written && spool !== null) return this.spool.remove(spool).catch((error: unknown) => this.logger.warn({ err: error, spool }, 'could not remove a spooled log'));
+      if (written) this.spoolDone(journaled.spool);
     });
     void this.request({ kind: build.status ? 'BOTH' : 'PROJECT', package: build.package }, journaled.ticket);
   }
 
   discard(journaled: Journaled): void {
-    if (journaled.spool !== null) void this.spool.remove(journaled.spool).catch(() => undefined);
+    this.spoolDone(journaled.spool);
   }
 
   protected override async teardown(): Promise<void> {

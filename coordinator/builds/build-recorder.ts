@@ -17,7 +17,7 @@ export interface BuildStore {
 export interface Journaled {
   /** the page-rewrite journal's ticket (0: none) */
   ticket: number;
-  /** the log's spool file (null: none) */
+  /** the spool file holding its log (null: none) */
   spool: string | null;
 }
 

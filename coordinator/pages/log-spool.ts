@@ -1,10 +1,11 @@
 // Build logs on their way to logs/. A log's path comes from its build id,
 // which only the database's commit gives; a coordinator killed between that
 // commit and the log's write would lose the log for good (the database keeps
-// no copy). So each log is first written to a spool file, named by the
-// build's unique key, before the build is committed, and the spool file is
-// removed once the log proper is written. On start, spool files of builds
-// that were committed are written out; the rest (builds never committed) go.
+// no copy). So the logs of a batch of builds are first written to one spool
+// file, each with its build's unique key, before the batch is committed, and
+// the file is removed once every log proper is written. On start, spooled
+// logs of builds that were committed are written out; the rest (builds never
+// committed) go.
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, readdir, rename, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -13,15 +14,16 @@ import type { Database } from '../../shared/db/index.ts';
 import { toDbTimestamp } from '../../shared/db/values.ts';
 
 /** builds' unique key (package, version, built_at, built_by) and the log text. */
-const spooled = z.object({
+const spooledLog = z.object({
   package: z.string(),
   version: z.string(),
   builtAt: z.iso.datetime(),
   builtBy: z.number().int(),
   log: z.string(),
 });
+const spoolFile = z.array(spooledLog);
 
-export type SpooledLog = z.output<typeof spooled>;
+export type SpooledLog = z.output<typeof spooledLog>;
 
 const SPOOL_FILE = /^[0-9a-f]{16}\.json$/;
 
@@ -32,19 +34,15 @@ export class LogSpool {
     this.dir = join(output, 'logs', '.spool');
   }
 
-  /** Writes one spool file per log (temp file + rename); resolves to their paths, in order. */
-  async write(logs: readonly SpooledLog[]): Promise<string[]> {
+  /** Writes the logs to one spool file (temp file + rename); resolves to its path. */
+  async write(logs: readonly SpooledLog[]): Promise<string> {
     await mkdir(this.dir, { recursive: true });
-    return Promise.all(
-      logs.map(async (entry) => {
-        const name = `${randomBytes(8).toString('hex')}.json`;
-        const path = join(this.dir, name);
-        const temp = join(this.dir, `.${name}.tmp`);
-        await writeFile(temp, JSON.stringify(entry), { mode: 0o600 });
-        await rename(temp, path);
-        return path;
-      }),
-    );
+    const name = `${randomBytes(8).toString('hex')}.json`;
+    const path = join(this.dir, name);
+    const temp = join(this.dir, `.${name}.tmp`);
+    await writeFile(temp, JSON.stringify(logs), { mode: 0o600 });
+    await rename(temp, path);
+    return path;
   }
 
   async remove(path: string): Promise<void> {
@@ -78,9 +76,8 @@ export class LogSpool {
       } catch {
         // unreadable: dropped below with the file
       }
-      const entry = spooled.safeParse(content);
-      if (entry.success) {
-        const { package: pkg, version, builtAt, builtBy, log } = entry.data;
+      const entries = spoolFile.safeParse(content);
+      for (const { package: pkg, version, builtAt, builtBy, log } of entries.success ? entries.data : []) {
         const row = await db.kysely
           .selectFrom('builds')
           .select('build_id')

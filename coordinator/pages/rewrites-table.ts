@@ -32,7 +32,10 @@ export class RewritesTable implements RewritesStore {
       .execute();
   }
 
-  async clearPending(pkg: string): Promise<void> {
-    await this.db.kysely.deleteFrom('rewrites_pending').where('package', '=', pkg).execute();
+  async clearPending(packages: readonly string[]): Promise<void> {
+    // in slices, clear of SQLite's limit on parameters
+    for (let i = 0; i < packages.length; i += 500) {
+      await this.db.kysely.deleteFrom('rewrites_pending').where('package', 'in', packages.slice(i, i + 500)).execute();
+    }
   }
 }

@@ -23,8 +23,8 @@ export interface RewritesStore {
   saveRewritesPending(rows: PendingRewrite[]): Promise<void>;
   /** Adds rows, or upgrades a package's row to BOTH (the write-ahead journal); without it only stop() saves. */
   notePending?(rows: PendingRewrite[]): Promise<void>;
-  /** Removes a package's row once its pages are written. */
-  clearPending?(pkg: string): Promise<void>;
+  /** Removes packages' rows once their pages are written. */
+  clearPending?(packages: readonly string[]): Promise<void>;
 }
 
 /** Where requests end up: normally Scribe.handle. */
@@ -107,6 +107,8 @@ export class Secretary {
   private readonly journaled = new Map<string, number>();
   /** Buffered packages: the latest journal ticket their pending rewrite covers. */
   private readonly covers = new Map<string, number>();
+  /** Packages written, with the ticket their rewrite covered, whose rows are yet to be cleared. */
+  private clearing: Array<[string, number]> = [];
 
   constructor(options: SecretaryOptions) {
     this.sink = options.sink;
@@ -174,15 +176,30 @@ export class Secretary {
     return ticket;
   }
 
-  /** Clears a package's journal row unless a note newer than `ticket` is still uncovered. */
+  /**
+   * Clears a package's journal row unless a note newer than `ticket` is still
+   * uncovered. Clears wait in a list that the next journal step takes whole:
+   * one statement for all the rewrites written meanwhile.
+   */
   private written(pkg: string, ticket: number): void {
     const clear = this.store.clearPending;
     if (clear === undefined) return;
+    this.clearing.push([pkg, ticket]);
+    // a step already queued takes this one too
+    if (this.clearing.length > 1) return;
     this.journaling = this.journaling.then(async () => {
-      const latest = this.journaled.get(pkg);
-      if (latest === undefined || latest > ticket) return;
-      this.journaled.delete(pkg);
-      await clear.call(this.store, pkg).catch((error: unknown) => this.logger.warn({ package: pkg, err: error }, 'could not clear a journaled page rewrite'));
+      const batch = this.clearing;
+      this.clearing = [];
+      const done = batch.filter(([name, covered]) => {
+        const latest = this.journaled.get(name);
+        if (latest === undefined || latest > covered) return false;
+        this.journaled.delete(name);
+        return true;
+      });
+      if (done.length === 0) return;
+      await clear
+        .call(this.store, done.map(([name]) => name))
+        .catch((error: unknown) => this.logger.warn({ packages: done.length, err: error }, 'could not clear journaled page rewrites'));
     });
   }
 

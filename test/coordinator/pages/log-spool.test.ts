@@ -23,11 +23,11 @@ for (const dialect of DIALECTS) {
       );
       const spool = new LogSpool(output);
       // the first build was committed before the crash, the second never was
-      const [committedPath, lostPath] = await spool.write([
+      const path = await spool.write([
         { package: 'spooled', version: '1.0', builtAt: builtAt.toISOString(), builtBy: 3, log: 'the log' },
         { package: 'spooled', version: '1.0', builtAt: new Date(builtAt.getTime() + 1).toISOString(), builtBy: 3, log: 'never committed' },
       ]);
-      assert.ok(committedPath && lostPath);
+      assert.ok(path.startsWith(spool.dir));
       writeFileSync(join(spool.dir, '.0123456789abcdef.json.tmp'), '{"package":');
       const [buildId] = await db.logBuilds([record]);
       const written: Array<[number, string]> = [];
