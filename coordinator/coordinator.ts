@@ -14,7 +14,8 @@ import { envBoolean, envInteger, envNumber, zmqAddress } from '../shared/config.
 import { AllowList } from './upstream/allow-list.ts';
 import { Architect, BuildQueues, type BuildKey, type BuildQueueSource, type QueueSnapshot } from './builds/architect.ts';
 import { BigBrother } from './monitor/big-brother.ts';
-import { BuildRecorder, type BuildPages } from './builds/build-recorder.ts';
+import { BuildRecorder, type BuildPages, type Journaled } from './builds/build-recorder.ts';
+import type { BuildRecord } from '../shared/db/index.ts';
 import { CloudGazer, type Upstream } from './upstream/cloud-gazer.ts';
 import { ControlEndpoints } from './monitor/control.ts';
 import { WorkerObject, isPostgresDsn, type AsyncApi } from './runtime/db-pool.ts';
@@ -24,6 +25,8 @@ import { MrChase } from './builds/mr-chase.ts';
 import { PyPIClient } from './upstream/pypi.ts';
 import type { PageRequest } from './pages/page-request.ts';
 import type { ScribeThread, ScribeThreadOptions } from './pages/scribe-thread.ts';
+import { LogSpool } from './pages/log-spool.ts';
+import { RewritesTable } from './pages/rewrites-table.ts';
 import { Secretary } from './pages/secretary.ts';
 import { SlaveDriver } from './builds/slave-driver.ts';
 import { Task, TaskRunner, type TaskOptions } from './runtime/tasks.ts';
@@ -80,9 +83,13 @@ class Pages extends Task implements BuildPages {
   override readonly pauseMode = 'nonstop' as const;
   private writer: WorkerObject<ScribeThread> | undefined;
   private secretary: Secretary | undefined;
+  private readonly spool: LogSpool;
+  /** Spool files, with the number of their logs not yet written. */
+  private readonly spooled = new Map<string, number>();
 
   constructor(private readonly options: TaskOptions & { db: Database; windowMs: number; thread: ScribeThreadOptions }) {
     super(options);
+    this.spool = new LogSpool(options.thread.output);
   }
 
   protected override async setup(): Promise<void> {
@@ -90,9 +97,11 @@ class Pages extends Task implements BuildPages {
     this.writer = writer;
     await writer.ready;
     await writer.api.writeStaticPages();
+    const recovered = await this.spool.recover(this.options.db, (buildId, log) => writer.api.handle({ kind: 'LOG', buildId, log }));
+    if (recovered > 0) this.logger.warn({ logs: recovered }, 'wrote build logs a previous run left unwritten');
     this.secretary = new Secretary({
       sink: (request) => writer.api.handle(request),
-      store: this.options.db,
+      store: new RewritesTable(this.options.db),
       windowMs: this.options.windowMs,
       logger: this.logger,
     });
@@ -100,18 +109,61 @@ class Pages extends Task implements BuildPages {
   }
 
   /** Queues a page rewrite; failures are logged, never thrown at the caller. */
-  request(request: PageRequest): Promise<void> {
+  request(request: PageRequest, ticket = 0): Promise<void> {
+    return this.tryRequest(request, ticket).then(() => undefined);
+  }
+
+  /** request(), resolving to whether the request was taken (a LOG: written). */
+  private tryRequest(request: PageRequest, ticket: number): Promise<boolean> {
     const secretary = this.secretary;
-    if (!secretary) return Promise.resolve();
-    return secretary.request(request).catch((error: unknown) => {
-      this.logger.error({ err: error, kind: request.kind }, 'page request failed');
-    });
+    if (!secretary) return Promise.resolve(false);
+    return secretary.request(request, ticket).then(
+      () => true,
+      (error: unknown) => {
+        this.logger.error({ err: error, kind: request.kind }, 'page request failed');
+        return false;
+      },
+    );
+  }
+
+  /** Spools the logs and journals the page rewrites of builds about to be committed. */
+  async journal(builds: ReadonlyArray<{ record: BuildRecord; log: string }>): Promise<Journaled[]> {
+    const secretary = this.secretary;
+    // before start nothing is recorded; a build then is left to the audit
+    if (!secretary) return builds.map(() => ({ ticket: 0, spool: null }));
+    const [spool, ticket] = await Promise.all([
+      this.spool.write(
+        builds.map(({ record, log }) => ({ package: record.package, version: record.version, builtAt: record.builtAt.toISOString(), builtBy: record.slaveId, log })),
+      ),
+      secretary.journal(builds.map(({ record }) => record.package)),
+    ]);
+    this.spooled.set(spool, builds.length);
+    return builds.map(() => ({ ticket, spool }));
+  }
+
+  /** One log of a spool file is written (or its build refused): the file goes with its last one. */
+  private spoolDone(spool: string | null): void {
+    if (spool === null) return;
+    const left = (this.spooled.get(spool) ?? 1) - 1;
+    if (left > 0) {
+      this.spooled.set(spool, left);
+      return;
+    }
+    this.spooled.delete(spool);
+    this.spool.remove(spool).catch((error: unknown) => this.logger.warn({ err: error, spool }, 'could not remove a spooled log'));
   }
 
   /** A recorded build: its log, and the package's pages (the index too when it made wheels). */
-  buildRecorded(buildId: number, build: BuildResult): void {
-    void this.request({ kind: 'LOG', buildId, log: build.output });
-    void this.request({ kind: build.status ? 'BOTH' : 'PROJECT', package: build.package });
+  buildRecorded(buildId: number, build: BuildResult, journaled: Journaled): void {
+    // a log that could not be written keeps its spool file, for the next start
+    void this.tryRequest({ kind: 'LOG', buildId, log: build.output }, 0).then((written) => {
+      if (written) this.spoolDone(journaled.spool);
+    });
+    void this.request({ kind: build.status ? 'BOTH' : 'PROJECT', package: build.package }, journaled.ticket);
+  }
+
+  discard(journaled: Journaled): void {
+    this.spoolDone(journaled.spool);
   }
 
   protected override async teardown(): Promise<void> {

@@ -7,7 +7,7 @@
 // under load; a package's pages are a few files, so the event loop is held
 // for well under a millisecond.
 import { threadId } from 'node:worker_threads';
-import { lstatSync, mkdirSync, readlinkSync, renameSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdirSync, readdirSync, readlinkSync, renameSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 
 let written = 0;
@@ -16,6 +16,41 @@ let written = 0;
 function tempName(path: string): string {
   written += 1;
   return join(dirname(path), `.${basename(path)}.${process.pid}-${threadId}-${written}.tmp`);
+}
+
+const TEMP_NAME = /^\..+\.(\d+)-\d+-\d+\.tmp$/;
+
+/** True when no process has this id: the writer died between its write and its rename. */
+function writerGone(pid: number): boolean {
+  if (pid === process.pid) return false;
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
+
+/**
+ * Removes the temp files that writers killed mid-write (SIGKILL, a crash)
+ * left in `dir`; a live writer's, this process's or another's, stay.
+ * Returns how many went.
+ */
+export function removeDeadTemps(dir: string): number {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return 0;
+  }
+  let removed = 0;
+  for (const name of names) {
+    const match = TEMP_NAME.exec(name);
+    if (match === null || !writerGone(Number(match[1]))) continue;
+    rmSync(join(dir, name), { force: true });
+    removed += 1;
+  }
+  return removed;
 }
 
 /** Writes `data` to `path` atomically (temp file + rename, mode 0644). */

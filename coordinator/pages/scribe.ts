@@ -34,7 +34,8 @@ import {
   sitemaps,
   type SiteOptions,
 } from '../../site/lib/views.ts';
-import { ensureRealDir, removeFile, removeSymlink, symlinkAtomic, writeFileAtomic } from './atomic.ts';
+import { ensureRealDir, removeDeadTemps, removeFile, removeSymlink, symlinkAtomic, writeFileAtomic } from './atomic.ts';
+import { BoundedCache } from '../../shared/cache.ts';
 import { ensureMetadataFile } from './metadata-file.ts';
 import { packageName, parsePageRequest, type PageRequest } from './page-request.ts';
 import { SITE_DIR, loadSiteRenderer } from './site-bundle.ts';
@@ -85,6 +86,11 @@ export class Scribe {
   private readonly now: () => Date;
   private readonly renderer: SiteRenderer;
   private packages = new Set<string>();
+  /**
+   * Directories already cleared of temp files a killed writer left: once per
+   * directory and process is enough, since only a dead writer leaves them.
+   */
+  private readonly swept = new BoundedCache<string, true>(100_000);
   /** The log directory last made sure of. */
   private logDir: string | undefined;
 
@@ -156,7 +162,17 @@ export class Scribe {
   }
 
   /** Copies the stylesheet and scripts and writes the pages that hold no data. */
+  /** Clears `dir` of a killed writer's temp files, the first time this process writes there. */
+  private sweep(dir: string): void {
+    if (this.swept.get(dir)) return;
+    const removed = removeDeadTemps(dir);
+    if (removed > 0) this.logger.info({ dir, removed }, 'removed temp files a killed writer left');
+    this.swept.set(dir, true);
+  }
+
   async writeStaticPages(): Promise<void> {
+    this.sweep(this.output);
+    this.sweep(join(this.output, 'simple'));
     const publicDir = join(SITE_DIR, 'public');
     for (const name of await readdir(publicDir)) {
       writeFileAtomic(join(this.output, name), await readFile(join(publicDir, name)));
@@ -188,6 +204,8 @@ export class Scribe {
     const projectDir = join(this.output, 'project', pkg);
     ensureRealDir(projectDir);
     ensureRealDir(join(projectDir, 'json'));
+    this.sweep(projectDir);
+    this.sweep(join(projectDir, 'json'));
     const [page, json] = [
       await this.renderer.project(projectView(data), this.site, generated),
       JSON.stringify(projectJson(data, this.site)),
@@ -197,6 +215,7 @@ export class Scribe {
     if (both) {
       const simpleDir = join(this.output, 'simple', pkg);
       ensureRealDir(simpleDir);
+      this.sweep(simpleDir);
       const metadata = new Map<string, string | null>();
       for (const release of data.releases) {
         for (const file of Object.values(release.files)) {
@@ -268,6 +287,7 @@ export class Scribe {
       }
     }
     await mkdir(dir, { recursive: true });
+    this.sweep(dir);
     this.logDir = dir;
     writeFileAtomic(join(dir, file), data);
   }

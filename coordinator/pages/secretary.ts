@@ -2,7 +2,10 @@
 // rewrites. PROJECT and BOTH requests wait a short window and collapse to one
 // per package (BOTH absorbing PROJECT, keeping the first arrival time); every
 // other request goes straight through, and a deletion drops what was pending
-// for its package. The pending buffer survives restarts via rewrites_pending.
+// for its package. The pending buffer survives restarts via rewrites_pending:
+// a recorded build's rewrite is journaled there before the build is committed
+// and its row cleared only once the pages are written, so that a coordinator
+// killed in between rewrites them when it starts again.
 import { silentLogger, type Logger } from '../../shared/log.ts';
 import {
   fromPendingRewrite,
@@ -18,6 +21,10 @@ import {
 export interface RewritesStore {
   loadRewritesPending(): Promise<PendingRewrite[]>;
   saveRewritesPending(rows: PendingRewrite[]): Promise<void>;
+  /** Adds rows, or upgrades a package's row to BOTH (the write-ahead journal); without it only stop() saves. */
+  notePending?(rows: PendingRewrite[]): Promise<void>;
+  /** Removes packages' rows once their pages are written. */
+  clearPending?(packages: readonly string[]): Promise<void>;
 }
 
 /** Where requests end up: normally Scribe.handle. */
@@ -93,6 +100,15 @@ export class Secretary {
   private timer: NodeJS.Timeout | null = null;
   private flushing: Promise<void> = Promise.resolve();
   private running = false;
+  /** Journal writes and clears, in order, so a clear never overtakes a later note. */
+  private journaling: Promise<void> = Promise.resolve();
+  private tickets = 0;
+  /** Packages with a journal row: the ticket of their latest note. */
+  private readonly journaled = new Map<string, number>();
+  /** Buffered packages: the latest journal ticket their pending rewrite covers. */
+  private readonly covers = new Map<string, number>();
+  /** Packages written, with the ticket their rewrite covered, whose rows are yet to be cleared. */
+  private clearing: Array<[string, number]> = [];
 
   constructor(options: SecretaryOptions) {
     this.sink = options.sink;
@@ -107,7 +123,8 @@ export class Secretary {
   }
 
   /**
-   * Reloads what a previous run left pending (saved rows are then cleared).
+   * Reloads what a previous run left pending. The rows stay until the pages
+   * are written, so a coordinator killed before then replays them again.
    * A row that is not a valid rewrite is dropped with an error logged: one
    * lost page rewrite is better than a coordinator that will not start.
    */
@@ -121,31 +138,95 @@ export class Secretary {
       }
     }
     loaded.sort((a, b) => a.addedAt.getTime() - b.addedAt.getTime());
-    for (const { request, addedAt } of loaded) this.buffer.add(request, addedAt.getTime());
-    await this.store.saveRewritesPending([]);
+    for (const { request, addedAt } of loaded) {
+      this.buffer.add(request, addedAt.getTime());
+      this.tickets += 1;
+      this.journaled.set(request.package, this.tickets);
+      this.covers.set(request.package, this.tickets);
+    }
     this.running = true;
     this.logger.info({ pending: loaded.length }, 'secretary started');
     this.schedule();
   }
 
   /**
+   * Journals a BOTH rewrite of each package before their builds are
+   * committed; resolves to the ticket that request() is then given, once the
+   * rows are stored. Without a journal in the store it only hands out tickets.
+   */
+  async journal(packages: readonly string[]): Promise<number> {
+    this.tickets += 1;
+    const ticket = this.tickets;
+    const names = [...new Set(packages)];
+    for (const pkg of names) this.journaled.set(pkg, ticket);
+    const note = this.store.notePending;
+    if (note === undefined) return ticket;
+    const at = new Date(this.now());
+    // a name the scribe would refuse gets no row (and must not cost the build)
+    const rows = names.flatMap((pkg) => {
+      try {
+        return [toPendingRewrite(parseProjectRewrite({ kind: 'BOTH', package: pkg }), at)];
+      } catch {
+        return [];
+      }
+    });
+    const step = this.journaling.then(() => note.call(this.store, rows));
+    this.journaling = step.catch(() => undefined);
+    await step;
+    return ticket;
+  }
+
+  /**
+   * Clears a package's journal row unless a note newer than `ticket` is still
+   * uncovered. Clears wait in a list that the next journal step takes whole:
+   * one statement for all the rewrites written meanwhile.
+   */
+  private written(pkg: string, ticket: number): void {
+    const clear = this.store.clearPending;
+    if (clear === undefined) return;
+    this.clearing.push([pkg, ticket]);
+    // a step already queued takes this one too
+    if (this.clearing.length > 1) return;
+    this.journaling = this.journaling.then(async () => {
+      const batch = this.clearing;
+      this.clearing = [];
+      const done = batch.filter(([name, covered]) => {
+        const latest = this.journaled.get(name);
+        if (latest === undefined || latest > covered) return false;
+        this.journaled.delete(name);
+        return true;
+      });
+      if (done.length === 0) return;
+      await clear
+        .call(this.store, done.map(([name]) => name))
+        .catch((error: unknown) => this.logger.warn({ packages: done.length, err: error }, 'could not clear journaled page rewrites'));
+    });
+  }
+
+  /**
    * Accepts one request: buffers project rewrites, passes the rest through at
    * once. The scribe checks what it is sent; a rewrite held here is checked
-   * now, since it may be stored before the scribe sees it.
+   * now, since it may be stored before the scribe sees it. `ticket` is the
+   * journal's, for the rewrite of a recorded build.
    */
-  async request(request: PageRequest): Promise<void> {
+  async request(request: PageRequest, ticket = 0): Promise<void> {
     switch (request.kind) {
       case 'PROJECT':
       case 'BOTH':
         this.buffer.add(parseProjectRewrite(request), this.now());
+        this.covers.set(request.package, Math.max(this.covers.get(request.package) ?? 0, ticket));
         this.schedule();
         return;
       case 'DELPKG':
-      case 'DELVER':
+      case 'DELVER': {
         // The deletion rewrites the package's pages itself; a pending rewrite would be stale.
         this.buffer.drop(request.package);
+        const covered = this.covers.get(request.package) ?? 0;
+        this.covers.delete(request.package);
         await this.sink(request);
+        this.written(request.package, covered);
         return;
+      }
       default:
         await this.sink(request);
     }
@@ -164,8 +245,11 @@ export class Secretary {
   /** Sends everything due at `now` downstream, then re-arms the timer. */
   async flush(now: number): Promise<void> {
     for (const item of this.buffer.takeDue(now, this.windowMs)) {
+      const covered = this.covers.get(item.package) ?? 0;
+      this.covers.delete(item.package);
       try {
         await this.sink(item);
+        this.written(item.package, covered);
       } catch (error) {
         this.logger.error({ package: item.package, err: error }, 'page rewrite failed');
       }
@@ -181,6 +265,7 @@ export class Secretary {
       this.timer = null;
     }
     await this.flushing;
+    await this.journaling;
     const rows = this.buffer.rows();
     await this.store.saveRewritesPending(rows);
     this.logger.info({ pending: rows.length }, 'secretary stopped');

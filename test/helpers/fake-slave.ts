@@ -13,7 +13,13 @@ export class FakeSlave {
   private readonly socket: WireSocket<typeof slaveDriver.send, typeof slaveDriver.recv>;
   id = 0;
 
-  constructor(endpoint: string, readonly abi: string, private readonly busyTimeoutSeconds = 30) {
+  constructor(
+    endpoint: string,
+    readonly abi: string,
+    private readonly busyTimeoutSeconds = 30,
+    /** how long each request waits for the master's reply */
+    private readonly replyTimeoutSeconds = 30,
+  ) {
     this.socket = createSocket('REQ', { protocol: reverse(slaveDriver), linger: 0 });
     this.socket.connect(endpoint);
   }
@@ -22,7 +28,7 @@ export class FakeSlave {
     return [UtcDateTime.now(), 1e9, 5e8, 1e9, 5e8, 0, 0, 0.5, 0];
   }
 
-  async request(send: () => Promise<void>, timeoutSeconds = 30): Promise<Reply> {
+  async request(send: () => Promise<void>, timeoutSeconds = this.replyTimeoutSeconds): Promise<Reply> {
     await send();
     const reply = await this.socket.recv(timeoutSeconds);
     if (!reply) throw new Error('no reply from the master');

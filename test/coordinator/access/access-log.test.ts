@@ -141,6 +141,15 @@ describe('pieces', () => {
     assert.equal(isBotAgent('bingbot'), true);
     assert.equal(isBotAgent('mozilla'), false);
     assert.equal(isBotAgent(null), false);
+    assert.equal(agentName('Mozilla/5.0 (compatible; YandexBot/3.0)'), 'yandexbot');
+    assert.equal(agentName('my-Spider.v2 (x)'), 'my-spider.v2');
+  });
+
+  test('an agent of a megabyte is classified in one pass (a backtracking pattern took minutes)', () => {
+    const long = 'x'.repeat(1 << 20);
+    assert.equal(isBotAgent(long), false);
+    assert.equal(agentName(long), 'x'.repeat(200));
+    assert.equal(agentName(`${long}bot${long}`).length, 200);
   });
 });
 

@@ -66,3 +66,30 @@ test('a refused record fails alone: the others of its batch are written one by o
   assert.deepEqual(writes, [['1', 'bad', '3'], ['1'], ['bad'], ['3']]);
   assert.deepEqual(recorded.map(([id]) => id), [1, 3]);
 });
+
+test('the journal is written before the commit and handed back with each build; a refused build discards its entry', async () => {
+  const events: string[] = [];
+  const discarded: Array<string | null> = [];
+  const r = new BuildRecorder({
+    store: {
+      logBuilds: async (records) => {
+        events.push(`commit ${records.map((rec) => rec.version).join(',')}`);
+        if (records.some((rec) => rec.version === 'bad')) throw new Error('refused');
+        return records.map((_, i) => 10 + i);
+      },
+    },
+    pages: {
+      journal: async (builds) => {
+        events.push(`journal ${builds.map((b) => b.log).join(',')}`);
+        return builds.map((b) => ({ ticket: 7, spool: b.log }));
+      },
+      buildRecorded: (buildId, b, journaled) => events.push(`recorded ${buildId} ${journaled.spool} ${journaled.ticket}`),
+      discard: (journaled) => discarded.push(journaled.spool),
+    },
+    now: () => new Date(0),
+  });
+  const results = await Promise.allSettled([r.record(build('1')), r.record(build('bad'))]);
+  assert.deepEqual(results.map((result) => result.status), ['fulfilled', 'rejected']);
+  assert.deepEqual(events, ['journal log of 1,log of bad', 'commit 1,bad', 'commit 1', 'commit bad', 'recorded 10 log of 1 7']);
+  assert.deepEqual(discarded, ['log of bad']);
+});

@@ -1,6 +1,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { RewriteBuffer, Secretary, type RewritesStore } from '../../../coordinator/pages/secretary.ts';
+import { RewritesTable } from '../../../coordinator/pages/rewrites-table.ts';
 import type { PageRequest, PendingRewrite } from '../../../coordinator/pages/page-request.ts';
 import { DIALECTS, freshDatabase } from '../../helpers/db.ts';
 import { sampleStats } from '../../helpers/site-fixture.ts';
@@ -174,7 +175,8 @@ describe('secretary', () => {
         const second = recorder();
         const after = new Secretary({ sink: second.sink, store: scratch.db, windowMs: 60_000, now: () => Date.now() + 61_000 });
         await after.start();
-        assert.deepEqual(await scratch.db.loadRewritesPending(), []);
+        // kept until written: a second crash before then replays them again
+        assert.deepEqual((await scratch.db.loadRewritesPending()).map((row) => row.package), ['alpha', 'beta']);
         await second.waitFor(2);
         await after.stop();
         assert.deepEqual(second.seen, [
@@ -182,6 +184,63 @@ describe('secretary', () => {
           { kind: 'BOTH', package: 'beta' },
         ]);
         assert.deepEqual(await scratch.db.loadRewritesPending(), []);
+      } finally {
+        await scratch.drop();
+      }
+    });
+  }
+
+  for (const dialect of DIALECTS) {
+    test(`a journaled rewrite survives a crash and is cleared once written (${dialect})`, async () => {
+      const scratch = await freshDatabase(dialect);
+      try {
+        const table = new RewritesTable(scratch.db);
+        const first = recorder();
+        // never stopped: it stands for a coordinator killed after the build's commit
+        const killed = new Secretary({ sink: first.sink, store: table, windowMs: 60_000 });
+        await killed.start();
+        const ticket = await killed.journal(['alpha', 'beta', 'alpha']);
+        await killed.request({ kind: 'BOTH', package: 'alpha' }, ticket);
+        assert.deepEqual((await table.loadRewritesPending()).map((row) => [row.package, row.command]), [['alpha', 'BOTH'], ['beta', 'BOTH']]);
+
+        const second = recorder();
+        const after = new Secretary({ sink: second.sink, store: table, windowMs: 10 });
+        await after.start();
+        await second.waitFor(2);
+        // a build of beta journaled but not yet recorded keeps beta's row
+        await after.journal(['beta']);
+        await after.stop();
+        assert.deepEqual(second.seen, [
+          { kind: 'BOTH', package: 'alpha' },
+          { kind: 'BOTH', package: 'beta' },
+        ]);
+        assert.deepEqual((await table.loadRewritesPending()).map((row) => row.package), []);
+        // only now, so that its timer ends with the test
+        await killed.stop();
+      } finally {
+        await scratch.drop();
+      }
+    });
+
+    test(`a row is cleared only when its latest journaled build is written (${dialect})`, async () => {
+      const scratch = await freshDatabase(dialect);
+      try {
+        const table = new RewritesTable(scratch.db);
+        const r = recorder();
+        const secretary = new Secretary({ sink: r.sink, store: table, windowMs: 10 });
+        await secretary.start();
+        const first = await secretary.journal(['gamma']);
+        // a second build of gamma is journaled before the first one's rewrite goes out
+        await secretary.journal(['gamma']);
+        await secretary.request({ kind: 'BOTH', package: 'gamma' }, first);
+        await r.waitFor(1);
+        assert.deepEqual((await table.loadRewritesPending()).map((row) => row.package), ['gamma']);
+        const second = await secretary.journal(['gamma']);
+        await secretary.request({ kind: 'PROJECT', package: 'gamma' }, second);
+        await r.waitFor(2);
+        for (let tries = 0; tries < 500 && (await table.loadRewritesPending()).length > 0; tries++) await sleep(10);
+        assert.deepEqual(await table.loadRewritesPending(), []);
+        await secretary.stop();
       } finally {
         await scratch.drop();
       }
