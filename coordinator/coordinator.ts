@@ -26,7 +26,6 @@ import { PyPIClient } from './upstream/pypi.ts';
 import type { PageRequest } from './pages/page-request.ts';
 import type { ScribeThread, ScribeThreadOptions } from './pages/scribe-thread.ts';
 import { LogSpool } from './pages/log-spool.ts';
-import { RewritesTable } from './pages/rewrites-table.ts';
 import { Secretary } from './pages/secretary.ts';
 import { SlaveDriver } from './builds/slave-driver.ts';
 import { Task, TaskRunner, type TaskOptions } from './runtime/tasks.ts';
@@ -101,7 +100,7 @@ class Pages extends Task implements BuildPages {
     if (recovered > 0) this.logger.warn({ logs: recovered }, 'wrote build logs a previous run left unwritten');
     this.secretary = new Secretary({
       sink: (request) => writer.api.handle(request),
-      store: new RewritesTable(this.options.db),
+      store: this.options.db,
       windowMs: this.options.windowMs,
       logger: this.logger,
     });

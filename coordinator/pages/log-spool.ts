@@ -11,7 +11,6 @@ import { mkdir, readFile, readdir, rename, unlink, writeFile } from 'node:fs/pro
 import { join } from 'node:path';
 import { z } from 'zod';
 import type { Database } from '../../shared/db/index.ts';
-import { toDbTimestamp } from '../../shared/db/values.ts';
 
 /** builds' unique key (package, version, built_at, built_by) and the log text. */
 const spooledLog = z.object({
@@ -56,7 +55,7 @@ export class LogSpool {
    * build id) and removes the spool files, and unfinished temp files too.
    * Resolves to the number of logs written.
    */
-  async recover(db: Database, writeLog: (buildId: number, log: string) => Promise<void>): Promise<number> {
+  async recover(db: Pick<Database, 'findBuildId'>, writeLog: (buildId: number, log: string) => Promise<void>): Promise<number> {
     let names: string[];
     try {
       names = await readdir(this.dir);
@@ -78,16 +77,9 @@ export class LogSpool {
       }
       const entries = spoolFile.safeParse(content);
       for (const { package: pkg, version, builtAt, builtBy, log } of entries.success ? entries.data : []) {
-        const row = await db.kysely
-          .selectFrom('builds')
-          .select('build_id')
-          .where('package', '=', pkg)
-          .where('version', '=', version)
-          .where('built_by', '=', builtBy)
-          .where('built_at', '=', toDbTimestamp(new Date(builtAt)))
-          .executeTakeFirst();
-        if (row !== undefined) {
-          await writeLog(Number(row.build_id), log);
+        const buildId = await db.findBuildId(pkg, version, builtBy, new Date(builtAt));
+        if (buildId !== null) {
+          await writeLog(buildId, log);
           written += 1;
         }
       }

@@ -22,9 +22,9 @@ export interface RewritesStore {
   loadRewritesPending(): Promise<PendingRewrite[]>;
   saveRewritesPending(rows: PendingRewrite[]): Promise<void>;
   /** Adds rows, or upgrades a package's row to BOTH (the write-ahead journal); without it only stop() saves. */
-  notePending?(rows: PendingRewrite[]): Promise<void>;
+  notePendingRewrites?(rows: PendingRewrite[]): Promise<void>;
   /** Removes packages' rows once their pages are written. */
-  clearPending?(packages: readonly string[]): Promise<void>;
+  clearPendingRewrites?(packages: readonly string[]): Promise<void>;
 }
 
 /** Where requests end up: normally Scribe.handle. */
@@ -159,7 +159,7 @@ export class Secretary {
     const ticket = this.tickets;
     const names = [...new Set(packages)];
     for (const pkg of names) this.journaled.set(pkg, ticket);
-    const note = this.store.notePending;
+    const note = this.store.notePendingRewrites;
     if (note === undefined) return ticket;
     const at = new Date(this.now());
     // a name the scribe would refuse gets no row (and must not cost the build)
@@ -182,7 +182,7 @@ export class Secretary {
    * one statement for all the rewrites written meanwhile.
    */
   private written(pkg: string, ticket: number): void {
-    const clear = this.store.clearPending;
+    const clear = this.store.clearPendingRewrites;
     if (clear === undefined) return;
     this.clearing.push([pkg, ticket]);
     // a step already queued takes this one too

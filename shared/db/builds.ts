@@ -235,6 +235,19 @@ export async function getWheelHashes(store: Store): Promise<Map<string, Map<stri
 }
 
 /** Every build id, in order. */
+/** The id of the build recorded with these facts (a spooled log finds its build this way), or null. */
+export async function findBuildId(store: Store, pkg: string, version: string, builtBy: number, builtAt: Date): Promise<number | null> {
+  const row = await store.conn.kysely
+    .selectFrom('builds')
+    .select('build_id')
+    .where('package', '=', pkg)
+    .where('version', '=', version)
+    .where('built_by', '=', builtBy)
+    .where('built_at', '=', toDbTimestamp(builtAt))
+    .executeTakeFirst();
+  return row === undefined ? null : Number(row.build_id);
+}
+
 export async function getBuildIds(store: Store): Promise<number[]> {
   const builds = await store.conn.kysely.selectFrom('builds').select('build_id').orderBy('build_id').execute();
   return builds.map((b) => Number(b.build_id));

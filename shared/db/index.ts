@@ -16,7 +16,7 @@ import { detectState, LATEST_VERSION } from './migrate.ts';
 import * as packages from './packages.ts';
 import { getProjectData, getProjectDataMany } from './project-data.ts';
 import type { BuildRecord, RewritePending } from './records.ts';
-import { loadRewritesPending, saveRewritesPending } from './rewrites.ts';
+import { clearPendingRewrites, loadRewritesPending, notePendingRewrites, saveRewritesPending } from './rewrites.ts';
 import { getSearchIndex, getStatistics } from './statistics.ts';
 import { transaction, type Store } from './store.ts';
 import { UserError } from '../cli.ts';
@@ -221,6 +221,11 @@ export class Database {
   }
 
   /** Every build id, in order. */
+  /** The id of the build recorded with these facts, or null. */
+  findBuildId(pkg: string, version: string, builtBy: number, builtAt: Date): Promise<number | null> {
+    return builds.findBuildId(this.store, pkg, version, builtBy, builtAt);
+  }
+
   getBuildIds(): Promise<number[]> {
     return builds.getBuildIds(this.store);
   }
@@ -235,6 +240,16 @@ export class Database {
   /** The stored queue, oldest first. */
   loadRewritesPending(): Promise<RewritePending[]> {
     return loadRewritesPending(this.store);
+  }
+
+  /** Journals rewrites of builds about to be committed (a pending package becomes BOTH if either is). */
+  notePendingRewrites(queue: readonly RewritePending[]): Promise<void> {
+    return notePendingRewrites(this.store, queue);
+  }
+
+  /** Clears these packages' journal rows once their pages are written. */
+  clearPendingRewrites(packages: readonly string[]): Promise<void> {
+    return clearPendingRewrites(this.store, packages);
   }
 
   // ---- pages and statistics (project-data.ts, statistics.ts) ----

@@ -10,11 +10,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { sql } from 'kysely';
-import type { DialectName } from '../../shared/db/connect.ts';
-import { openDatabase, type Database } from '../../shared/db/index.ts';
+import { openDatabase } from '../../shared/db/index.ts';
+import type { Connection, DialectName } from '../../shared/db/connect.ts';
 import { BurstSlave, wheelKey, type Acknowledged } from './burst-slave.ts';
 import { runAudit, strayTempFiles, treeHashes } from './campaign-checks.ts';
-import { migrateTo, scratchDatabase } from './db.ts';
+import { migrateTo, openTables, scratchDatabase } from './db.ts';
 import { MasterProcess, loopbackEndpoints } from './master-process.ts';
 import { Prng } from './prng.ts';
 import { buildWheel, type BuiltWheel } from './wheel.ts';
@@ -94,7 +94,7 @@ interface RecordedFile {
   filehash: string | null;
 }
 
-async function recordedBuilds(db: Database): Promise<RecordedFile[]> {
+async function recordedBuilds(db: Connection): Promise<RecordedFile[]> {
   const rows = await db.kysely
     .selectFrom('builds as b')
     .leftJoin('files as f', 'f.build_id', 'b.build_id')
@@ -150,7 +150,7 @@ async function runTrial(
   const master = new MasterProcess(dir, scratch.dsn, output, await loopbackEndpoints(dir), ['--idle-hold', '1', '--page-window', '0.2']);
   const acknowledged: Acknowledged[] = [];
   const slaves: BurstSlave[] = [];
-  let db: Database | undefined;
+  let db: Connection | undefined;
   try {
     await seedDatabase(scratch.dsn, burst.versions);
     await master.start();
@@ -176,7 +176,7 @@ async function runTrial(
       await sleep(rng.int(0, 300));
       await master.start();
     }
-    db = await openDatabase(scratch.dsn);
+    db = await openTables(scratch.dsn);
     const dbNow = db;
     // the burst is over when every version has a successful build
     await waitUntil('the burst to finish', 300_000, async () => {

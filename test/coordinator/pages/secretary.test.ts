@@ -1,7 +1,6 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { RewriteBuffer, Secretary, type RewritesStore } from '../../../coordinator/pages/secretary.ts';
-import { RewritesTable } from '../../../coordinator/pages/rewrites-table.ts';
 import type { PageRequest, PendingRewrite } from '../../../coordinator/pages/page-request.ts';
 import { DIALECTS, freshDatabase } from '../../helpers/db.ts';
 import { sampleStats } from '../../helpers/site-fixture.ts';
@@ -194,7 +193,7 @@ describe('secretary', () => {
     test(`a journaled rewrite survives a crash and is cleared once written (${dialect})`, async () => {
       const scratch = await freshDatabase(dialect);
       try {
-        const table = new RewritesTable(scratch.db);
+        const table = scratch.db;
         const first = recorder();
         // never stopped: it stands for a coordinator killed after the build's commit
         const killed = new Secretary({ sink: first.sink, store: table, windowMs: 60_000 });
@@ -225,7 +224,7 @@ describe('secretary', () => {
     test(`a row is cleared only when its latest journaled build is written (${dialect})`, async () => {
       const scratch = await freshDatabase(dialect);
       try {
-        const table = new RewritesTable(scratch.db);
+        const table = scratch.db;
         const r = recorder();
         const secretary = new Secretary({ sink: r.sink, store: table, windowMs: 10 });
         await secretary.start();
