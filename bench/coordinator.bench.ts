@@ -30,7 +30,8 @@ import { Timedelta, UtcDateTime } from '../shared/wire/cbor.ts';
 import { sendFile } from '../shared/wire/file-transfer.ts';
 import { reverse, slaveDriver } from '../shared/wire/protocols.ts';
 import { createSocket } from '../shared/wire/transport.ts';
-import { masterConfigSchema, startCoordinator } from '../coordinator/coordinator.ts';
+import { masterConfigSchema } from '../coordinator/config.ts';
+import { startCoordinator } from '../coordinator/coordinator.ts';
 import { countRows, insertReleases, openTables } from '../test/helpers/db.ts';
 import { freePort } from '../test/helpers/farm.ts';
 

@@ -9,7 +9,8 @@ import { loadConfig } from '../shared/config.ts';
 import { createLogger } from '../shared/log.ts';
 import { redact } from '../shared/db/index.ts';
 import { loadSiteOptions } from '../shared/site-settings.ts';
-import { masterConfigSchema, startCoordinator, type MasterConfig } from './coordinator.ts';
+import { masterConfigSchema, type MasterConfig } from './config.ts';
+import { startCoordinator } from './coordinator.ts';
 
 const increase = (_value: string, previous: number): number => previous + 1;
 

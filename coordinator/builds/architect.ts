@@ -3,6 +3,8 @@
 // whenever something may have changed (a new version, a dropped slave), and
 // never hand out a version a slave is already building, nor one whose result
 // or deletion a refresh started too early may not have seen yet.
+import type { Database } from '../../shared/db/index.ts';
+import type { AsyncApi } from '../runtime/db-pool.ts';
 import { Task, type Interval, type TaskOptions } from '../runtime/tasks.ts';
 
 export type BuildKey = readonly [pkg: string, version: string];
@@ -162,5 +164,15 @@ export class Architect extends Task {
     this.options.queues.replace(snapshot, queriedAt, this.now());
     this.logger.debug({ pending: this.options.queues.sizes() }, 'build queues refreshed');
     for (const listener of this.listeners) listener();
+  }
+}
+
+/** The architect's source: the build queue query, on the heavy-query thread. */
+export class QueueQuery implements BuildQueueSource {
+  constructor(private readonly db: AsyncApi<Database>) {}
+
+  async getBuildQueue(limit: number): Promise<QueueSnapshot> {
+    const raw = await this.db.getBuildQueue(limit);
+    return new Map([...raw].map(([abi, entries]) => [abi, entries.map((e): BuildKey => [e.package, e.version])]));
   }
 }

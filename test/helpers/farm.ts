@@ -16,7 +16,8 @@ import type { Tables } from '../../shared/db/schema.ts';
 import { createLogger, type Logger } from '../../shared/log.ts';
 import { probePython } from '../../shared/sysinfo.ts';
 import { UpstreamServer } from '../../upstream/server.ts';
-import { masterConfigSchema, startCoordinator, type Coordinator, type MasterConfig } from '../../coordinator/coordinator.ts';
+import { masterConfigSchema, type MasterConfig } from '../../coordinator/config.ts';
+import { startCoordinator, type Coordinator } from '../../coordinator/coordinator.ts';
 import { migrateTo, openTables, scratchDatabase, type Scratch } from './db.ts';
 import { buildSdist, type FixtureName } from '../fixtures/packages/sdist.ts';
 
