@@ -5,7 +5,7 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { contentType, prefersSimpleJson, resolveUrlPath, StaticServer } from '../../../coordinator/farm/static-server.ts';
+import { contentType, prefersSimpleJson, resolveUrlPath, StaticServer } from '../../../coordinator/all-in-one/static-server.ts';
 
 describe('PEP 691 negotiation', () => {
   test("pip's Accept header gets JSON", () => {
