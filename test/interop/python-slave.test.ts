@@ -6,7 +6,7 @@
 // to ports 5555/5556 of its --master.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, openSync, closeSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sha256File, startFarm, waitFor } from '../helpers/farm.ts';
@@ -17,6 +17,23 @@ const title = source
   ? 'the Python piwheels slave builds a wheel against our coordinator'
   : 'Python slave interop NOT RUN: set PIWHEELS_SRC to a piwheels checkout to run it';
 
+
+/** The Python piw-slave for a farm on 127.0.0.1, unprivileged, logging to DIR/python-slave.log. */
+function startPythonSlave(dir: string, detached: boolean): ChildProcess {
+  const home = mkdtempSync(join(dir, 'pyslave-'));
+  chmodSync(dir, 0o755);
+  chmodSync(home, 0o777);
+  const log = openSync(join(dir, 'python-slave.log'), 'a');
+  const [program, ...args] = unprivileged(piwheelsCommand('slave', ['--master', '127.0.0.1', '--dir', home, '--label', 'python-slave']));
+  const child = spawn(program!, args, {
+    stdio: ['ignore', log, log],
+    detached,
+    env: piwheelsEnv({ HOME: home, PIP_RETRIES: '0', PIP_FIND_LINKS: '', PIP_NO_INPUT: '1' }),
+  });
+  closeSync(log);
+  return child;
+}
+
 test(title, async (t) => {
   if (!source) {
     t.diagnostic('interop with the Python slave was not run (PIWHEELS_SRC is not set)');
@@ -24,16 +41,7 @@ test(title, async (t) => {
   }
   const farm = await startFarm('sqlite', ['e2e-pure'], { slaveQueue: 'tcp://127.0.0.1:5555', fileQueue: 'tcp://127.0.0.1:5556' });
   try {
-    const home = mkdtempSync(join(farm.dir, 'pyslave-'));
-    chmodSync(farm.dir, 0o755);
-    chmodSync(home, 0o777);
-    const log = openSync(join(farm.dir, 'python-slave.log'), 'a');
-    const [program, ...args] = unprivileged(piwheelsCommand('slave', ['--master', '127.0.0.1', '--dir', home, '--label', 'python-slave']));
-    const child = spawn(program!, args, {
-      stdio: ['ignore', log, log],
-      env: piwheelsEnv({ HOME: home, PIP_RETRIES: '0', PIP_FIND_LINKS: '', PIP_NO_INPUT: '1' }),
-    });
-    closeSync(log);
+    const child = startPythonSlave(farm.dir, false);
     const exited = new Promise((resolve) => child.once('exit', resolve));
     try {
       const db = farm.tables;
@@ -61,18 +69,8 @@ test(source ? 'a Python slave killed mid-build: its build is back in the queue w
   }
   const farm = await startFarm('sqlite', [], { slaveQueue: 'tcp://127.0.0.1:5555', fileQueue: 'tcp://127.0.0.1:5556', idleHold: 2 });
   try {
-    const home = mkdtempSync(join(farm.dir, 'pyslave-'));
-    chmodSync(farm.dir, 0o755);
-    chmodSync(home, 0o777);
-    const log = openSync(join(farm.dir, 'python-slave.log'), 'a');
-    const [program, ...args] = unprivileged(piwheelsCommand('slave', ['--master', '127.0.0.1', '--dir', home, '--label', 'python-slave']));
     // its own process group, so the build it leaves behind when killed can be ended with it
-    const child = spawn(program!, args, {
-      stdio: ['ignore', log, log],
-      detached: true,
-      env: piwheelsEnv({ HOME: home, PIP_RETRIES: '0', PIP_FIND_LINKS: '', PIP_NO_INPUT: '1' }),
-    });
-    closeSync(log);
+    const child = startPythonSlave(farm.dir, true);
     const exited = new Promise((resolve) => child.once('exit', resolve));
     try {
       await waitFor('the Python slave connected', () => farm.coordinator.slaveDriver.list().some((s) => s.label === 'python-slave') || undefined, 60_000);
