@@ -15,7 +15,7 @@
 import { isIP } from 'node:net';
 import { batchSize, emptyBatch, type AccessBatch, type DownloadRecord, type PageHitRecord, type ProjectHitRecord } from '../../shared/db/index.ts';
 import { ProtocolError, lumberjack as lumberjackProtocol, type DataOf, type HitStateMessage, type Message } from '../../shared/wire/protocols.ts';
-import { createSocket, type WireSocket } from '../../shared/wire/transport.ts';
+import { bindSocket, type WireSocket } from '../../shared/wire/transport.ts';
 import { GarbageLog } from '../monitor/control.ts';
 import { Task, type TaskOptions } from '../runtime/tasks.ts';
 import { isBotAgent } from './access-log.ts';
@@ -241,8 +241,7 @@ export class Lumberjack extends Task {
   }
 
   protected override async setup(): Promise<void> {
-    const socket = createSocket('PULL', { protocol: lumberjackProtocol, logger: this.logger, recvHwm: RECV_HWM, maxMessageSize: MAX_MESSAGE_SIZE });
-    await socket.bind(this.options.endpoint);
+    const socket = await bindSocket('PULL', this.options.endpoint, { protocol: lumberjackProtocol, logger: this.logger, recvHwm: RECV_HWM, maxMessageSize: MAX_MESSAGE_SIZE });
     this.socket = socket;
     this.loop = this.receive(socket);
   }

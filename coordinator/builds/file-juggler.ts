@@ -9,7 +9,7 @@ import { basename, dirname, join } from 'node:path';
 import { armv6TwinName, type WheelFileFields } from '../../shared/build.ts';
 import { readWheelMetadata } from '../../shared/wheel/metadata.ts';
 import { FETCH_SIZE, PIPELINE_SIZE, TransferError, TransferState, TransferTable } from '../../shared/wire/file-transfer.ts';
-import { createSocket, type WireSocket } from '../../shared/wire/transport.ts';
+import { bindSocket, type WireSocket } from '../../shared/wire/transport.ts';
 import { GarbageLog } from '../monitor/control.ts';
 import { writeMetadataFile } from '../pages/metadata-file.ts';
 import { Task, type TaskOptions } from '../runtime/tasks.ts';
@@ -70,19 +70,13 @@ export class FileJuggler extends Task implements FileTransfers {
     // sender; a sender has PIPELINE_SIZE chunks in flight, so a small inbound
     // queue bounds what one peer can make us buffer (past it libzmq stops
     // reading that connection, it loses nothing).
-    const socket = createSocket('ROUTER', {
+    const socket = await bindSocket('ROUTER', this.options.address, {
       logger: this.logger,
       sendHwm: PIPELINE_SIZE * 50,
       recvHwm: PIPELINE_SIZE * 2,
       maxMessageSize: FETCH_SIZE,
       linger: 0,
     });
-    try {
-      await socket.bind(this.options.address);
-    } catch (error) {
-      socket.close();
-      throw error;
-    }
     this.socket = socket;
     this.receiving = this.receive(socket);
   }

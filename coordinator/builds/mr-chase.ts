@@ -10,7 +10,7 @@
 //                                           socket loop uses it; tests too)
 //   MrChaseDeps / MrChaseDatabase           what the coordinator provides
 import { ProtocolError, mrChase as mrChaseProtocol, type Message } from '../../shared/wire/protocols.ts';
-import { createSocket, type WireSocket } from '../../shared/wire/transport.ts';
+import { bindSocket, type WireSocket } from '../../shared/wire/transport.ts';
 import { canonicalizeName, isValidProjectName } from '../../shared/names.ts';
 import type { PageRequest } from '../pages/page-request.ts';
 import { addArmv6Twins, buildFromMessage, nextFile, type BuildResult } from '../../shared/build.ts';
@@ -116,8 +116,7 @@ export class MrChase extends Task {
 
   protected override async setup(): Promise<void> {
     // import tools are REQ peers with one request in flight
-    const socket = createSocket('ROUTER', { protocol: mrChaseProtocol, logger: this.logger, hwm: 10 });
-    await socket.bind(this.options.endpoint);
+    const socket = await bindSocket('ROUTER', this.options.endpoint, { protocol: mrChaseProtocol, logger: this.logger, hwm: 10 });
     this.socket = socket;
     this.loop = this.serve(socket);
   }

@@ -14,7 +14,7 @@ import {
   toWire,
   type Message,
 } from '../../shared/wire/protocols.ts';
-import { PeerGoneError, createSocket, type WireSocket } from '../../shared/wire/transport.ts';
+import { PeerGoneError, bindSocket, type WireSocket } from '../../shared/wire/transport.ts';
 import { CHECK_INTERVAL_MS, DEFAULT_MAX_SLAVES, admit, judge, type LastReply } from './slave-liveness.ts';
 import type { BuildQueues } from './architect.ts';
 import { GarbageLog, type StatusPublisher } from '../monitor/control.ts';
@@ -154,13 +154,7 @@ export class SlaveDriver extends Task {
 
   protected override async setup(): Promise<void> {
     if (this.options.address === undefined) return;
-    const socket = createSocket('ROUTER', { protocol: slaveProtocol, logger: this.logger, ...SLAVE_QUEUE_OPTIONS });
-    try {
-      await socket.bind(this.options.address);
-    } catch (error) {
-      socket.close();
-      throw error;
-    }
+    const socket = await bindSocket('ROUTER', this.options.address, { protocol: slaveProtocol, logger: this.logger, ...SLAVE_QUEUE_OPTIONS });
     this.socket = socket;
     this.receiving = this.receive(socket);
   }

@@ -6,6 +6,8 @@
 //                                 'REQ' | 'REP' | 'ROUTER' | 'DEALER' | 'PUSH' |
 //                                 'PULL' | 'PUB' | 'XPUB' | 'SUB'; options.protocol is
 //                                 the protocol as seen from this socket's side.
+//   bindSocket(kind, address, options)
+//                                 createSocket, then bind; closed again if the bind fails
 //   WireSocket
 //     bind / connect / unbind / disconnect / close(lingerSeconds?)
 //     endpoint                    the last bound endpoint (resolves port 0)
@@ -213,6 +215,22 @@ export function createSocket<R extends Table = {}, S extends Table = {}>(
     socket.heartbeatTimeout = Math.round(options.heartbeat.timeoutSeconds * 1000);
   }
   return new WireSocket<R, S>(kind, socket, options);
+}
+
+/** A socket bound to `address`, or closed again (the port freed) when the bind fails. */
+export async function bindSocket<R extends Table = {}, S extends Table = {}>(
+  kind: SocketKind,
+  address: string,
+  options: SocketOptions<R, S> = {},
+): Promise<WireSocket<R, S>> {
+  const socket = createSocket<R, S>(kind, options);
+  try {
+    await socket.bind(address);
+  } catch (error) {
+    socket.close(0);
+    throw error;
+  }
+  return socket;
 }
 
 export class WireSocket<R extends Table, S extends Table> {
