@@ -52,7 +52,15 @@ const curveSettings = z
 
 /** Switches CURVE on for the tool's tcp:// connections when flags, PIW_* or the file ask for it. */
 export function useToolCurve(section: string, flags: CommonFlags): void {
-  const config = toolConfig(curveSettings, section, { curveSecret: flags.curveSecret, curveServer: flags.curveServer }, flags.configuration);
+  // the tool's table holds its other settings too: only the CURVE keys are read here
+  const config = loadConfig(curveSettings, {
+    flags: { curveSecret: flags.curveSecret, curveServer: flags.curveServer },
+    env: process.env,
+    file: flags.configuration,
+    defaultFiles: DEFAULT_CONFIG_FILES,
+    section,
+    ignoreUnknown: true,
+  });
   if (config.curveSecret !== undefined && config.curveServer !== undefined) connectWithCurve(config.curveSecret, config.curveServer);
 }
 
