@@ -42,6 +42,8 @@ export interface BuildResult {
   version: string;
   /** ABI of the build machine. */
   abiTag: string;
+  /** Native platform of the build machine; '' when not known. */
+  platformTag: string;
   status: boolean;
   /** Seconds. */
   duration: number;
@@ -80,14 +82,31 @@ export function builtFromMessage([status, duration, output, files]: BuiltMessage
   return { status, duration: duration.totalSeconds(), output, files: files.map((f) => fileFromMessage(f)) };
 }
 
-/** A whole build as IMPORT carries it, files in filename order (as piwheels sends them). */
-export function buildToMessage(build: Omit<BuildResult, 'duration' | 'files'> & { duration: Timedelta; files: readonly WheelFile[] }): BuildStateMessage {
+/** A whole build as IMPORT carries it, files in filename order (as piwheels sends them); the wire has no platform. */
+export function buildToMessage(build: Omit<BuildResult, 'duration' | 'files' | 'platformTag'> & { duration: Timedelta; files: readonly WheelFile[] }): BuildStateMessage {
   const files = [...build.files].sort(byFilename).map((f) => fileToMessage(f));
   return [build.slaveId, build.package, build.version, build.abiTag, build.status, build.duration, build.output, files];
 }
 
-export function buildFromMessage([slaveId, pkg, version, abiTag, status, duration, output, files]: BuildStateMessage): BuildResult {
-  return { slaveId, package: pkg, version, abiTag, status, duration: duration.totalSeconds(), output, files: files.map((f) => fileFromMessage(f)) };
+/**
+ * A build from IMPORT. The message names the builder's ABI but not its
+ * platform: that is the one platform its wheels are tagged for (an armv7l
+ * wheel's armv6l twin aside), '' when they are all portable, and null when
+ * they name several, which is not one build.
+ */
+export function buildFromMessage([slaveId, pkg, version, abiTag, status, duration, output, files]: BuildStateMessage): BuildResult | null {
+  const built = files.map((f) => fileFromMessage(f));
+  const platformTag = builderPlatform(built);
+  if (platformTag === null) return null;
+  return { slaveId, package: pkg, version, abiTag, platformTag, status, duration: duration.totalSeconds(), output, files: built };
+}
+
+/** The platform wheels were built on, from their tags: see buildFromMessage. */
+export function builderPlatform(files: ReadonlyArray<Pick<WheelFileFields, 'platformTag'>>): string | null {
+  const tags = new Set(files.map((f) => f.platformTag).filter((tag) => tag !== 'any'));
+  if (tags.has('linux_armv7l')) tags.delete('linux_armv6l');
+  if (tags.size > 1) return null;
+  return [...tags][0] ?? '';
 }
 
 /** The next file of a build still to transfer, in filename order (as piwheels). */
@@ -124,6 +143,7 @@ export function toBuildRecord(build: BuildResult, builtAt: Date): BuildRecord {
     package: build.package,
     version: build.version,
     abiTag: build.abiTag,
+    platformTag: build.platformTag,
     status: build.status,
     duration: build.duration,
     slaveId: build.slaveId,

@@ -7,7 +7,7 @@
 // schemas that the receiving side checks.
 import { z } from 'zod';
 
-/** Build outcome of one version for one active ABI (piwheels: releases[v].abis). */
+/** Build outcome of one version for one active build target (piwheels: releases[v].abis, keyed by ABI: the same on a farm without platforms). */
 export type AbiStatusKind = 'success' | 'fail' | 'pending' | 'skip';
 
 export interface AbiStatus {
@@ -46,7 +46,7 @@ export interface ReleaseData {
   yanked: boolean;
   /** The version's skip reason, or else the package's; '' when not skipped. */
   skip: string;
-  /** Keyed by active ABI tag. */
+  /** Keyed by active build target (cp311, or cp311-linux_aarch64 on a farm with platforms). */
   abis: Record<string, AbiStatus>;
   /** Keyed by filename. */
   files: Record<string, FileInfo>;
@@ -80,7 +80,7 @@ export const farmStatisticsSchema = z.object({
   buildsSize: count,
   filesCount: count,
   newLastHour: count,
-  /** Keyed by active ABI tag. */
+  /** Keyed by active build target (cp311, or cp311-linux_aarch64 on a farm with platforms). */
   buildsLastHour: z.record(z.string().min(1), count),
   buildsPending: z.record(z.string().min(1), count),
   downloadsLastHour: count,

@@ -19,6 +19,7 @@ import type { QueueRefill } from './slave-driver.ts';
 import type { FileTransfers } from './file-juggler.ts';
 import { Task, type TaskOptions } from '../runtime/tasks.ts';
 import { checkWheelFilename } from './wheel-check.ts';
+import { ANY_PLATFORM } from '../../shared/target.ts';
 
 export type ChaseRequest = Message<typeof mrChaseProtocol.recv>;
 export type ChaseReply = Message<typeof mrChaseProtocol.send>;
@@ -26,6 +27,7 @@ export type ChaseReply = Message<typeof mrChaseProtocol.send>;
 /** The part of the Database MrChase uses (the async proxy of a worker fits too). */
 export interface MrChaseDatabase {
   getBuildAbis(excludeSkipped?: boolean): Promise<string[]>;
+  getBuildPlatforms(excludeSkipped?: boolean): Promise<string[]>;
   testPackage(pkg: string): Promise<boolean>;
   testPackageVersion(pkg: string, version: string): Promise<boolean>;
   addNewPackage(pkg: string, skip?: string, description?: string): Promise<boolean>;
@@ -194,12 +196,18 @@ export class MrChase extends Task {
       this.abandonImport();
     }
     const imported = buildFromMessage(data);
-    const { version, abiTag, files } = imported;
+    if (imported === null) return error('the files are built for different platforms: import one build target at a time');
+    const { version, abiTag, platformTag, files } = imported;
     const pkg = canonicalizeName(imported.package);
     if (!imported.status) return error('importing a failed build is not supported');
     if (files.length === 0) return error('no files listed for import');
     const abis = await this.deps.db.getBuildAbis();
     if (!abis.includes(abiTag)) return error(`invalid ABI: ${abiTag} (build ABIs: ${abis.join(', ') || 'none'})`);
+    // a farm without platforms takes wheels of any platform, as piwheels does
+    const platforms = await this.deps.db.getBuildPlatforms();
+    if (platforms.length > 0 && platformTag !== ANY_PLATFORM && !platforms.includes(platformTag)) {
+      return error(`invalid platform: ${platformTag} (build platforms: ${platforms.join(', ')})`);
+    }
     if (!(await this.deps.db.testPackageVersion(pkg, version))) return error(`unknown package version ${pkg} ${version}`);
     const names = new Set<string>();
     for (const file of files) {
@@ -212,7 +220,7 @@ export class MrChase extends Task {
     const build: BuildResult = { ...imported, slaveId: IMPORT_SLAVE_ID, package: pkg, files: addArmv6Twins(files) };
     const first = nextFile(build)!;
     this.current = { client, build, lastSeen: this.now(), attempts: 0 };
-    this.logger.info({ package: pkg, version, abi: abiTag, files: files.length }, 'import started; send %s', first.filename);
+    this.logger.info({ package: pkg, version, abi: abiTag, platform: platformTag, files: files.length }, 'import started; send %s', first.filename);
     this.deps.transfers.expect(IMPORT_SLAVE_ID, first);
     return { msg: 'SEND', data: first.filename };
   }

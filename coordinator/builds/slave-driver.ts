@@ -29,7 +29,7 @@ export type SlaveReply = Message<typeof slaveProtocol.send>;
 type SlaveHello = z.output<typeof slaveHelloSchema>;
 type SlaveStats = z.output<typeof slaveStatsSchema>;
 
-/** Whom the slave driver asks for a refill when an ABI's queue runs low (the architect). */
+/** Whom the slave driver asks for a refill when a target's queue runs low (the architect). */
 export interface QueueRefill {
   nudge(): void;
 }
@@ -103,6 +103,10 @@ export class SlaveState {
   get abi(): string {
     return this.hello[3];
   }
+  /** The native platform the slave reported (linux_armv7l, linux_aarch64...). */
+  get platform(): string {
+    return this.hello[4];
+  }
   get buildTimeoutMs(): number {
     return this.hello[0].totalMilliseconds();
   }
@@ -111,6 +115,8 @@ export class SlaveState {
   }
   /** The package and version handed out in the last BUILD, until recorded or abandoned. */
   currentBuild: readonly [string, string] | undefined;
+  /** The build target whose queue the current build came from. */
+  currentTarget: string | undefined;
 
   get lastReply(): LastReply {
     return this.reply?.msg;
@@ -332,12 +338,16 @@ export class SlaveDriver extends Task {
   private idleAnswer(slave: SlaveState): SlaveReply | undefined {
     if (slave.killed) return { msg: 'DIE', data: undefined };
     if (this.paused || slave.paused || this.state !== 'running') return { msg: 'SLEEP', data: true };
-    const item = this.deps.queues.next(slave.abi, this.now() + slave.buildTimeoutMs);
+    // matched on every IDLE: the farm's targets can change while a slave lives
+    const target = this.deps.queues.targetFor(slave.abi, slave.platform);
+    if (target === null) return undefined;
+    const item = this.deps.queues.next(target, this.now() + slave.buildTimeoutMs);
     if (!item) return undefined;
     const [pkg, version] = item;
-    if (this.deps.queues.size(slave.abi) < this.deps.queues.limit / 2) this.deps.refill?.nudge();
-    this.logger.info({ slave: slave.id, label: slave.label, package: pkg, version }, 'build');
+    if (this.deps.queues.size(target) < this.deps.queues.limit / 2) this.deps.refill?.nudge();
+    this.logger.info({ slave: slave.id, label: slave.label, target, package: pkg, version }, 'build');
     slave.currentBuild = [pkg, version];
+    slave.currentTarget = target;
     slave.buildStarted = this.now();
     slave.build = undefined;
     return { msg: 'BUILD', data: [pkg, version] };
@@ -365,7 +375,7 @@ export class SlaveDriver extends Task {
       const [pkg, version] = slave.currentBuild;
       this.logger.warn({ slave: slave.id, package: pkg, version }, 'build exceeded its timeout; stopped and recorded as failed');
       const build: BuildResult = {
-        slaveId: slave.id, package: pkg, version, abiTag: slave.abi, status: false, duration: elapsed / 1000,
+        slaveId: slave.id, package: pkg, version, abiTag: slave.abi, platformTag: slave.platform, status: false, duration: elapsed / 1000,
         output: `Build stopped by the master: it exceeded the slave's build timeout of ${slave.hello[0].toString()}\n`,
         files: [],
       };
@@ -390,7 +400,7 @@ export class SlaveDriver extends Task {
       reported.status = false;
     }
     const build: BuildResult = {
-      slaveId: slave.id, package: pkg, version, abiTag: slave.abi, status: reported.status,
+      slaveId: slave.id, package: pkg, version, abiTag: slave.abi, platformTag: slave.platform, status: reported.status,
       duration: reported.duration, output: reported.output, files: reported.status ? addArmv6Twins(reported.files) : [],
     };
     slave.build = build;
@@ -438,8 +448,9 @@ export class SlaveDriver extends Task {
 
   private async record(slave: SlaveState, build: BuildResult): Promise<void> {
     await this.deps.recorder.record(build);
-    this.deps.queues.finish(build.abiTag, build.package, build.version, this.now());
+    if (slave.currentTarget !== undefined) this.deps.queues.finish(slave.currentTarget, build.package, build.version, this.now());
     slave.currentBuild = undefined;
+    slave.currentTarget = undefined;
   }
 
   private setReply(slave: SlaveState, reply: SlaveReply): void {
@@ -448,6 +459,7 @@ export class SlaveDriver extends Task {
     if (reply.msg === 'DONE') {
       slave.build = undefined;
       slave.currentBuild = undefined;
+      slave.currentTarget = undefined;
       slave.skipped = false;
     }
     if (reply.msg === 'ACK') this.announce(slave);
@@ -547,9 +559,11 @@ export class SlaveDriver extends Task {
     const current = slave.currentBuild;
     this.deps.transfers.cancel(slave.id);
     if (!current) return;
+    const target = slave.currentTarget;
     slave.currentBuild = undefined;
+    slave.currentTarget = undefined;
     slave.build = undefined;
-    this.deps.queues.abandon(slave.abi, current[0], current[1]);
+    if (target !== undefined) this.deps.queues.abandon(target, current[0], current[1]);
     this.wakeWaiting();
   }
 

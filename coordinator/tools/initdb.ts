@@ -1,10 +1,10 @@
 // piw-initdb: creates the farm's database or upgrades it to the current
-// schema (adopting a piwheels 0.23 database on the way), sets the build ABIs,
-// grants the coordinator's role what it needs, and checks the derived tables.
+// schema (adopting a piwheels 0.23 database on the way), sets the build ABIs
+// and platforms (whose pairs are the build targets), grants the coordinator's role what it needs, and checks the derived tables.
 import { createInterface } from 'node:readline/promises';
 import { Command, Option } from 'commander';
 import { runCli, UserError } from '../../shared/cli.ts';
-import { buildAbiSkips, checkRole, grantRole } from '../../shared/db/admin.ts';
+import { buildAbiSkips, buildPlatformSkips, checkRole, grantRole } from '../../shared/db/admin.ts';
 import { connect } from '../../shared/db/connect.ts';
 import { Database, defaultDsn } from '../../shared/db/index.ts';
 import {
@@ -16,6 +16,7 @@ import {
   planUpgrade,
 } from '../../shared/db/migrate.ts';
 import { createLogger } from '../../shared/log.ts';
+import { checkAbiTag, checkPlatformTag } from '../../shared/target.ts';
 
 interface Options {
   dsn: string;
@@ -23,6 +24,8 @@ interface Options {
   yes: boolean;
   abi: string[];
   skipAbi: string[];
+  platform: string[];
+  skipPlatform: string[];
   check: boolean;
   rebuild: boolean;
   verbose: number;
@@ -45,6 +48,14 @@ function program(): Command {
     .option('-y, --yes', 'proceed without asking', false)
     .option('--abi <tag>', 'add (or re-activate) a build ABI, e.g. cp311; repeatable', collect, [])
     .option('--skip-abi <tag>', 'retire a build ABI (its builds stay); repeatable', collect, [])
+    .option(
+      '--platform <tag>',
+      'add (or re-activate) a build platform, e.g. linux_armv7l or linux_aarch64; repeatable. The farm builds every ' +
+        'active ABI on every active platform; with no platform, each ABI builds on a machine of any platform (as piwheels)',
+      collect,
+      [],
+    )
+    .option('--skip-platform <tag>', 'retire a build platform (its builds stay; the last one cannot go); repeatable', collect, [])
     .option('--check', 'recompute the build queue, counters and download counts from the rows and report differences (exit 1 if any)', false)
     .option('--rebuild', 'recompute the build queue, counters and download counts from the rows', false)
     .addOption(new Option('-v, --verbose', 'more output').argParser(count).default(0))
@@ -81,6 +92,8 @@ async function main(argv: string[]): Promise<number> {
     say(`${conn.target}: ${describeState(state)}`);
     if (opts.user !== undefined) await checkRole(conn, opts.user);
 
+    for (const abi of [...opts.abi, ...opts.skipAbi]) checkAbiTag(abi);
+    for (const platform of [...opts.platform, ...opts.skipPlatform]) checkPlatformTag(platform);
     const plan = steps.map(describeStep);
     const known = state.kind === 'empty' ? new Map<string, string>() : await buildAbiSkips(conn);
     const addAbis = [...new Set(opts.abi)].filter((abi) => known.get(abi) !== '');
@@ -91,6 +104,19 @@ async function main(argv: string[]): Promise<number> {
     });
     for (const abi of addAbis) plan.push(`add build ABI ${abi}`);
     for (const abi of skipAbis) plan.push(`retire build ABI ${abi}`);
+    const knownPlatforms = state.kind === 'empty' ? new Map<string, string>() : await buildPlatformSkips(conn);
+    const addPlatforms = [...new Set(opts.platform)].filter((p) => knownPlatforms.get(p) !== '');
+    const skipPlatforms = [...new Set(opts.skipPlatform)].filter((p) => {
+      if (addPlatforms.includes(p)) throw new UserError(`--platform and --skip-platform both name ${p}`);
+      if (!knownPlatforms.has(p)) throw new UserError(`no build platform ${JSON.stringify(p)} to retire`);
+      return knownPlatforms.get(p) === '';
+    });
+    const activeAfter = [...knownPlatforms].filter(([, skip]) => skip === '').map(([p]) => p).concat(addPlatforms);
+    if (skipPlatforms.length > 0 && activeAfter.every((p) => skipPlatforms.includes(p))) {
+      throw new UserError('--skip-platform would retire every build platform: keep one, or add another with --platform');
+    }
+    for (const p of addPlatforms) plan.push(`add build platform ${p}`);
+    for (const p of skipPlatforms) plan.push(`retire build platform ${p}`);
     if (opts.user !== undefined) plan.push(`grant role ${opts.user} access to every table and sequence`);
     if (opts.rebuild) plan.push('recompute the build queue, counters and download counts');
 
@@ -115,6 +141,14 @@ async function main(argv: string[]): Promise<number> {
       for (const abi of skipAbis) {
         await db.skipBuildAbi(abi, 'retired');
         say(`build ABI ${abi} retired`);
+      }
+      for (const p of addPlatforms) {
+        await db.addBuildPlatform(p);
+        say(`build platform ${p} active`);
+      }
+      for (const p of skipPlatforms) {
+        await db.skipBuildPlatform(p, 'retired');
+        say(`build platform ${p} retired`);
       }
       if (opts.user !== undefined) {
         await grantRole(conn, opts.user);

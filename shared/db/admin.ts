@@ -1,5 +1,5 @@
-// What piw-initdb does besides migrating: looks at the build ABIs of a
-// database of any schema version, and checks and grants the PostgreSQL role
+// What piw-initdb does besides migrating: looks at the build ABIs and
+// platforms of a database of any schema version, and checks and grants the PostgreSQL role
 // the coordinator connects as.
 import { sql } from 'kysely';
 import { UserError } from '../cli.ts';
@@ -9,6 +9,17 @@ import type { Connection } from './connect.ts';
 export async function buildAbiSkips(conn: Connection): Promise<Map<string, string>> {
   const rows = await conn.kysely.selectFrom('build_abis').select(['abi_tag', 'skip']).execute();
   return new Map(rows.map((r) => [r.abi_tag, r.skip]));
+}
+
+/**
+ * Every build platform with its skip reason ('' when active); none before
+ * the schema had platforms (an adopted piwheels database, say).
+ */
+export async function buildPlatformSkips(conn: Connection): Promise<Map<string, string>> {
+  const present = await conn.kysely.introspection.getTables();
+  if (!present.some((t) => t.name === 'build_platforms')) return new Map();
+  const rows = await conn.kysely.selectFrom('build_platforms').select(['platform_tag', 'skip']).execute();
+  return new Map(rows.map((r) => [r.platform_tag, r.skip]));
 }
 
 /** Throws unless `user` is an existing, ordinary PostgreSQL role. */

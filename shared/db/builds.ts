@@ -4,7 +4,8 @@
 import { sql } from 'kysely';
 import type { FileFacts } from './derived.ts';
 import { PENDING_PREFIX } from './derived.ts';
-import { BuildRecordSchema, type BuildRecord } from './records.ts';
+import { targetKey } from '../target.ts';
+import { BuildRecordSchema, type BuildRecord, type ValidBuildRecord } from './records.ts';
 import { transaction, type Db, type Store } from './store.ts';
 import { durationToMicros, fromDbFlag, toDbTimestamp } from './values.ts';
 
@@ -46,7 +47,7 @@ export async function logBuilds(store: Store, records: readonly BuildRecord[]): 
  * databases number the rows of one multi-row INSERT in the order of its
  * VALUES, so the returned ids, sorted, line up with the records.
  */
-async function insertBuildRows(store: Store, db: Db, builds: readonly BuildRecord[]): Promise<number[]> {
+async function insertBuildRows(store: Store, db: Db, builds: readonly ValidBuildRecord[]): Promise<number[]> {
   const ids: number[] = [];
   for (let i = 0; i < builds.length; i += 100) {
     const part = builds.slice(i, i + 100);
@@ -61,6 +62,7 @@ async function insertBuildRows(store: Store, db: Db, builds: readonly BuildRecor
           duration: store.derived.durationValue(durationToMicros(build.duration)),
           status: build.status ? 1 : 0,
           abi_tag: build.abiTag,
+          platform_tag: build.platformTag,
         })),
       )
       .returning('build_id')
@@ -71,7 +73,7 @@ async function insertBuildRows(store: Store, db: Db, builds: readonly BuildRecor
 }
 
 /** One build's files and dependencies; adds the versions whose files it replaced to `touched`. */
-async function insertFiles(store: Store, db: Db, build: BuildRecord, buildId: number, touched: Array<[string, string]>): Promise<void> {
+async function insertFiles(store: Store, db: Db, build: ValidBuildRecord, buildId: number, touched: Array<[string, string]>): Promise<void> {
   await replaceFiles(store, db, build.files.map((f) => f.filename), touched);
   await db
     .insertInto('files')
@@ -168,28 +170,28 @@ export async function deleteBuild(store: Store, pkg: string, version: string): P
 }
 
 /**
- * Per active ABI (in ABI order, every one present), up to `limit` versions
- * that need building there, oldest release first.
+ * Per active target (by name, in target order, every one present), up to
+ * `limit` versions that need building there, oldest release first.
  */
 export async function getBuildQueue(store: Store, limit = 1000): Promise<Map<string, QueueEntry[]>> {
   if (!Number.isSafeInteger(limit) || limit < 0) throw new RangeError(`invalid queue limit: ${limit}`);
   const db = store.conn.kysely;
-  const abis = await store.derived.activeAbis(db);
   const out = new Map<string, QueueEntry[]>();
-  for (const abi of abis) {
+  for (const target of await store.derived.targets(db)) {
     const rows =
       limit === 0
         ? []
         : await db
             .selectFrom('build_queue')
             .select(['package', 'version'])
-            .where('abi_tag', '=', abi)
+            .where('abi_tag', '=', target.abi)
+            .where('platform_tag', '=', target.platform)
             .orderBy('released')
             .orderBy('package')
             .orderBy('version')
             .limit(limit)
             .execute();
-    out.set(abi, rows);
+    out.set(targetKey(target), rows);
   }
   return out;
 }

@@ -6,6 +6,7 @@
 import { sql, type RawBuilder } from 'kysely';
 import { compareAbis } from './abi.ts';
 import type { DialectName } from './connect.ts';
+import { ANY_PLATFORM, buildTargets, targetKey, type BuildTarget } from '../target.ts';
 import { nextBuildAbi, type BuildCoverage } from './queue.ts';
 import { chunks, type Db } from './store.ts';
 import { WEEK_US } from './values.ts';
@@ -22,6 +23,20 @@ export interface FileFacts {
 
 export const COUNTERS = ['files_count', 'builds_size', 'builds_time_us', 'packages_built'] as const;
 export const PENDING_PREFIX = 'pending:';
+
+/** One row of build_queue: the ABI a version wants next on one platform. */
+interface QueueRow {
+  pkg: string;
+  version: string;
+  platform: string;
+  abi: string;
+  released: string;
+}
+
+/** The pending counter of a queue row's target (pending:cp311, pending:cp311-linux_aarch64). */
+function pendingCounter(row: QueueRow): string {
+  return PENDING_PREFIX + targetKey({ abi: row.abi, platform: row.platform });
+}
 
 function addTo(map: Map<string, number>, key: string, delta: number): void {
   map.set(key, (map.get(key) ?? 0) + delta);
@@ -54,6 +69,17 @@ export class DerivedTables {
   async activeAbis(db: Db): Promise<string[]> {
     const rows = await db.selectFrom('build_abis').select('abi_tag').where('skip', '=', '').execute();
     return rows.map((r) => r.abi_tag).sort(compareAbis);
+  }
+
+  /** The platforms the queue is kept for: the active ones, or just ANY_PLATFORM when none is. */
+  async queuePlatforms(db: Db): Promise<string[]> {
+    const rows = await db.selectFrom('build_platforms').select('platform_tag').where('skip', '=', '').orderBy('platform_tag').execute();
+    return rows.length === 0 ? [ANY_PLATFORM] : rows.map((r) => r.platform_tag);
+  }
+
+  /** The active build targets, in target order (see shared/target.ts). */
+  async targets(db: Db): Promise<BuildTarget[]> {
+    return buildTargets(await this.activeAbis(db), await this.queuePlatforms(db));
   }
 
   async bump(db: Db, deltas: Map<string, number>): Promise<void> {
@@ -89,22 +115,26 @@ export class DerivedTables {
   async refreshQueueFor(db: Db, pairs: ReadonlyArray<readonly [string, string]>): Promise<void> {
     if (pairs.length === 0) return;
     const abis = await this.activeAbis(db);
+    const platforms = await this.queuePlatforms(db);
     const key = (pkg: string, version: string): string => `${pkg}\u0000${version}`;
+    const rowKey = (row: QueueRow): string => `${key(row.pkg, row.version)}\u0000${row.platform}`;
     const asked = new Set(pairs.map(([pkg, version]) => key(pkg, version)));
-    const existing = new Map<string, { pkg: string; version: string; abi: string }>();
-    const wanted = new Map<string, { pkg: string; version: string; abi: string; released: string }>();
+    const existing = new Map<string, QueueRow>();
+    const wanted = new Map<string, QueueRow>();
     for (const part of chunks(pairs)) {
       const pkgs = [...new Set(part.map((p) => p[0]))];
       const versions = [...new Set(part.map((p) => p[1]))];
       // package IN (...) AND version IN (...) may over-fetch across pairs; `asked` filters
       const queued = await db
         .selectFrom('build_queue')
-        .select(['package', 'version', 'abi_tag'])
+        .select(['package', 'version', 'platform_tag', 'abi_tag', 'released'])
         .where('package', 'in', pkgs)
         .where('version', 'in', versions)
         .execute();
       for (const row of queued) {
-        if (asked.has(key(row.package, row.version))) existing.set(key(row.package, row.version), { pkg: row.package, version: row.version, abi: row.abi_tag });
+        if (!asked.has(key(row.package, row.version))) continue;
+        const queuedRow = { pkg: row.package, version: row.version, platform: row.platform_tag, abi: row.abi_tag, released: row.released };
+        existing.set(rowKey(queuedRow), queuedRow);
       }
       if (abis.length === 0) continue;
       const candidates = await db
@@ -117,11 +147,14 @@ export class DerivedTables {
         .where('p.skip', '=', '')
         .execute();
       if (candidates.length === 0) continue;
-      const coverage = new Map<string, Map<number, BuildCoverage & { fileAbis: string[] }>>();
+      const coverage = new Map<string, Map<number, BuildCoverage & { files: Array<{ abi: string; platform: string }> }>>();
       const rows = await db
         .selectFrom('builds as b')
         .leftJoin('files as f', 'f.build_id', 'b.build_id')
-        .select(['b.package', 'b.version', 'b.build_id', 'b.abi_tag as builder_abi', 'f.abi_tag as file_abi'])
+        .select([
+          'b.package', 'b.version', 'b.build_id', 'b.abi_tag as builder_abi', 'b.platform_tag as builder_platform',
+          'f.abi_tag as file_abi', 'f.platform_tag as file_platform',
+        ])
         .where('b.package', 'in', pkgs)
         .where('b.version', 'in', versions)
         .execute();
@@ -130,31 +163,38 @@ export class DerivedTables {
         let builds = coverage.get(k);
         if (!builds) coverage.set(k, (builds = new Map()));
         let build = builds.get(row.build_id);
-        if (!build) builds.set(row.build_id, (build = { builderAbi: row.builder_abi, fileAbis: [] }));
-        if (row.file_abi !== null) build.fileAbis.push(row.file_abi);
+        if (!build) builds.set(row.build_id, (build = { builderAbi: row.builder_abi, builderPlatform: row.builder_platform, files: [] }));
+        if (row.file_abi !== null && row.file_platform !== null) build.files.push({ abi: row.file_abi, platform: row.file_platform });
       }
       for (const v of candidates) {
         const k = key(v.package, v.version);
         if (!asked.has(k)) continue;
-        const abi = nextBuildAbi(abis, [...(coverage.get(k)?.values() ?? [])]);
-        if (abi !== null) wanted.set(k, { pkg: v.package, version: v.version, abi, released: v.released });
+        const builds = [...(coverage.get(k)?.values() ?? [])];
+        for (const platform of platforms) {
+          const abi = nextBuildAbi(abis, platform, builds);
+          if (abi === null) continue;
+          const row = { pkg: v.package, version: v.version, platform, abi, released: v.released };
+          wanted.set(rowKey(row), row);
+        }
       }
     }
     const deltas = new Map<string, number>();
     const stale = [...existing].filter(([k, row]) => wanted.get(k)?.abi !== row.abi).map(([, row]) => row);
-    for (const row of stale) addTo(deltas, PENDING_PREFIX + row.abi, -1);
+    for (const row of stale) addTo(deltas, pendingCounter(row), -1);
     for (const part of chunks(stale)) {
       await db
         .deleteFrom('build_queue')
-        .where((eb) => eb.or(part.map((row) => eb.and([eb('package', '=', row.pkg), eb('version', '=', row.version)]))))
+        .where((eb) =>
+          eb.or(part.map((row) => eb.and([eb('package', '=', row.pkg), eb('version', '=', row.version), eb('platform_tag', '=', row.platform)]))),
+        )
         .execute();
     }
     const fresh = [...wanted].filter(([k, want]) => existing.get(k)?.abi !== want.abi).map(([, want]) => want);
-    for (const want of fresh) addTo(deltas, PENDING_PREFIX + want.abi, 1);
+    for (const want of fresh) addTo(deltas, pendingCounter(want), 1);
     for (const part of chunks(fresh)) {
       await db
         .insertInto('build_queue')
-        .values(part.map((want) => ({ package: want.pkg, version: want.version, abi_tag: want.abi, released: want.released })))
+        .values(part.map((want) => ({ package: want.pkg, version: want.version, platform_tag: want.platform, abi_tag: want.abi, released: want.released })))
         .execute();
     }
     await this.bump(db, deltas);
@@ -347,22 +387,34 @@ export class DerivedTables {
     return sql<number>`CASE ${sql.ref(column)} ${sql.join(whens, sql` `)} END`;
   }
 
-  /** The build queue recomputed from the rows: (package, version, abi_tag, released). */
-  private expectedQueue(abis: readonly string[]): RawBuilder<unknown> {
+  /** The platforms of the queue as a one-column table (platform_tag). */
+  private queuePlatformsTable(platforms: readonly string[]): RawBuilder<unknown> {
+    return sql`(${sql.join(platforms.map((p) => sql`SELECT CAST(${p} AS VARCHAR(100)) AS platform_tag`), sql` UNION ALL `)})`;
+  }
+
+  /**
+   * The build queue recomputed from the rows (package, version, platform_tag,
+   * abi_tag, released): nextBuildAbi as one set-based query, per platform.
+   */
+  private expectedQueue(abis: readonly string[], platforms: readonly string[]): RawBuilder<unknown> {
     return sql`
-      SELECT package, version, abi_tag, released FROM (
-        SELECT v.package, v.version, a.abi_tag, v.released,
-               ROW_NUMBER() OVER (PARTITION BY v.package, v.version ORDER BY ${this.abiRank('a.abi_tag', abis)}) AS rn
+      SELECT package, version, platform_tag, abi_tag, released FROM (
+        SELECT v.package, v.version, t.platform_tag, a.abi_tag, v.released,
+               ROW_NUMBER() OVER (PARTITION BY v.package, v.version, t.platform_tag ORDER BY ${this.abiRank('a.abi_tag', abis)}) AS rn
         FROM versions v
         JOIN packages p ON p.package = v.package
         CROSS JOIN build_abis a
+        CROSS JOIN ${this.queuePlatformsTable(platforms)} t
         WHERE p.skip = '' AND v.skip = '' AND a.skip = ''
           AND NOT EXISTS (
             SELECT 1 FROM builds b LEFT JOIN files f ON f.build_id = b.build_id
             WHERE b.package = v.package AND b.version = v.version
               AND (f.abi_tag IN ('none', 'abi3') OR COALESCE(f.abi_tag, b.abi_tag) = a.abi_tag)
+              AND (t.platform_tag = ${ANY_PLATFORM} OR b.platform_tag = t.platform_tag
+                   OR (f.filename IS NULL AND b.platform_tag = ${ANY_PLATFORM})
+                   OR f.platform_tag IN ('any', t.platform_tag))
           )
-      ) t WHERE rn = 1`;
+      ) q WHERE rn = 1`;
   }
 
   private expectedPackageTags(): RawBuilder<unknown> {
@@ -401,8 +453,8 @@ export class DerivedTables {
       FROM (SELECT ${this.durationMicros('duration')} AS us FROM builds) t`.execute(db);
     const pending = await db
       .selectFrom('build_queue')
-      .select(['abi_tag', sql<number>`COUNT(*)`.as('n')])
-      .groupBy('abi_tag')
+      .select(['abi_tag', 'platform_tag', sql<number>`COUNT(*)`.as('n')])
+      .groupBy(['abi_tag', 'platform_tag'])
       .execute();
     const f = files.rows[0];
     const expected = new Map<string, number>([
@@ -411,18 +463,21 @@ export class DerivedTables {
       ['packages_built', Number(f?.packages_built ?? 0)],
       ['builds_time_us', Number(builds.rows[0]?.builds_time_us ?? 0)],
     ]);
-    for (const row of pending) expected.set(PENDING_PREFIX + row.abi_tag, Number(row.n));
+    for (const row of pending) expected.set(PENDING_PREFIX + targetKey({ abi: row.abi_tag, platform: row.platform_tag }), Number(row.n));
     return expected;
   }
 
-  /** Rebuilds just the build queue and its counters (after ABIs change). */
+  /** Rebuilds just the build queue and its counters (after ABIs or platforms change). */
   async rebuildQueue(db: Db): Promise<void> {
     const abis = await this.activeAbis(db);
+    const platforms = await this.queuePlatforms(db);
     await db.deleteFrom('build_queue').execute();
-    await sql`INSERT INTO build_queue (package, version, abi_tag, released) ${this.expectedQueue(abis)}`.execute(db);
+    await sql`INSERT INTO build_queue (package, version, platform_tag, abi_tag, released) ${this.expectedQueue(abis, platforms)}`.execute(db);
     await db.deleteFrom('farm_counters').where('name', 'like', `${PENDING_PREFIX}%`).execute();
+    // the counter is named after the target: pending:cp311, pending:cp311-linux_aarch64
     await sql`INSERT INTO farm_counters (name, value)
-              SELECT ${PENDING_PREFIX} || abi_tag, COUNT(*) FROM build_queue GROUP BY abi_tag`.execute(db);
+              SELECT ${PENDING_PREFIX} || abi_tag || CASE WHEN platform_tag = ${ANY_PLATFORM} THEN '' ELSE '-' || platform_tag END, COUNT(*)
+              FROM build_queue GROUP BY abi_tag, platform_tag`.execute(db);
   }
 
   /** Recomputes every derived table from the rows. */
@@ -462,8 +517,9 @@ export class DerivedTables {
   /** Recomputes every derived table and lists how the stored ones differ ([] when exact). */
   async verify(db: Db): Promise<string[]> {
     const abis = await this.activeAbis(db);
+    const platforms = await this.queuePlatforms(db);
     const problems = [
-      ...(await this.differences(db, 'build_queue', 'package, version, abi_tag, released', this.expectedQueue(abis))),
+      ...(await this.differences(db, 'build_queue', 'package, version, platform_tag, abi_tag, released', this.expectedQueue(abis, platforms))),
       ...(await this.differences(db, 'package_tag_files', 'package_tag, files', this.expectedPackageTags())),
       ...(await this.differences(db, 'download_counts', 'package, day, downloads', this.expectedDownloadCounts())),
       ...(await this.differences(db, 'package_downloads', 'package, downloads_all, downloads_recent', this.expectedPackageDownloads())),

@@ -20,6 +20,7 @@ import { clearPendingRewrites, loadRewritesPending, notePendingRewrites, saveRew
 import { getSearchIndex, getStatistics } from './statistics.ts';
 import { transaction, type Store } from './store.ts';
 import { UserError } from '../cli.ts';
+import type { BuildTarget } from '../target.ts';
 
 export { batchSize, emptyBatch, type AccessBatch } from './access.ts';
 export type { BuildCounts, QueueEntry } from './builds.ts';
@@ -153,7 +154,7 @@ export class Database {
     return applyChangelog(this.store, changes);
   }
 
-  // ---- ABIs and configuration (config.ts) ----
+  // ---- ABIs, platforms, targets and configuration (config.ts) ----
 
   /** Build ABIs in ABI order; only the active ones when excludeSkipped. */
   getBuildAbis(excludeSkipped = false): Promise<string[]> {
@@ -168,6 +169,26 @@ export class Database {
   /** Retires a build ABI (its builds stay); the queue is recomputed. */
   skipBuildAbi(abi: string, reason: string): Promise<void> {
     return config.skipBuildAbi(this.store, abi, reason);
+  }
+
+  /** Build platforms in name order; only the active ones when excludeSkipped. */
+  getBuildPlatforms(excludeSkipped = false): Promise<string[]> {
+    return config.getBuildPlatforms(this.store, excludeSkipped);
+  }
+
+  /** Adds a build platform, or re-activates a retired one; the queue is recomputed. */
+  addBuildPlatform(platform: string): Promise<void> {
+    return config.addBuildPlatform(this.store, platform);
+  }
+
+  /** Retires a build platform (its builds stay), never the last active one; the queue is recomputed. */
+  skipBuildPlatform(platform: string, reason: string): Promise<void> {
+    return config.skipBuildPlatform(this.store, platform, reason);
+  }
+
+  /** The active build targets: every active ABI on every active platform, or on any platform when none is. */
+  getBuildTargets(): Promise<BuildTarget[]> {
+    return config.getBuildTargets(this.store);
   }
 
   getPypiSerial(): Promise<number> {
@@ -203,8 +224,8 @@ export class Database {
   }
 
   /**
-   * Per active ABI (in ABI order, every one present), up to `limit` versions
-   * that need building there, oldest release first.
+   * Per active target (by name, in target order, every one present), up to
+   * `limit` versions that need building there, oldest release first.
    */
   getBuildQueue(limit = 1000): Promise<Map<string, QueueEntry[]>> {
     return builds.getBuildQueue(this.store, limit);

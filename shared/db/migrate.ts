@@ -20,6 +20,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'piwheels_tables', summary: 'create the piwheels 0.23 tables' },
   { version: 2, name: 'derived_tables', summary: 'add wheel metadata hashes, the build queue and counter tables' },
   { version: 3, name: 'page_indexes', summary: 'add covering indexes for project pages and per-package download totals' },
+  { version: 4, name: 'build_targets', summary: "add build platforms, the builder's platform of each build, and the build queue per target" },
 ];
 
 export const LATEST_VERSION = MIGRATIONS.length;

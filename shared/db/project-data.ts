@@ -3,7 +3,8 @@
 // their dependencies), and its download counts.
 import { sql } from 'kysely';
 import type { FileInfo, ProjectData, ReleaseData } from '../model.ts';
-import { releaseAbiStatuses, type BuildOutcome } from './project.ts';
+import { releaseTargetStatuses, type BuildOutcome } from './project.ts';
+import type { BuildTarget } from '../target.ts';
 import type { Db, Store } from './store.ts';
 import { fromDbFlag, fromDbTimestamp, recentFirstDay } from './values.ts';
 import { compareVersionKeys, keyIsPrerelease, versionKey } from './versions.ts';
@@ -28,7 +29,7 @@ export async function getProjectDataMany(store: Store, pkgs: readonly string[], 
     const present = pkgs.filter((p) => known.has(p));
     if (present.length === 0) return pkgs.map(() => null);
     const names = byPackage(await readNames(db, present));
-    const abis = await store.derived.activeAbis(db);
+    const targets = await store.derived.targets(db);
     const versions = byPackage(await readVersions(db, present));
     const buildRows = byPackage(await readBuildRows(db, present));
     const allDeps = await readDependencies(db, present);
@@ -49,7 +50,7 @@ export async function getProjectDataMany(store: Store, pkgs: readonly string[], 
         description: row.description,
         skip: row.skip,
         aliases: spellings.filter((n) => n !== pkg).sort(),
-        releases: releases(versions.get(pkg) ?? [], row.skip, abis, builds.outcomes, files),
+        releases: releases(versions.get(pkg) ?? [], row.skip, targets, builds.outcomes, files),
         downloadsRecent: counts?.recent ?? 0,
         downloadsAll: counts?.all ?? 0,
       };
@@ -61,7 +62,7 @@ type VersionRow = Awaited<ReturnType<typeof readVersions>>[number];
 type BuildRow = Awaited<ReturnType<typeof readBuildRows>>[number];
 type DependencyRow = Awaited<ReturnType<typeof readDependencies>>[number];
 type BuildFacts = { version: string; abi: string; status: boolean; builtAt: Date };
-type Outcomes = Map<string, Map<number, BuildOutcome & { fileAbis: string[] }>>;
+type Outcomes = Map<string, Map<number, BuildOutcome & { files: Array<{ abi: string; platform: string }> }>>;
 
 /** Rows grouped by their package, each group in the rows' order. */
 function byPackage<T extends { package: string }>(rows: readonly T[]): Map<string, T[]> {
@@ -100,6 +101,7 @@ function readBuildRows(db: Db, pkgs: readonly string[]) {
       'b.build_id',
       'b.version',
       'b.abi_tag as builder_abi',
+      'b.platform_tag as builder_platform',
       'b.status',
       'b.built_at',
       'f.filename',
@@ -164,11 +166,11 @@ function indexBuilds(buildRows: readonly BuildRow[]): { byId: Map<number, BuildF
     byId.set(b.build_id, { version: b.version, abi: b.builder_abi, status, builtAt: fromDbTimestamp(b.built_at) });
     let perVersion = outcomes.get(b.version);
     if (!perVersion) outcomes.set(b.version, (perVersion = new Map()));
-    perVersion.set(b.build_id, { buildId: b.build_id, builderAbi: b.builder_abi, status, fileAbis: [] });
+    perVersion.set(b.build_id, { buildId: b.build_id, builderAbi: b.builder_abi, builderPlatform: b.builder_platform, status, files: [] });
   }
   for (const f of buildRows) {
-    if (f.filename === null || f.file_abi === null) continue;
-    outcomes.get(f.version)?.get(f.build_id)?.fileAbis.push(f.file_abi);
+    if (f.filename === null || f.file_abi === null || f.platform_tag === null) continue;
+    outcomes.get(f.version)?.get(f.build_id)?.files.push({ abi: f.file_abi, platform: f.platform_tag });
   }
   return { byId, outcomes };
 }
@@ -225,11 +227,11 @@ function filesByVersion(
   return out;
 }
 
-/** The releases, newest version first, each with its status on every active ABI. */
+/** The releases, newest version first, each with its status on every active target. */
 function releases(
   versions: readonly VersionRow[],
   packageSkip: string,
-  abis: readonly string[],
+  targets: readonly BuildTarget[],
   outcomes: Outcomes,
   files: ReadonlyMap<string, Record<string, FileInfo>>,
 ): ReleaseData[] {
@@ -243,7 +245,7 @@ function releases(
       prerelease: keyIsPrerelease(key),
       yanked: fromDbFlag(v.yanked),
       skip,
-      abis: releaseAbiStatuses(abis, [...(outcomes.get(v.version)?.values() ?? [])], skip !== ''),
+      abis: releaseTargetStatuses(targets, [...(outcomes.get(v.version)?.values() ?? [])], skip !== ''),
       files: files.get(v.version) ?? {},
     };
   });

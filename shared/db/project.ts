@@ -1,18 +1,24 @@
-// Per-ABI build status of one release, as the project page shows it. The
+// Per-target build status of one release, as the project page shows it. The
 // scoring follows piwheels' get_project_data: for each active ABI, every build
 // by a builder of that ABI or a lower one is scored with each of its files,
-// and the best score decides. Unlike the original, "lower" is interpreter
+// and the best score decides. With platforms, each target is scored on the
+// builds and files that speak for its platform (platform-coverage.ts); on a
+// farm without platforms that is every build, as in piwheels. Unlike the original, "lower" is interpreter
 // order (compareAbis), and an ABI that no build decides is reported as
 // pending (the original left it out).
 import type { AbiStatus } from '../model.ts';
+import { targetKey, type BuildTarget } from '../target.ts';
 import { compareAbis, UNIVERSAL_ABIS } from './abi.ts';
+import { filesForPlatform } from './platform-coverage.ts';
 
 export interface BuildOutcome {
   buildId: number;
   builderAbi: string;
+  /** Native platform of the build machine; '' when not known. */
+  builderPlatform: string;
   status: boolean;
-  /** ABI tags of the files this build holds now. */
-  fileAbis: readonly string[];
+  /** ABI and platform tags of the files this build holds now. */
+  files: ReadonlyArray<{ abi: string; platform: string }>;
 }
 
 // Each page compares the same few ABI pairs thousands of times.
@@ -42,22 +48,26 @@ function score(abi: string, build: BuildOutcome, fileAbi: string | null): number
 }
 
 /**
- * Status of a release on each active ABI (given in ABI order). A skipped
- * release reads 'skip' everywhere, still naming the deciding build if any. A
- * successful build whose files have all been replaced by later builds counts
- * as a failure for its own ABI: it left no wheel.
+ * Status of a release on each active target (given in target order), by
+ * target name. A skipped release reads 'skip' everywhere, still naming the
+ * deciding build if any. A successful build whose files have all been
+ * replaced by later builds counts as a failure for its own ABI: it left no
+ * wheel.
  */
-export function releaseAbiStatuses(
-  activeAbis: readonly string[],
+export function releaseTargetStatuses(
+  targets: readonly BuildTarget[],
   builds: readonly BuildOutcome[],
   skipped: boolean,
 ): Record<string, AbiStatus> {
   const result: Record<string, AbiStatus> = {};
-  for (const abi of activeAbis) {
+  for (const target of targets) {
+    const { abi } = target;
     let best: { score: number; build: BuildOutcome; fileAbi: string | null } | null = null;
     for (const build of builds) {
       if (!abiAtMost(build.builderAbi, abi)) continue;
-      const fileAbis = build.fileAbis.length > 0 ? build.fileAbis : [null];
+      const files = filesForPlatform(build, target.platform);
+      if (files === null) continue;
+      const fileAbis = files.length > 0 ? files.map((f) => f.abi) : [null];
       for (const fileAbi of fileAbis) {
         const s = score(abi, build, fileAbi);
         if (s < 0) continue;
@@ -67,13 +77,14 @@ export function releaseAbiStatuses(
         }
       }
     }
+    const key = targetKey(target);
     if (skipped) {
-      result[abi] = { status: 'skip', buildId: best?.build.buildId ?? null };
+      result[key] = { status: 'skip', buildId: best?.build.buildId ?? null };
     } else if (best === null) {
-      result[abi] = { status: 'pending', buildId: null };
+      result[key] = { status: 'pending', buildId: null };
     } else {
       const succeeded = best.build.status && best.fileAbi !== null;
-      result[abi] = { status: succeeded ? 'success' : 'fail', buildId: best.build.buildId };
+      result[key] = { status: succeeded ? 'success' : 'fail', buildId: best.build.buildId };
     }
   }
   return result;

@@ -35,6 +35,8 @@ export const BuildRecordSchema = z
     version: name,
     /** ABI of the build machine. */
     abiTag: tag.refine((t) => t !== 'none', 'a build machine has a real ABI'),
+    /** Native platform of the build machine; '' (or left out) when not known, as for an import of portable wheels. */
+    platformTag: z.string().max(100).refine((t) => t !== 'any', 'a build machine has a real platform').default(''),
     status: z.boolean(),
     /** Seconds. */
     duration: z.number().finite().nonnegative(),
@@ -50,7 +52,10 @@ export const BuildRecordSchema = z
   });
 
 export type BuildFileRecord = z.infer<typeof BuildFileRecordSchema>;
-export type BuildRecord = z.infer<typeof BuildRecordSchema>;
+/** A build as handed to the database (the platform may be left out). */
+export type BuildRecord = z.input<typeof BuildRecordSchema>;
+/** A build as validated, its platform filled in. */
+export type ValidBuildRecord = z.output<typeof BuildRecordSchema>;
 
 // Longer values are cut to the column width when stored, not refused: an odd
 // user agent must not cost the log entry.

@@ -45,6 +45,11 @@ export interface BuildAbisTable {
   skip: Generated<string>;
 }
 
+export interface BuildPlatformsTable {
+  platform_tag: string;
+  skip: Generated<string>;
+}
+
 export interface BuildsTable {
   build_id: Generated<number>;
   package: string;
@@ -54,6 +59,8 @@ export interface BuildsTable {
   duration: Duration;
   status: Flag;
   abi_tag: string;
+  /** The builder's native platform; '' when not known (older builds). */
+  platform_tag: Generated<string>;
 }
 
 export interface FilesTable {
@@ -134,6 +141,8 @@ export interface PreinstalledAptPackagesTable {
 export interface BuildQueueTable {
   package: string;
   version: string;
+  /** '' on a farm without platforms. */
+  platform_tag: string;
   abi_tag: string;
   released: Timestamp;
 }
@@ -185,6 +194,7 @@ export interface Tables {
   package_names: PackageNamesTable;
   versions: VersionsTable;
   build_abis: BuildAbisTable;
+  build_platforms: BuildPlatformsTable;
   builds: BuildsTable;
   files: FilesTable;
   dependencies: DependenciesTable;

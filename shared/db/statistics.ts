@@ -2,6 +2,7 @@
 // search index (every package with its download counts).
 import { sql } from 'kysely';
 import type { FarmStatistics, SearchEntry } from '../model.ts';
+import { slaveTarget, targetKey } from '../target.ts';
 import { PENDING_PREFIX } from './derived.ts';
 import { transaction, type Store } from './store.ts';
 import { recentFirstDay, toDbTimestamp } from './values.ts';
@@ -12,7 +13,7 @@ const HOUR_MS = 3_600_000;
 export async function getStatistics(store: Store, now: Date = new Date()): Promise<FarmStatistics> {
   const db = store.conn.kysely;
   const hourAgo = toDbTimestamp(new Date(now.getTime() - HOUR_MS));
-  const abis = await store.derived.activeAbis(db);
+  const targets = await store.derived.targets(db);
   const counters = new Map<string, number>();
   for (const row of await db.selectFrom('farm_counters').select(['name', 'value']).execute()) {
     counters.set(row.name, Number(row.value));
@@ -24,9 +25,9 @@ export async function getStatistics(store: Store, now: Date = new Date()): Promi
     .executeTakeFirst();
   const builds = await db
     .selectFrom('builds')
-    .select(['abi_tag', sql<number>`COUNT(*)`.as('n')])
+    .select(['abi_tag', 'platform_tag', sql<number>`COUNT(*)`.as('n')])
     .where('built_at', '>', hourAgo)
-    .groupBy('abi_tag')
+    .groupBy(['abi_tag', 'platform_tag'])
     .execute();
   const downloadsHour = await db
     .selectFrom('downloads')
@@ -40,15 +41,21 @@ export async function getStatistics(store: Store, now: Date = new Date()): Promi
       sql<number | null>`SUM(CASE WHEN day >= ${recentFirstDay(now)} THEN downloads ELSE 0 END)`.as('recent'),
     ])
     .executeTakeFirst();
-  const buildsByAbi = new Map(builds.map((b) => [b.abi_tag, Number(b.n)]));
+  // a build counts for the target its machine works for: its ABI and platform, or the ABI alone
+  const lastHour = new Map<string, number>();
+  for (const b of builds) {
+    const target = slaveTarget(targets, b.abi_tag, b.platform_tag);
+    if (target !== null) lastHour.set(targetKey(target), (lastHour.get(targetKey(target)) ?? 0) + Number(b.n));
+  }
+  const keys = targets.map(targetKey);
   return {
     packagesBuilt: counters.get('packages_built') ?? 0,
     buildsTime: (counters.get('builds_time_us') ?? 0) / 1_000_000,
     buildsSize: counters.get('builds_size') ?? 0,
     filesCount: counters.get('files_count') ?? 0,
     newLastHour: Number(newLastHour?.n ?? 0),
-    buildsLastHour: Object.fromEntries(abis.map((abi) => [abi, buildsByAbi.get(abi) ?? 0])),
-    buildsPending: Object.fromEntries(abis.map((abi) => [abi, counters.get(PENDING_PREFIX + abi) ?? 0])),
+    buildsLastHour: Object.fromEntries(keys.map((key) => [key, lastHour.get(key) ?? 0])),
+    buildsPending: Object.fromEntries(keys.map((key) => [key, counters.get(PENDING_PREFIX + key) ?? 0])),
     downloadsLastHour: Number(downloadsHour?.n ?? 0),
     downloadsLastMonth: Number(daily?.recent ?? 0),
     downloadsAll: Number(daily?.all ?? 0),

@@ -54,7 +54,7 @@ for (const dialect of DIALECTS) {
         assert.match(broken, /error|Error|fail/);
         // the failure stays failed: with one ABI nothing is queued again
         await farm.coordinator.architect.nudge();
-        await waitFor('queue refreshed', () => farm.coordinator.architect.queues.abis().length > 0 || undefined);
+        await waitFor('queue refreshed', () => farm.coordinator.architect.queues.targets().length > 0 || undefined);
         assert.deepEqual(farm.coordinator.architect.queues.sizes(), { [farm.abi]: 0 });
         const pages = await waitFor('project pages', () =>
           ['e2e-pure', 'e2e-cext', 'e2e-broken'].every((p) => existsSync(join(farm.output, 'project', p, 'index.html'))) || undefined, 30_000);

@@ -16,6 +16,7 @@ import {
   addArmv6Twins,
   armv6TwinName,
   buildFromMessage,
+  builderPlatform,
   buildToMessage,
   builtFromMessage,
   builtToMessage,
@@ -84,12 +85,24 @@ describe('builds', () => {
     const wire = decodeMessage(mrChase.recv, encodeMessage(reverse(mrChase).send, 'IMPORT', message));
     assert.ok(wire.msg === 'IMPORT');
     const build = buildFromMessage(wire.data);
+    assert.ok(build !== null);
+    assert.equal(build.platformTag, '', 'portable wheels say nothing of the builder platform');
     assert.deepEqual([build.slaveId, build.package, build.version, build.abiTag, build.status, build.duration, build.output], [0, 'e2e-pure', '1.1', 'cp311', true, 2.372039, 'log']);
     assert.equal(nextFile(build)?.filename, 'a-1.1-py3-none-any.whl');
     build.files.find((f) => f.filename === 'a-1.1-py3-none-any.whl')!.transferred = true;
     assert.equal(nextFile(build)?.filename, 'b-1.1-py3-none-any.whl');
     build.files.find((f) => f.filename === 'b-1.1-py3-none-any.whl')!.transferred = true;
     assert.equal(nextFile(build), undefined);
+  });
+});
+
+describe('builder platform of an import', () => {
+  test('the one platform its wheels name, armv6l twins aside; none for portable wheels; null for several', () => {
+    const f = (platformTag: string) => ({ platformTag });
+    assert.equal(builderPlatform([f('linux_aarch64'), f('any')]), 'linux_aarch64');
+    assert.equal(builderPlatform([f('linux_armv7l'), f('linux_armv6l')]), 'linux_armv7l');
+    assert.equal(builderPlatform([f('any')]), '');
+    assert.equal(builderPlatform([f('linux_armv7l'), f('linux_aarch64')]), null);
   });
 });
 
@@ -120,7 +133,7 @@ describe('armv6l twins', () => {
 
 describe('database records', () => {
   const build = (abiTag: string): BuildResult => ({
-    slaveId: 3, package: 'foo', version: '1.0', abiTag, status: true, duration: 12.5, output: 'log',
+    slaveId: 3, package: 'foo', version: '1.0', abiTag, platformTag: 'linux_armv7l', status: true, duration: 12.5, output: 'log',
     files: addArmv6Twins([{ ...fileFromMessage(fileMsg('foo-1.0-cp311-cp311-linux_armv7l.whl', 'linux_armv7l')), transferred: true, metadataHash: 'cd'.repeat(32) }]),
   });
 

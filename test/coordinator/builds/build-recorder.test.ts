@@ -5,7 +5,7 @@ import type { BuildRecord } from '../../../shared/db/index.ts';
 import { BuildRecorder } from '../../../coordinator/builds/build-recorder.ts';
 
 const build = (version: string): BuildResult => ({
-  slaveId: 1, package: 'pkg', version, abiTag: 'cp311', status: false, duration: 1, output: `log of ${version}`, files: [],
+  slaveId: 1, package: 'pkg', version, abiTag: 'cp311', platformTag: 'linux_armv7l', status: false, duration: 1, output: `log of ${version}`, files: [],
 });
 
 function recorder(logBuilds: (records: readonly BuildRecord[]) => Promise<number[]>, maxBatch?: number) {

@@ -18,7 +18,7 @@ for (const dialect of DIALECTS) {
       await db.addNewPackageVersion('spooled', '1.0', new Date('2026-01-01T00:00:00Z'));
       const builtAt = new Date('2026-02-03T04:05:06.789Z');
       const record = toBuildRecord(
-        { slaveId: 3, package: 'spooled', version: '1.0', abiTag: 'cp311', status: false, duration: 2, output: 'the log', files: [] },
+        { slaveId: 3, package: 'spooled', version: '1.0', abiTag: 'cp311', platformTag: 'linux_armv7l', status: false, duration: 2, output: 'the log', files: [] },
         builtAt,
       );
       const spool = new LogSpool(output);

@@ -59,6 +59,8 @@ async function snapshot(dsn: string): Promise<Record<string, string[]>> {
         .map((r) => {
           const row: Record<string, unknown> = { ...r };
           delete row.metadata_hash;
+          // the builder's platform, added by migration 4 ('' for every older build)
+          if (table === 'builds') delete row.platform_tag;
           if (table === 'configuration') delete row.version;
           return JSON.stringify(row);
         })

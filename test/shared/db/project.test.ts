@@ -1,16 +1,20 @@
 // A release's status on each ABI, as its project page shows it.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { releaseAbiStatuses, type BuildOutcome } from '../../../shared/db/project.ts';
+import { releaseTargetStatuses, type BuildOutcome } from '../../../shared/db/project.ts';
+import { buildTargets } from '../../../shared/target.ts';
 
 describe('release status per ABI', () => {
   const abis = ['cp39', 'cp311', 'cp313'];
   const build = (buildId: number, builderAbi: string, status: boolean, fileAbis: string[]): BuildOutcome => ({
     buildId,
     builderAbi,
+    builderPlatform: '',
     status,
-    fileAbis,
+    files: fileAbis.map((abi) => ({ abi, platform: 'linux_armv7l' })),
   });
+  const releaseAbiStatuses = (active: string[], builds: BuildOutcome[], skipped: boolean) =>
+    releaseTargetStatuses(buildTargets(active, []), builds, skipped);
   test('no builds: pending everywhere', () => {
     const s = releaseAbiStatuses(abis, [], false);
     assert.deepEqual(Object.keys(s), abis);
@@ -54,5 +58,32 @@ describe('release status per ABI', () => {
     const s = releaseAbiStatuses(abis, [build(1, 'cp39', true, ['none'])], true);
     assert.deepEqual(s.cp39, { status: 'skip', buildId: 1 });
     assert.deepEqual(releaseAbiStatuses(['cp39'], [], true).cp39, { status: 'skip', buildId: null });
+  });
+});
+
+describe('release status per target, with platforms', () => {
+  const targets = buildTargets(['cp311', 'cp313'], ['linux_aarch64', 'linux_armv7l']);
+  const on = (buildId: number, builderAbi: string, builderPlatform: string, status: boolean, files: Array<[string, string]>): BuildOutcome => ({
+    buildId, builderAbi, builderPlatform, status, files: files.map(([abi, platform]) => ({ abi, platform })),
+  });
+  test('every target is named, ABI and platform', () => {
+    assert.deepEqual(Object.keys(releaseTargetStatuses(targets, [], false)), [
+      'cp311-linux_aarch64', 'cp311-linux_armv7l', 'cp313-linux_aarch64', 'cp313-linux_armv7l',
+    ]);
+  });
+  test('a platform wheel decides its own platform only', () => {
+    const s = releaseTargetStatuses(targets, [on(1, 'cp311', 'linux_aarch64', true, [['cp311', 'linux_aarch64']])], false);
+    assert.deepEqual(s['cp311-linux_aarch64'], { status: 'success', buildId: 1 });
+    assert.deepEqual(s['cp311-linux_armv7l'], { status: 'pending', buildId: null });
+    assert.deepEqual(s['cp313-linux_aarch64'], { status: 'pending', buildId: null });
+  });
+  test('a py3-none-any wheel is a success on every target', () => {
+    const s = releaseTargetStatuses(targets, [on(2, 'cp311', 'linux_armv7l', true, [['none', 'any']])], false);
+    for (const status of Object.values(s)) assert.deepEqual(status, { status: 'success', buildId: 2 });
+  });
+  test('a failure shows on its builder platform only', () => {
+    const s = releaseTargetStatuses(targets, [on(3, 'cp311', 'linux_armv7l', false, [])], false);
+    assert.deepEqual(s['cp311-linux_armv7l'], { status: 'fail', buildId: 3 });
+    assert.deepEqual(s['cp311-linux_aarch64'], { status: 'pending', buildId: null });
   });
 });
