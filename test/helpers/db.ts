@@ -204,7 +204,7 @@ export async function insertReleases(conn: Connection, rows: ReadonlyArray<{ pac
 }
 
 /** A farm_counters value, or null when the counter is absent. */
-export async function farmCounter(conn: Connection, name: string): Promise<number | null> {
+export async function farmCounter(conn: Pick<Connection, 'kysely'>, name: string): Promise<number | null> {
   const row = await conn.kysely.selectFrom('farm_counters').select('value').where('name', '=', name).executeTakeFirst();
   return row === undefined ? null : Number(row.value);
 }

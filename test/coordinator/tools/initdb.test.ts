@@ -170,6 +170,41 @@ for (const dialect of DIALECTS) {
       const badAbi = await initdb('-d', s.dsn, '-y', '--abi', 'none');
       assert.equal(badAbi.code, 2);
     });
+
+    test('--platform makes every ABI a target on every platform; --skip-platform retires one, never the last', async () => {
+      const s = await scratch(dialect);
+      const run = await initdb('-d', s.dsn, '-y', '--abi', 'cp311', '--platform', 'linux_armv7l', '--platform', 'linux_aarch64');
+      assert.equal(run.code, 0, run.stderr);
+      assert.match(run.stdout, /add build platform linux_armv7l/);
+      assert.match(run.stdout, /build platform linux_aarch64 active/);
+      const db = await openDatabase(s.dsn);
+      await db.addNewPackage('foo');
+      await db.addNewPackageVersion('foo', '1.0');
+      assert.deepEqual([...(await db.getBuildQueue()).entries()], [
+        ['cp311-linux_aarch64', [{ package: 'foo', version: '1.0' }]],
+        ['cp311-linux_armv7l', [{ package: 'foo', version: '1.0' }]],
+      ]);
+      await db.close();
+      const retire = await initdb('-d', s.dsn, '-y', '--skip-platform', 'linux_aarch64', '--check');
+      assert.equal(retire.code, 0, retire.stderr);
+      const db2 = await openDatabase(s.dsn);
+      assert.deepEqual([...(await db2.getBuildQueue()).keys()], ['cp311-linux_armv7l']);
+      await db2.close();
+      const last = await initdb('-d', s.dsn, '-y', '--skip-platform', 'linux_armv7l');
+      assert.equal(last.code, 2);
+      assert.match(last.stderr, /^piw-initdb: --skip-platform would retire every build platform: keep one, or add another with --platform\n$/);
+      const both = await initdb('-d', s.dsn, '-y', '--platform', 'linux_x86_64', '--skip-platform', 'linux_x86_64');
+      assert.equal(both.code, 2);
+      assert.match(both.stderr, /--platform and --skip-platform both name linux_x86_64/);
+      const unknown = await initdb('-d', s.dsn, '-y', '--skip-platform', 'linux_riscv64');
+      assert.equal(unknown.code, 2);
+      assert.match(unknown.stderr, /no build platform "linux_riscv64" to retire/);
+      for (const bad of ['any', 'Linux-ARM', '']) {
+        const refused = await initdb('-d', s.dsn, '-y', '--platform', bad);
+        assert.equal(refused.code, 2, bad);
+        assert.match(refused.stderr, /^piw-initdb: ".*" is not a build platform tag \(e\.g\. linux_armv7l, linux_aarch64\)\n$/);
+      }
+    });
   });
 }
 
@@ -236,6 +271,28 @@ describe('piw-initdb: adopting a piwheels 0.23 database', () => {
     assert.equal(id, 5, 'build ids carry on from the adopted sequence');
     assert.deepEqual(await db.verifyDerived(), []);
     await db.close();
+  });
+
+  test('an adopted database takes platforms afterwards: its wheels count where their tags say', async () => {
+    const s = await scratch('postgres');
+    const client = new pg.Client({ connectionString: s.dsn });
+    await client.connect();
+    await client.query(readFileSync(new URL('../../fixtures/db/piwheels-0.23.sql', import.meta.url), 'utf8'));
+    await client.end();
+    assert.equal((await initdb('--dsn', s.dsn, '--yes')).code, 0);
+    const db = await openDatabase(s.dsn);
+    const before = await db.getBuildQueue();
+    assert.deepEqual([...before.keys()], ['cp39', 'cp311'], 'one any-platform target per ABI');
+    await db.close();
+    const run = await initdb('--dsn', s.dsn, '--yes', '--platform', 'linux_armv7l', '--platform', 'linux_aarch64', '--check');
+    assert.equal(run.code, 0, run.stderr);
+    const db2 = await openDatabase(s.dsn);
+    const after = await db2.getBuildQueue();
+    // the armv7l lane is exactly the any-platform queue of before: the adopted farm built armv7l
+    assert.deepEqual(after.get('cp39-linux_armv7l'), before.get('cp39'));
+    assert.deepEqual(after.get('cp311-linux_armv7l'), before.get('cp311'));
+    assert.ok((after.get('cp39-linux_aarch64')?.length ?? 0) > (before.get('cp39')?.length ?? 0), 'aarch64 builds what only has armv7l wheels');
+    await db2.close();
   });
 
   test('refuses older piwheels versions', async () => {
