@@ -77,6 +77,18 @@ export class DerivedTables {
     return rows.length === 0 ? [ANY_PLATFORM] : rows.map((r) => r.platform_tag);
   }
 
+  /**
+   * On PostgreSQL, takes the build queue's table lock for the rest of the
+   * transaction: incremental refreshes (ROW EXCLUSIVE) go side by side, but
+   * a recomputation from scratch (SHARE ROW EXCLUSIVE, after ABIs or
+   * platforms change while the master runs) waits for them and they for it,
+   * so neither writes queue rows or pending counters the other has not seen.
+   * SQLite has one writer at a time anyway.
+   */
+  private async lockQueue(db: Db, mode: 'ROW EXCLUSIVE' | 'SHARE ROW EXCLUSIVE'): Promise<void> {
+    if (this.dialect === 'postgres') await sql`LOCK TABLE build_queue IN ${sql.raw(mode)} MODE`.execute(db);
+  }
+
   /** The active build targets, in target order (see shared/target.ts). */
   async targets(db: Db): Promise<BuildTarget[]> {
     return buildTargets(await this.activeAbis(db), await this.queuePlatforms(db));
@@ -114,6 +126,7 @@ export class DerivedTables {
    */
   async refreshQueueFor(db: Db, pairs: ReadonlyArray<readonly [string, string]>): Promise<void> {
     if (pairs.length === 0) return;
+    await this.lockQueue(db, 'ROW EXCLUSIVE');
     const abis = await this.activeAbis(db);
     const platforms = await this.queuePlatforms(db);
     const key = (pkg: string, version: string): string => `${pkg}\u0000${version}`;
@@ -471,6 +484,7 @@ export class DerivedTables {
   async rebuildQueue(db: Db): Promise<void> {
     const abis = await this.activeAbis(db);
     const platforms = await this.queuePlatforms(db);
+    await this.lockQueue(db, 'SHARE ROW EXCLUSIVE');
     await db.deleteFrom('build_queue').execute();
     await sql`INSERT INTO build_queue (package, version, platform_tag, abi_tag, released) ${this.expectedQueue(abis, platforms)}`.execute(db);
     await db.deleteFrom('farm_counters').where('name', 'like', `${PENDING_PREFIX}%`).execute();

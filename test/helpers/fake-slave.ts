@@ -19,6 +19,8 @@ export class FakeSlave {
     private readonly busyTimeoutSeconds = 30,
     /** how long each request waits for the master's reply */
     private readonly replyTimeoutSeconds = 30,
+    /** the native platform its HELLO reports */
+    readonly platform = 'linux_x86_64',
   ) {
     this.socket = createSocket('REQ', { protocol: reverse(slaveDriver), linger: 0 });
     this.socket.connect(endpoint);
@@ -38,7 +40,7 @@ export class FakeSlave {
   async hello(): Promise<Reply> {
     const reply = await this.request(() =>
       this.socket.send('HELLO', [
-        new Timedelta(0, 3600), new Timedelta(0, this.busyTimeoutSeconds), '311', this.abi, 'linux_x86_64',
+        new Timedelta(0, 3600), new Timedelta(0, this.busyTimeoutSeconds), '311', this.abi, this.platform,
         'fake', 'Debian GNU/Linux', '12 (bookworm)', '', '',
       ]),
     );
@@ -79,10 +81,15 @@ export class FakeSlave {
   }
 }
 
+/** A file state for `data` under `filename`, its tags read from the name (a py3-none-any wheel by default). */
 export function fakeWheel(filename: string, data: Buffer): FileStateMessage {
+  const parts = filename.replace(/\.whl$/, '').split('-');
+  const [pkg = '', version = ''] = parts;
+  // name-version[-build]-py-abi-platform
+  const [py = 'py3', abi = 'none', platform = 'any'] = parts.length >= 5 ? parts.slice(-3) : [];
   return [
-    filename, data.length, createHash('sha256').update(data).digest('hex'), filename.split('-')[0]!, filename.split('-')[1]!,
-    'py3', 'none', 'any', null, { apt: [], pip: [], '': [] }, '/simple',
+    filename, data.length, createHash('sha256').update(data).digest('hex'), pkg, version,
+    py, abi, platform, null, { apt: [], pip: [], '': [] }, '/simple',
   ];
 }
 
