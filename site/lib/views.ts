@@ -43,21 +43,38 @@ export const KNOWN_ABIS: ReadonlyMap<string, { os: string; python: string }> = n
   ['cp313', { os: 'Trixie', python: 'Python 3.13' }],
 ]);
 
-/** A human label for an ABI column: known ones by OS, others by tag. */
-export function abiLabel(abi: string): { os: string; python: string } {
-  const known = KNOWN_ABIS.get(abi);
-  if (known) return known;
-  const m = /^cp(\d)(\d+)/.exec(abi);
-  return { os: abi, python: m ? `Python ${m[1]}.${m[2]}` : abi };
+/** What Pi users call the platforms a farm builds for. */
+const KNOWN_PLATFORMS: ReadonlyMap<string, string> = new Map([
+  ['linux_armv6l', '32-bit (armv6l)'],
+  ['linux_armv7l', '32-bit (armv7l)'],
+  ['linux_aarch64', '64-bit (aarch64)'],
+]);
+
+/** A build target's name split into ABI and platform ('' for an any-platform target). */
+function splitTarget(target: string): { abi: string; platform: string } {
+  const hyphen = target.indexOf('-');
+  return hyphen < 0 ? { abi: target, platform: '' } : { abi: target.slice(0, hyphen), platform: target.slice(hyphen + 1) };
 }
 
-/** Every ABI that appears in a project, known ones in release order first. */
+/**
+ * A human label for a build target's column (cp311, cp311-linux_aarch64):
+ * known ABIs by OS, others by tag; the platform, when the target has one, by
+ * word size for the Pi's, else by tag.
+ */
+export function targetLabel(target: string): { os: string; python: string; platform: string } {
+  const { abi, platform } = splitTarget(target);
+  const m = /^cp(\d)(\d+)/.exec(abi);
+  const label = KNOWN_ABIS.get(abi) ?? { os: abi, python: m ? `Python ${m[1]}.${m[2]}` : abi };
+  return { ...label, platform: platform === '' ? '' : (KNOWN_PLATFORMS.get(platform) ?? platform.replace(/^linux_/, '')) };
+}
+
+/** Every build target that appears in a project, known ABIs in release order first, then by platform. */
 export function projectAbis(data: ProjectData): string[] {
   const seen = new Set<string>();
-  for (const release of data.releases) for (const abi of Object.keys(release.abis)) seen.add(abi);
+  for (const release of data.releases) for (const target of Object.keys(release.abis)) seen.add(target);
   const known = [...KNOWN_ABIS.keys()];
-  const rank = (abi: string): number => {
-    const i = known.indexOf(abi);
+  const rank = (target: string): number => {
+    const i = known.indexOf(splitTarget(target).abi);
     return i === -1 ? known.length : i;
   };
   return [...seen].sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0));
@@ -139,7 +156,7 @@ export function simpleIndexJson(packages: readonly string[]): object {
 
 /**
  * The public per-project JSON: every key piwheels publishes, in its order,
- * plus `name`, download counts and per-release `abis` (build status per ABI).
+ * plus `name`, download counts and per-release `abis` (build status per build target: per ABI on a farm without platforms).
  */
 export function projectJson(data: ProjectData, site: SiteOptions): object {
   const releases: Record<string, object> = {};
@@ -224,7 +241,8 @@ export interface ProjectView {
   name: string;
   description: string;
   skip: string;
-  abis: { abi: string; os: string; python: string }[];
+  /** The build targets' columns (abi: the target's name). */
+  abis: { abi: string; os: string; python: string; platform: string }[];
   releases: ReleaseRow[];
   fileCount: number;
   aptDependencies: string[];
@@ -279,7 +297,7 @@ export function projectView(data: ProjectData): ProjectView {
     name: data.name,
     description: data.description,
     skip: data.skip,
-    abis: abis.map((abi) => ({ abi, ...abiLabel(abi) })),
+    abis: abis.map((abi) => ({ abi, ...targetLabel(abi) })),
     releases: data.releases.map((release) => ({
       version: release.version,
       anchor: versionAnchor(release.version),

@@ -42,7 +42,7 @@ export function build(pkg: string, version: string, abiTag: string, files: Build
   };
 }
 
-/** The package's versions in the build queue, by ABI (ABIs without any left out). */
+/** The package's versions in the build queue, by build target (targets without any left out). */
 export async function queueOf(db: Database, pkg: string): Promise<Record<string, string[]>> {
   const queue = await db.getBuildQueue(100_000);
   const out: Record<string, string[]> = {};

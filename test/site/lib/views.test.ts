@@ -7,7 +7,7 @@ import { formatDate, formatDateTime, formatDuration, formatNumber, formatSize, e
 import { simpleIndexLinks, simpleLinks } from '../../../site/lib/simple-html.ts';
 import {
   DEFAULT_SITE,
-  abiLabel,
+  targetLabel,
   logPathParts,
   logUrl,
   projectAbis,
@@ -133,12 +133,25 @@ describe('project JSON', () => {
 });
 
 describe('project page view', () => {
+  test('targets ordered by OS release, then platform', () => {
+    const data = sampleProject();
+    for (const release of data.releases) release.abis = {};
+    data.releases[0]!.abis = {
+      'cp313-linux_armv7l': { status: 'pending', buildId: null },
+      'cp311-linux_armv7l': { status: 'pending', buildId: null },
+      'cp311-linux_aarch64': { status: 'pending', buildId: null },
+    };
+    assert.deepEqual(projectAbis(data), ['cp311-linux_aarch64', 'cp311-linux_armv7l', 'cp313-linux_armv7l']);
+  });
   test('ABIs ordered by OS release, unknown ones after', () => {
     const data = sampleProject();
     data.releases[0]!.abis.cp312 = { status: 'pending', buildId: null };
     assert.deepEqual(projectAbis(data), ['cp39', 'cp311', 'cp312']);
-    assert.deepEqual(abiLabel('cp311'), { os: 'Bookworm', python: 'Python 3.11' });
-    assert.deepEqual(abiLabel('cp312'), { os: 'cp312', python: 'Python 3.12' });
+    assert.deepEqual(targetLabel('cp311'), { os: 'Bookworm', python: 'Python 3.11', platform: '' });
+    assert.deepEqual(targetLabel('cp312'), { os: 'cp312', python: 'Python 3.12', platform: '' });
+    assert.deepEqual(targetLabel('cp311-linux_aarch64'), { os: 'Bookworm', python: 'Python 3.11', platform: '64-bit (aarch64)' });
+    assert.deepEqual(targetLabel('cp311-linux_armv7l'), { os: 'Bookworm', python: 'Python 3.11', platform: '32-bit (armv7l)' });
+    assert.deepEqual(targetLabel('cp313-linux_x86_64'), { os: 'Trixie', python: 'Python 3.13', platform: 'x86_64' });
   });
 
   test('install hint from the newest stable, unyanked release with a wheel', () => {
