@@ -6,6 +6,16 @@ import { Architect, BuildQueues, type BuildKey, type QueueSnapshot } from '../..
 const snap = (entries: Record<string, BuildKey[]>): QueueSnapshot => new Map(Object.entries(entries));
 
 describe('build queues', () => {
+  test('a build machine takes from the target of its ABI and platform, else its ABI on any platform', () => {
+    const q = new BuildQueues();
+    q.replace(snap({ 'cp311-linux_armv7l': [], 'cp311-linux_aarch64': [], cp313: [] }), 0, 0);
+    assert.equal(q.targetFor('cp311', 'linux_aarch64'), 'cp311-linux_aarch64');
+    assert.equal(q.targetFor('cp311', 'linux_armv7l'), 'cp311-linux_armv7l');
+    assert.equal(q.targetFor('cp311', 'linux_x86_64'), null);
+    assert.equal(q.targetFor('cp313', 'linux_x86_64'), 'cp313');
+    assert.equal(q.targetFor('cp39', 'linux_armv7l'), null);
+    assert.deepEqual(q.targets(), ['cp311-linux_armv7l', 'cp311-linux_aarch64', 'cp313']);
+  });
   test('hands out in order per ABI, never the same version twice', () => {
     const q = new BuildQueues();
     q.replace(snap({ cp311: [['a', '1'], ['b', '1']], cp39: [['a', '1']] }), 0, 0);

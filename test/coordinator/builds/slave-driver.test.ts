@@ -8,9 +8,9 @@ import type { BuildResult } from '../../../shared/build.ts';
 import { SlaveDriver, type SlaveRequest, type SlaveDriverDeps } from '../../../coordinator/builds/slave-driver.ts';
 import { checkWheelFilename } from '../../../coordinator/builds/wheel-check.ts';
 
-const hello = (abi = 'cp311', buildTimeout = 3600, busyTimeout = 300): SlaveRequest => ({
+const hello = (abi = 'cp311', buildTimeout = 3600, busyTimeout = 300, platform = 'linux_armv7l'): SlaveRequest => ({
   msg: 'HELLO',
-  data: [new Timedelta(0, buildTimeout), new Timedelta(0, busyTimeout), '311', abi, 'linux_armv7l', 'pi1', 'Debian GNU/Linux', '12 (bookworm)', 'unknown', 'unknown'],
+  data: [new Timedelta(0, buildTimeout), new Timedelta(0, busyTimeout), '311', abi, platform, 'pi1', 'Debian GNU/Linux', '12 (bookworm)', 'unknown', 'unknown'],
 });
 const stats = (): [UtcDateTime, number, number, number, number, number, number, number, number] =>
   [UtcDateTime.now(), 100, 50, 100, 50, 0, 0, 1.5, 0];
@@ -122,6 +122,35 @@ describe('slave driver', () => {
     await h.say('a', idle());
     assert.deepEqual(await h.say('a', built(true)), ['DONE', undefined]);
     assert.equal(h.logged.length, 2);
+    await h.driver.stop();
+  });
+
+  test('slaves work for the target of their ABI and platform; the same version goes to each platform', async () => {
+    const h = harness({
+      'cp311-linux_armv7l': [['foo', '1.0']],
+      'cp311-linux_aarch64': [['foo', '1.0']],
+    });
+    await h.driver.start();
+    await h.say('pi4', hello('cp311', 3600, 300, 'linux_aarch64'));
+    await h.say('zero', hello('cp311', 3600, 300, 'linux_armv7l'));
+    await h.say('pc', hello('cp311', 3600, 300, 'linux_x86_64'));
+    assert.deepEqual(await h.say('pc', idle()), ['SLEEP', false], 'no target for x86_64');
+    assert.deepEqual(await h.say('pi4', idle()), ['BUILD', ['foo', '1.0']]);
+    assert.deepEqual(await h.say('zero', idle()), ['BUILD', ['foo', '1.0']]);
+    assert.deepEqual(await h.say('pi4', built(false)), ['DONE', undefined]);
+    assert.deepEqual(h.logged.map((b) => [b.abiTag, b.platformTag]), [['cp311', 'linux_aarch64']], 'the builder platform is recorded');
+    await h.say('zero', { msg: 'BYE', data: undefined });
+    assert.deepEqual(h.queues.sizes(), { 'cp311-linux_armv7l': 1, 'cp311-linux_aarch64': 0 }, 'an abandoned build goes back to its own target');
+    await h.driver.stop();
+  });
+
+  test('on a farm without platforms a slave of any platform works for its ABI', async () => {
+    const h = harness({ cp311: [['foo', '1.0']] });
+    await h.driver.start();
+    await h.say('pc', hello('cp311', 3600, 300, 'linux_x86_64'));
+    assert.deepEqual(await h.say('pc', idle()), ['BUILD', ['foo', '1.0']]);
+    assert.deepEqual(await h.say('pc', built(false)), ['DONE', undefined]);
+    assert.equal(h.logged[0]?.platformTag, 'linux_x86_64');
     await h.driver.stop();
   });
 
