@@ -127,9 +127,11 @@ export class MonitorModel {
     }
   }
 
-  /** Slaves in the order shown: by ABI, then label, then id. */
+  /** Slaves in the order shown: by ABI and platform (their build target), then label, then id. */
   ordered(): SlaveView[] {
-    return [...this.slaves.values()].sort((a, b) => a.abi.localeCompare(b.abi) || a.label.localeCompare(b.label) || a.id - b.id);
+    return [...this.slaves.values()].sort(
+      (a, b) => a.abi.localeCompare(b.abi) || a.platform.localeCompare(b.platform) || a.label.localeCompare(b.label) || a.id - b.id,
+    );
   }
 }
 
@@ -188,20 +190,21 @@ export function renderScreen(model: MonitorModel, selectedId: number | null, now
   lines.push(fit(`piw-monitor — master ${m.label} (${m.os})${m.started ? `, up ${formatAge((now.getTime() - m.started.getTime()) / 1000)}` : ''}`, width));
   if (st !== null) {
     const [, built, lastHour, , , pending, newLastHour, files, dlHour, dlMonth, , diskSize, diskFree, memSize, memFree, , , load, temp] = st;
-    const perAbi = (r: Record<string, number>): string => Object.entries(r).map(([abi, n]) => `${abi}:${n}`).join(' ') || '-';
-    lines.push(fit(`Builds/hour ${perAbi(lastHour)}   Pending ${perAbi(pending)}   Packages built ${built}   Files ${files}   New/hour ${newLastHour}`, width));
+    // per build target: cp311:3, or cp311-linux_aarch64:3 on a farm with platforms
+    const perTarget = (r: Record<string, number>): string => Object.entries(r).map(([target, n]) => `${target}:${n}`).join(' ') || '-';
+    lines.push(fit(`Builds/hour ${perTarget(lastHour)}   Pending ${perTarget(pending)}   Packages built ${built}   Files ${files}   New/hour ${newLastHour}`, width));
     lines.push(fit(`Downloads ${dlHour}/hour ${dlMonth}/month   Disk ${formatBytes(diskFree)} free of ${formatBytes(diskSize)}   Mem ${formatBytes(memFree)} free of ${formatBytes(memSize)}   Load ${load.toFixed(2)}   Temp ${temp.toFixed(1)}°C`, width));
   } else {
     lines.push(fit('Waiting for the master’s statistics…', width), '');
   }
   lines.push('');
-  lines.push(fit(`${'  #'.padEnd(5)}${'Label'.padEnd(16)}${'ABI'.padEnd(8)}${'State'.padEnd(10)}${'Status'.padEnd(34)}${'Seen'.padEnd(6)}${'Disk free'.padEnd(10)}${'Mem free'.padEnd(10)}${'Load'.padEnd(6)}Temp`, width));
+  lines.push(fit(`${'  #'.padEnd(5)}${'Label'.padEnd(16)}${'ABI'.padEnd(8)}${'Platform'.padEnd(15)}${'State'.padEnd(10)}${'Status'.padEnd(34)}${'Seen'.padEnd(6)}${'Disk free'.padEnd(10)}${'Mem free'.padEnd(10)}${'Load'.padEnd(6)}Temp`, width));
   const slaves = model.ordered();
   let selectedLine = -1;
   for (const s of slaves) {
     const stats = s.stats;
     const row =
-      `${String(s.id).padStart(3)}  ${fit(s.label, 15)} ${fit(s.abi, 7)} ${fit(slaveState(s, now), 9)} ${fit(s.status, 33)} ` +
+      `${String(s.id).padStart(3)}  ${fit(s.label, 15)} ${fit(s.abi, 7)} ${fit(s.platform, 14)} ${fit(slaveState(s, now), 9)} ${fit(s.status, 33)} ` +
       `${fit(formatAge((now.getTime() - s.lastSeen.getTime()) / 1000), 5)} ` +
       (stats ? `${fit(formatBytes(stats[2]), 9)} ${fit(formatBytes(stats[4]), 9)} ${fit(stats[7].toFixed(2), 5)} ${stats[8].toFixed(1)}°C` : '-');
     if (s.id === selectedId) selectedLine = lines.length;

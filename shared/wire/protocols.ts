@@ -83,10 +83,10 @@ export const masterHelloSchema = z.tuple([pyDatetime, pyStr, pyStr, pyStr, pyStr
 export const masterStatsSchema = z.tuple([
   pyDatetime, // timestamp
   pyInt, // packages built
-  z.record(pyStr, pyInt), // builds last hour, per ABI
+  z.record(pyStr, pyInt), // builds last hour, per ABI (per build target here: cp311-linux_aarch64 with platforms)
   pyTimedelta, // builds time
   pyInt, // builds size
-  z.record(pyStr, pyInt), // builds pending, per ABI
+  z.record(pyStr, pyInt), // builds pending, per ABI (per build target, as above)
   pyInt, // new last hour
   pyInt, // files count
   pyInt, // downloads last hour

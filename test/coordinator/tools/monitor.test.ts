@@ -30,10 +30,29 @@ describe('monitor model', () => {
     assert.equal(model.ignored, 2);
     const screen = renderScreen(model, 3, new Date('2026-11-25T10:00:05Z'), 150, 30, null);
     assert.ok(screen.selectedLine > 0);
-    assert.match(screen.lines[screen.selectedLine]!, /3 {2}pi-1 +cp311 +building +Building numpy 1\.26\.4/);
+    assert.match(screen.lines[screen.selectedLine]!, /3 {2}pi-1 +cp311 +linux_aarch64 +building +Building numpy 1\.26\.4/);
     assert.ok(screen.lines.some((l) => l.includes('BUILD numpy 1.26.4')));
     assert.equal(screen.lines.length, 30);
     assert.ok(screen.lines.every((l) => l.length === 150), 'every line, blank ones too, spans the width');
+  });
+
+  test('statistics per build target, slaves with their platform', () => {
+    const model = new MonitorModel();
+    const t = UtcDateTime.fromDate(new Date('2026-11-25T10:00:00Z'));
+    model.apply({
+      msg: 'STATS',
+      data: [
+        t, 12, { 'cp311-linux_aarch64': 3, 'cp311-linux_armv7l': 1 }, Timedelta.fromSeconds(60), 1000,
+        { 'cp311-linux_aarch64': 7, 'cp311-linux_armv7l': 2 }, 0, 20, 0, 0, 0, 1e9, 5e8, 1e9, 5e8, 0, 0, 0.5, 40.0,
+      ],
+    });
+    for (const [id, platform] of [[4, 'linux_armv7l'], [5, 'linux_aarch64']] as const) {
+      const hello = [Timedelta.fromSeconds(3600), Timedelta.fromSeconds(300), '3.11', 'cp311', platform, `pi-${id}`, 'Debian', '12', '', ''];
+      model.apply({ msg: 'SLAVE', data: [id, t, 'HELLO', hello] });
+    }
+    const screen = renderScreen(model, null, new Date('2026-11-25T10:00:05Z'), 200, 30, null);
+    assert.ok(screen.lines.some((l) => l.includes('Builds/hour cp311-linux_aarch64:3 cp311-linux_armv7l:1   Pending cp311-linux_aarch64:7 cp311-linux_armv7l:2')));
+    assert.deepEqual(model.ordered().map((s) => s.platform), ['linux_aarch64', 'linux_armv7l'], 'by target');
   });
 
   test('keys map to actions; capitals act on all slaves', () => {
