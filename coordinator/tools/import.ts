@@ -1,5 +1,6 @@
 // piw-import: registers wheels built elsewhere as one successful build of one
-// package version for one ABI. The build is described from the wheels
+// package version for one build target (an ABI, and the platform the wheels
+// name). The build is described from the wheels
 // themselves (names, hashes, METADATA, apt dependencies), checked to hang
 // together, announced to the coordinator with IMPORT, and each file is sent
 // when the coordinator asks for it (SEND) over the file endpoint.
@@ -14,7 +15,8 @@ import { BadWheelError, metadataField, parseCoreMetadata } from '../../shared/wh
 import { Timedelta } from '../../shared/wire/cbor.ts';
 import { sendFile } from '../../shared/wire/file-transfer.ts';
 import type { BuildStateMessage } from '../../shared/wire/protocols.ts';
-import { buildToMessage, type WheelFile } from '../../shared/build.ts';
+import { builderPlatform, buildToMessage, type WheelFile } from '../../shared/build.ts';
+import { parseTargetKey } from '../../shared/target.ts';
 import { DEFAULT_ENDPOINTS, createSocket } from '../../shared/wire/transport.ts';
 import { parseDuration } from '../../shared/duration.ts';
 import { inspectWheel, type InspectedWheel } from '../../shared/wheel/inspect.ts';
@@ -39,6 +41,8 @@ export interface ImportOverrides {
   package?: string;
   version?: string;
   abi?: string;
+  /** The builder's platform (from --target): the wheels must name it, or none. */
+  platform?: string;
   /** Seconds. */
   duration: number;
   output?: string;
@@ -74,6 +78,15 @@ export function planImport(wheels: readonly WheelFacts[], overrides: ImportOverr
   if (abi === undefined) throw new UserError("couldn't determine the builder's ABI from the wheels: re-run with --abi (e.g. --abi cp311)");
   if (PORTABLE_ABIS.has(abi)) throw new UserError(`--abi ${abi} is not a builder's ABI (e.g. cp311)`);
   if (specific.size === 1 && !specific.has(abi)) throw new UserError(`the wheels are built for ${[...specific][0]}, not --abi ${abi}`);
+  // IMPORT carries no platform: the coordinator reads it from the wheels' tags, so they must name one at most
+  const platform = builderPlatform(wheels);
+  if (platform === null) {
+    const named = [...new Set(wheels.map((w) => w.platformTag).filter((p) => p !== 'any'))].sort();
+    throw new UserError(`the wheels are built for different platforms (${named.join(', ')}): import one build target at a time`);
+  }
+  if (overrides.platform !== undefined && platform !== '' && platform !== overrides.platform) {
+    throw new UserError(`the wheels are built for ${platform}, not --target ${abi}-${overrides.platform}`);
+  }
   if (!Number.isFinite(overrides.duration) || overrides.duration < 0) throw new UserError('--duration must not be negative');
   const files = wheels.map((w) => (overrides.aptDependencies === undefined ? w : { ...w, dependencies: { ...w.dependencies, apt: overrides.aptDependencies } }));
   return buildToMessage({
@@ -121,6 +134,7 @@ function describe(state: BuildStateMessage, logger: Logger): void {
     `Package:  ${pkg}`,
     `Version:  ${version}`,
     `ABI:      ${abi}`,
+    `Platform: ${builderPlatform(files.map((f) => ({ platformTag: f[7] }))) || 'any'}`,
     `Duration: ${duration.totalSeconds()}s`,
     `Output:   ${output.split('\n').length} line(s)`,
     `Files:    ${files.length}`,
@@ -165,7 +179,7 @@ export async function runImport(
 function program(): Command {
   return withCurveOptions(withCommonOptions(new Command('piw-import')))
     .description(
-      'Import wheels built elsewhere into the farm as one successful build of one package version for one ABI: the ' +
+      'Import wheels built elsewhere into the farm as one successful build of one package version for one build target: the ' +
         'coordinator records the build and takes the files. Run it on the same machine as piw-master.',
     )
     .argument('<files...>', 'the wheel(s) of the build')
@@ -173,6 +187,10 @@ function program(): Command {
     .option('--package-version <VERSION>', "the version (default: from the wheels' METADATA)")
     .option('--version <VERSION>', 'the same as --package-version')
     .option('--abi <TAG>', "the builder's ABI, e.g. cp311 (default: the wheels' ABI tag; needed for none/abi3 wheels)")
+    .option(
+      '--target <TARGET>',
+      "the build target instead of --abi, e.g. cp311-linux_aarch64: the builder's ABI, and the platform the wheels must be built for",
+    )
     .option('--duration <TIME>', 'how long the build took, e.g. 90s, 1h30m or 0:05:00', '0s')
     .option('--output <FILE>', 'a file holding the build output to record (default: a note that the build was imported)')
     .option('--dependencies <FILE>', 'a file listing the apt packages the wheels need (replaces what is found in them)')
@@ -188,6 +206,7 @@ interface ImportFlags extends CommonFlags {
   packageVersion?: string;
   version?: string;
   abi?: string;
+  target?: string;
   duration: string;
   output?: string;
   dependencies?: string;
@@ -217,6 +236,8 @@ export async function main(argv: string[]): Promise<number> {
   if (opts.version !== undefined && opts.packageVersion !== undefined && opts.version !== opts.packageVersion) {
     throw new UserError('--version and --package-version disagree');
   }
+  if (opts.target !== undefined && opts.abi !== undefined) throw new UserError('give --abi or --target, not both');
+  const target = opts.target === undefined ? undefined : parseTargetKey(opts.target);
   const durationMs = parseDuration(opts.duration);
   if (durationMs === null) throw new UserError(`--duration ${JSON.stringify(opts.duration)} is not a duration (e.g. 90s, 1h30m)`);
   const wheels = [];
@@ -226,7 +247,8 @@ export async function main(argv: string[]): Promise<number> {
     {
       package: opts.package,
       version: opts.packageVersion ?? opts.version,
-      abi: opts.abi,
+      abi: opts.abi ?? target?.abi,
+      platform: target?.platform === '' ? undefined : target?.platform,
       duration: durationMs / 1000,
       output: opts.output === undefined ? undefined : await readText(opts.output, 'output'),
       aptDependencies: opts.dependencies === undefined ? undefined : (await readText(opts.dependencies, 'dependencies')).split(/\s+/).filter(Boolean),

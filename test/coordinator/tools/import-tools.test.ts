@@ -121,6 +121,19 @@ for (const dialect of DIALECTS) {
       assert.match(unknown.stderr, /refused the import: unknown package version sample-pkg 9\.9/);
       const badAbi = await runTool('import', [...base, '--abi', 'cp27mu', d.path]);
       assert.equal(badAbi.code, 1);
+      const e = await buildWheel(dir, 'sample_pkg', '1.0', { tag: 'cp311-cp311-linux_aarch64' });
+      const platforms = await runTool('import', [...base, a.path, e.path]);
+      assert.equal(platforms.code, 2);
+      assert.match(platforms.stderr, /^piw-import: the wheels are built for different platforms \(linux_aarch64, linux_armv7l\): import one build target at a time$/m);
+      const wrongTarget = await runTool('import', [...base, '--target', 'cp311-linux_armv7l', e.path]);
+      assert.equal(wrongTarget.code, 2);
+      assert.match(wrongTarget.stderr, /the wheels are built for linux_aarch64, not --target cp311-linux_armv7l/);
+      const both = await runTool('import', [...base, '--target', 'cp311-linux_aarch64', '--abi', 'cp311', e.path]);
+      assert.equal(both.code, 2);
+      assert.match(both.stderr, /give --abi or --target, not both/);
+      const badTarget = await runTool('import', [...base, '--target', 'cp311-any', e.path]);
+      assert.equal(badTarget.code, 2);
+      assert.match(badTarget.stderr, /"any" is not a build platform tag/);
 
       assert.equal(await builds(h, 'sample-pkg'), before);
       assert.equal(await exists(join(h.output, 'simple', 'sample-pkg', d.filename)), false);
@@ -129,9 +142,11 @@ for (const dialect of DIALECTS) {
     test('piw-import --delete removes the local file after success; armv7 wheels get armv6 twins', async () => {
       await runTool('add', [...q, '-y', 'sample-pkg', '2.0']);
       const wheel = await buildWheel(join(h.dir, 'arm'), 'sample_pkg', '2.0', { tag: 'cp311-cp311-linux_armv7l' });
-      const result = await runTool('import', [...q, '--file-queue', h.fileQueue, '-y', '--delete', wheel.path]);
+      const result = await runTool('import', [...q, '--file-queue', h.fileQueue, '-y', '--delete', '--target', 'cp311-linux_armv7l', wheel.path]);
       assert.equal(result.code, 0, result.stderr);
       assert.equal(await exists(wheel.path), false);
+      const row = await h.t.kysely.selectFrom('builds').select(['abi_tag', 'platform_tag']).where('package', '=', 'sample-pkg').where('version', '=', '2.0').executeTakeFirstOrThrow();
+      assert.deepEqual(row, { abi_tag: 'cp311', platform_tag: 'linux_armv7l' }, 'the builder platform comes from the wheels');
       const twin = wheel.filename.replace('linux_armv7l', 'linux_armv6l');
       assert.ok((await getVersionFiles(h.t.kysely, 'sample-pkg', '2.0')).has(twin));
       assert.ok((await stat(join(h.output, 'simple', 'sample-pkg', twin))).isFile());
@@ -208,6 +223,40 @@ for (const dialect of DIALECTS) {
       const badPart = await runTool('rebuild', [...q, 'everything']);
       assert.equal(badPart.code, 2);
       assert.match(badPart.stderr, /invalid website part "everything"/);
+    });
+  });
+}
+
+for (const dialect of DIALECTS) {
+  describe(`piw-import on a farm with platforms (${dialect})`, () => {
+    let h: Harness;
+    before(async () => {
+      h = await startHarness(dialect);
+      await h.t.db.addBuildPlatform('linux_armv7l');
+      await h.t.db.addBuildPlatform('linux_aarch64');
+    });
+    after(async () => {
+      await h.stop();
+    });
+
+    test('the coordinator takes wheels of its platforms, and portable ones, and refuses others', async () => {
+      for (const args of [['sample-pkg'], ['sample-pkg', '1.0']]) {
+        const added = await runTool('add', ['--import-queue', h.importQueue, '-y', ...args]);
+        assert.equal(added.code, 0, added.stderr);
+      }
+      const base = ['--import-queue', h.importQueue, '--file-queue', h.fileQueue, '-y'];
+      const x86 = await buildWheel(join(h.dir, 'x86'), 'sample_pkg', '1.0', { tag: 'cp311-cp311-linux_x86_64' });
+      const refused = await runTool('import', [...base, x86.path]);
+      assert.equal(refused.code, 1);
+      assert.match(refused.stderr, /refused the import: invalid platform: linux_x86_64 \(build platforms: linux_aarch64, linux_armv7l\)/);
+      assert.equal(await builds(h, 'sample-pkg'), 0);
+      const arm64 = await buildWheel(join(h.dir, 'arm64'), 'sample_pkg', '1.0', { tag: 'cp311-cp311-linux_aarch64' });
+      const taken = await runTool('import', [...base, arm64.path]);
+      assert.equal(taken.code, 0, taken.stderr);
+      const queue = await h.t.db.getBuildQueue();
+      assert.deepEqual(queue.get('cp311-linux_aarch64'), [], 'built for aarch64');
+      assert.deepEqual(queue.get('cp39-linux_aarch64'), [{ package: 'sample-pkg', version: '1.0' }], 'cp39 of aarch64 still to build');
+      assert.deepEqual(queue.get('cp39-linux_armv7l'), [{ package: 'sample-pkg', version: '1.0' }], 'armv7l still to build');
     });
   });
 }
