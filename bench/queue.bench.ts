@@ -53,7 +53,7 @@ for (const dialect of ['postgres', 'sqlite'] as const) {
           ? sql`SELECT n FROM generate_series(1, ${rows}) AS n`
           : sql`WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < ${rows}) SELECT n FROM s`;
       await sql`INSERT INTO build_queue (package, version, platform_tag, abi_tag, released)
-                SELECT 'pkg' || ((n * 7919) % ${rows}), '1.' || n, ${platform},
+                SELECT 'pkg' || ((CAST(n AS BIGINT) * 7919) % ${rows}), '1.' || n, ${platform},
                        CASE WHEN n % 2 = 0 THEN ${ABIS[0]} ELSE ${ABIS[1]} END, ${released} FROM (${series}) t`.execute(conn.kysely);
     }
     await sql`ANALYZE`.execute(conn.kysely);
