@@ -134,21 +134,13 @@ async function main(argv: string[]): Promise<number> {
         say(`schema is now at version ${LATEST_VERSION}`);
       }
       const db = new Database(conn);
-      for (const abi of addAbis) {
-        await db.addBuildAbi(abi);
-        say(`build ABI ${abi} active`);
-      }
-      for (const abi of skipAbis) {
-        await db.skipBuildAbi(abi, 'retired');
-        say(`build ABI ${abi} retired`);
-      }
-      for (const p of addPlatforms) {
-        await db.addBuildPlatform(p);
-        say(`build platform ${p} active`);
-      }
-      for (const p of skipPlatforms) {
-        await db.skipBuildPlatform(p, 'retired');
-        say(`build platform ${p} retired`);
+      if (addAbis.length + skipAbis.length + addPlatforms.length + skipPlatforms.length > 0) {
+        // one transaction and one recomputation of the queue for all of them
+        await db.changeBuildTargets({ addAbis, skipAbis, addPlatforms, skipPlatforms, reason: 'retired' });
+        for (const abi of addAbis) say(`build ABI ${abi} active`);
+        for (const abi of skipAbis) say(`build ABI ${abi} retired`);
+        for (const p of addPlatforms) say(`build platform ${p} active`);
+        for (const p of skipPlatforms) say(`build platform ${p} retired`);
       }
       if (opts.user !== undefined) {
         await grantRole(conn, opts.user);

@@ -13,27 +13,69 @@ export async function getBuildAbis(store: Store, excludeSkipped = false): Promis
   return (await query.execute()).map((r) => r.abi_tag).sort(compareAbis);
 }
 
-/** Adds a build ABI, or re-activates a retired one; the queue is recomputed. */
-export async function addBuildAbi(store: Store, abi: string): Promise<void> {
-  checkAbiTag(abi);
+/** A change of the build targets: ABIs and platforms added (or re-activated), then retired. */
+export interface TargetChange {
+  addAbis?: readonly string[];
+  skipAbis?: readonly string[];
+  addPlatforms?: readonly string[];
+  skipPlatforms?: readonly string[];
+  /** Why the retired ones go. */
+  reason?: string;
+}
+
+/**
+ * Applies a change of the build targets in one transaction, additions
+ * first, and recomputes the queue once: on a big farm each recomputation is
+ * a pass over every version. A retired ABI or platform keeps its builds; the
+ * last active platform cannot go, since the farm would silently turn to
+ * building for any platform.
+ */
+export async function changeBuildTargets(store: Store, change: TargetChange): Promise<void> {
+  const reason = change.reason ?? 'retired';
+  if (reason === '') throw new UserError('retiring an ABI or a platform needs a reason');
+  for (const abi of change.addAbis ?? []) checkAbiTag(abi);
+  for (const platform of change.addPlatforms ?? []) checkPlatformTag(platform);
   await transaction(store, async (db) => {
-    await db
-      .insertInto('build_abis')
-      .values({ abi_tag: abi, skip: '' })
-      .onConflict((oc) => oc.column('abi_tag').doUpdateSet({ skip: '' }))
-      .execute();
+    for (const abi of change.addAbis ?? []) {
+      await db
+        .insertInto('build_abis')
+        .values({ abi_tag: abi, skip: '' })
+        .onConflict((oc) => oc.column('abi_tag').doUpdateSet({ skip: '' }))
+        .execute();
+    }
+    for (const platform of change.addPlatforms ?? []) {
+      await db
+        .insertInto('build_platforms')
+        .values({ platform_tag: platform, skip: '' })
+        .onConflict((oc) => oc.column('platform_tag').doUpdateSet({ skip: '' }))
+        .execute();
+    }
+    for (const abi of change.skipAbis ?? []) {
+      const result = await db.updateTable('build_abis').set({ skip: reason }).where('abi_tag', '=', abi).executeTakeFirst();
+      if (Number(result.numUpdatedRows) === 0) throw new UserError(`no build ABI ${JSON.stringify(abi)}`);
+    }
+    for (const platform of change.skipPlatforms ?? []) {
+      const rows = await db.selectFrom('build_platforms').select(['platform_tag', 'skip']).execute();
+      const row = rows.find((r) => r.platform_tag === platform);
+      if (row === undefined) throw new UserError(`no build platform ${JSON.stringify(platform)}`);
+      if (row.skip !== '') continue;
+      if (!rows.some((r) => r.platform_tag !== platform && r.skip === '')) {
+        throw new UserError(`${platform} is the last active build platform: add another with --platform before retiring it`);
+      }
+      await db.updateTable('build_platforms').set({ skip: reason }).where('platform_tag', '=', platform).execute();
+    }
     await store.derived.rebuildQueue(db);
   });
 }
 
+/** Adds a build ABI, or re-activates a retired one; the queue is recomputed. */
+export function addBuildAbi(store: Store, abi: string): Promise<void> {
+  return changeBuildTargets(store, { addAbis: [abi] });
+}
+
 /** Retires a build ABI (its builds stay); the queue is recomputed. */
-export async function skipBuildAbi(store: Store, abi: string, reason: string): Promise<void> {
-  if (reason === '') throw new UserError('retiring an ABI needs a reason');
-  await transaction(store, async (db) => {
-    const result = await db.updateTable('build_abis').set({ skip: reason }).where('abi_tag', '=', abi).executeTakeFirst();
-    if (Number(result.numUpdatedRows) === 0) throw new UserError(`no build ABI ${JSON.stringify(abi)}`);
-    await store.derived.rebuildQueue(db);
-  });
+export function skipBuildAbi(store: Store, abi: string, reason: string): Promise<void> {
+  return changeBuildTargets(store, { skipAbis: [abi], reason });
 }
 
 /** Build platforms in name order; only the active ones when excludeSkipped. */
@@ -49,36 +91,13 @@ export function getBuildTargets(store: Store): Promise<BuildTarget[]> {
 }
 
 /** Adds a build platform, or re-activates a retired one; the queue is recomputed. */
-export async function addBuildPlatform(store: Store, platform: string): Promise<void> {
-  checkPlatformTag(platform);
-  await transaction(store, async (db) => {
-    await db
-      .insertInto('build_platforms')
-      .values({ platform_tag: platform, skip: '' })
-      .onConflict((oc) => oc.column('platform_tag').doUpdateSet({ skip: '' }))
-      .execute();
-    await store.derived.rebuildQueue(db);
-  });
+export function addBuildPlatform(store: Store, platform: string): Promise<void> {
+  return changeBuildTargets(store, { addPlatforms: [platform] });
 }
 
-/**
- * Retires a build platform (its builds stay); the queue is recomputed. The
- * last active platform cannot go: the farm would silently turn to building
- * for any platform.
- */
-export async function skipBuildPlatform(store: Store, platform: string, reason: string): Promise<void> {
-  if (reason === '') throw new UserError('retiring a platform needs a reason');
-  await transaction(store, async (db) => {
-    const rows = await db.selectFrom('build_platforms').select(['platform_tag', 'skip']).execute();
-    const row = rows.find((r) => r.platform_tag === platform);
-    if (row === undefined) throw new UserError(`no build platform ${JSON.stringify(platform)}`);
-    if (row.skip !== '') return;
-    if (!rows.some((r) => r.platform_tag !== platform && r.skip === '')) {
-      throw new UserError(`${platform} is the last active build platform: add another with --platform before retiring it`);
-    }
-    await db.updateTable('build_platforms').set({ skip: reason }).where('platform_tag', '=', platform).execute();
-    await store.derived.rebuildQueue(db);
-  });
+/** Retires a build platform (its builds stay), never the last active one; the queue is recomputed. */
+export function skipBuildPlatform(store: Store, platform: string, reason: string): Promise<void> {
+  return changeBuildTargets(store, { skipPlatforms: [platform], reason });
 }
 
 export async function getPypiSerial(store: Store): Promise<number> {

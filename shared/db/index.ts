@@ -10,6 +10,7 @@ import * as builds from './builds.ts';
 import type { BuildCounts, QueueEntry } from './builds.ts';
 import { applyChangelog, getStoredReleases, type ChangelogChanges, type StoredReleases } from './changelog.ts';
 import * as config from './config.ts';
+import type { TargetChange } from './config.ts';
 import { connect, type Connection } from './connect.ts';
 import { DerivedTables } from './derived.ts';
 import { detectState, LATEST_VERSION } from './migrate.ts';
@@ -25,6 +26,7 @@ import type { BuildTarget } from '../target.ts';
 export { batchSize, emptyBatch, type AccessBatch } from './access.ts';
 export type { BuildCounts, QueueEntry } from './builds.ts';
 export type { ChangelogChanges, StoredReleases, VersionChange } from './changelog.ts';
+export type { TargetChange } from './config.ts';
 export { defaultDsn, parseDsn, redact } from './connect.ts';
 export type { DialectName } from './connect.ts';
 export type {
@@ -184,6 +186,11 @@ export class Database {
   /** Retires a build platform (its builds stay), never the last active one; the queue is recomputed. */
   skipBuildPlatform(platform: string, reason: string): Promise<void> {
     return config.skipBuildPlatform(this.store, platform, reason);
+  }
+
+  /** Adds and retires build ABIs and platforms in one transaction, with one recomputation of the queue. */
+  changeBuildTargets(change: TargetChange): Promise<void> {
+    return config.changeBuildTargets(this.store, change);
   }
 
   /** The active build targets: every active ABI on every active platform, or on any platform when none is. */

@@ -73,6 +73,19 @@ for (const dialect of DIALECTS) {
       await assertConsistent(s.db);
     });
 
+    test('a change of targets is all or nothing', async () => {
+      await assert.rejects(
+        s.db.changeBuildTargets({ addPlatforms: ['linux_x86_64'], skipPlatforms: ['linux_riscv64'] }),
+        /no build platform "linux_riscv64"/,
+      );
+      assert.deepEqual(await s.db.getBuildPlatforms(), [ARM64, ARM7], 'the addition went with the failed retirement');
+      await s.db.changeBuildTargets({ addPlatforms: ['linux_x86_64'], skipPlatforms: [ARM64, ARM7] });
+      assert.deepEqual(await s.db.getBuildPlatforms(true), ['linux_x86_64'], 'retiring two is fine when one is added');
+      await s.db.changeBuildTargets({ addPlatforms: [ARM64, ARM7], skipPlatforms: ['linux_x86_64'] });
+      assert.deepEqual(await s.db.getBuildPlatforms(true), [ARM64, ARM7]);
+      await assertConsistent(s.db);
+    });
+
     test('per-target statistics and project matrix', async () => {
       await addVersions(s.db, 'matrix', ['1.0']);
       await logBuild(s.db, build('matrix', '1.0', 'cp311', [wheel('matrix', '1.0', 'cp311')], { platformTag: ARM7, builtAt: new Date() }));
