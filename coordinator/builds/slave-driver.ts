@@ -304,6 +304,14 @@ export class SlaveDriver extends Task {
       { slave: slave.id, label, abi, platform, pyVersion, osName, osVersion, buildTimeout: String(buildTimeout), busyTimeout: String(busyTimeout) },
       'slave said hello',
     );
+    const targets = this.deps.queues.targets();
+    if (targets.length > 0 && this.deps.queues.targetFor(abi, platform) === null) {
+      // an operator's mistake more often than not: say so where they look
+      this.logger.warn(
+        { slave: slave.id, label, abi, platform, targets },
+        'no build target for this slave: it gets no builds until its ABI and platform are added (piw-initdb --abi, --platform)',
+      );
+    }
     this.slaves.set(slave.address, slave);
     this.byId.set(slave.id, slave);
     return { msg: 'ACK', data: [slave.id, this.options.pypiSimple] };
