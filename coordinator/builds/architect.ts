@@ -4,7 +4,7 @@
 // never hand out a version a slave is already building, nor one whose result
 // or deletion a refresh started too early may not have seen yet.
 import type { Database } from '../../shared/db/index.ts';
-import type { AsyncApi } from '../runtime/db-pool.ts';
+import type { AsyncApi } from '../runtime/worker-thread.ts';
 import { Task, type Interval, type TaskOptions } from '../runtime/tasks.ts';
 
 export type BuildKey = readonly [pkg: string, version: string];
