@@ -57,9 +57,10 @@ export async function startCoordinator(config: MasterConfig, options: StartOptio
   try {
     const background = startBackgroundThread();
     closers.push(() => background.close());
-    const heavy = await openQueryDatabase(config.dsn, main, background);
+    // the background thread loads while the tasks start: the slave port does not wait for it
+    const heavy = openQueryDatabase(config.dsn, main, background);
     closers.push(heavy.close);
-    const access = await openAccessWriter(config.dsn, main, background);
+    const access = openAccessWriter(config.dsn, main, background);
     closers.push(access.close);
 
     const runner = new TaskRunner(logger);
@@ -142,7 +143,7 @@ export async function startCoordinator(config: MasterConfig, options: StartOptio
     const lumberjack = new Lumberjack({
       logger: child('lumberjack'),
       endpoint: config.logQueue,
-      deps: { store: access.store, downloadsLogged: (count) => bigBrother.addDownloads(count) },
+      deps: { store: access.api, downloadsLogged: (count) => bigBrother.addDownloads(count) },
     });
     const tasks: Task[] = [control, pages, bigBrother, fileJuggler, slaveDriver, mrChase, lumberjack, architect];
     if (config.follow) {
@@ -165,6 +166,12 @@ export async function startCoordinator(config: MasterConfig, options: StartOptio
       );
     }
     await runner.start(tasks);
+    try {
+      await Promise.all([heavy.ready, access.ready, pages.ready]);
+    } catch (error) {
+      await runner.stop();
+      throw error;
+    }
     logger.info('all tasks started');
     let stopping: Promise<void> | undefined;
     return {
