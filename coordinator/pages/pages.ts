@@ -37,7 +37,7 @@ export class Pages extends Task implements BuildPages {
    * the writer is up wait in the secretary; `ready` says when it is.
    */
   protected override async setup(): Promise<void> {
-    const { remote: writer, ready } = this.options.host.open<ScribeThread>(moduleUrl('./scribe-thread.ts', import.meta.url).href, 'openScribeThread', [this.options.thread]);
+    const { remote: writer, ready } = this.options.host.open<ScribeThread>(moduleUrl('coordinator/pages/scribe-thread.ts').href, 'openScribeThread', [this.options.thread]);
     this.writer = writer;
     const up = ready.then(async () => {
       await writer.api.writeStaticPages();

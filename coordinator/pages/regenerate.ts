@@ -70,7 +70,7 @@ async function startWorkers(
   options: PageWriterOptions,
   db: RegenerateDatabase,
 ): Promise<{ writers: WriteBatch[]; close: () => Promise<void> }> {
-  const module = moduleUrl('./page-writer.ts', import.meta.url).href;
+  const module = moduleUrl('coordinator/pages/page-writer.ts').href;
   const objects = Array.from({ length: count }, () => new WorkerObject<PageWriter>(module, 'createPageWriter', [options]));
   try {
     await Promise.all(objects.map((o) => o.ready));

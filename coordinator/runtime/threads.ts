@@ -35,11 +35,11 @@ function openIn<T extends object>(thread: WorkerThread, module: URL, exportName:
 /** The database for long queries (build queue, statistics, search index): the background thread's on SQLite. */
 export function openQueryDatabase(dsn: string, main: Database, thread: WorkerThread): Hosted<AsyncApi<Database>> {
   if (isPostgresDsn(dsn)) return { api: main, ready: Promise.resolve(), close: async () => undefined };
-  return openIn<Database>(thread, moduleUrl('../../shared/db/index.ts', import.meta.url), 'openDatabase', [dsn]);
+  return openIn<Database>(thread, moduleUrl('shared/db/index.ts'), 'openDatabase', [dsn]);
 }
 
 /** The store of access-log records: in the background thread on SQLite, where each insert blocks. */
 export function openAccessWriter(dsn: string, main: Database, thread: WorkerThread): Hosted<{ logAccessBatch(b: AccessBatch): Promise<void> }> {
   if (isPostgresDsn(dsn)) return { api: new AccessStore(main), ready: Promise.resolve(), close: async () => undefined };
-  return openIn<AccessStore>(thread, moduleUrl('../access/access-store.ts', import.meta.url), 'openAccessStore', [dsn]);
+  return openIn<AccessStore>(thread, moduleUrl('coordinator/access/access-store.ts'), 'openAccessStore', [dsn]);
 }

@@ -56,7 +56,7 @@ export class WorkerThread {
   private failure: Error | undefined;
 
   constructor(options: WorkerThreadOptions = {}) {
-    const { filename, argv } = workerEntry('./worker-thread-entry.ts', import.meta.url);
+    const { filename, argv } = workerEntry('coordinator/runtime/worker-thread-entry.ts');
     const limits = options.youngGenerationMb === undefined ? undefined : { maxYoungGenerationSizeMb: options.youngGenerationMb };
     this.worker = new Worker(filename, { argv, resourceLimits: limits });
     this.worker.on('message', (raw: unknown) => {
