@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { z } from 'zod';
-import { REPO_ROOT } from '../../shared/paths.ts';
+import { REPO_ROOT, bundleName } from '../../shared/paths.ts';
 
 const DIST = join(REPO_ROOT, 'dist');
 // what tsc emits; the command bundles, the site renderer and the packed slave are built otherwise
@@ -67,6 +67,9 @@ describe('compiled tree', () => {
         const target = join(DIST, `${m[1] ?? ''}.js`);
         assert.ok(existsSync(target), `${relative(DIST, path)}: ${relative(DIST, target)} was not compiled`);
         assert.doesNotMatch(readFileSync(target, 'utf8'), /['"]tsx(\/[^'"]*)?['"]/, relative(DIST, target));
+        // the commands run bundles, whose worker threads start bundles of their own
+        const bundle = join(DIST, 'bundle', bundleName(`${m[1] ?? ''}.ts`));
+        assert.ok(existsSync(bundle), `${relative(DIST, path)}: ${relative(DIST, bundle)} was not bundled`);
       }
     }
     // database, access log, page writer threads, full regeneration, hashing
