@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// the compiled tree (npm run build; npm install does it)
-const { runCli } = await import('../dist/shared/cli.js');
-const { main } = await import('../dist/coordinator/tools/audit.js');
+// its bundle (npm run build; npm install does it)
+const { runCli } = await import('../dist/bundle/cli.js');
+const { main } = await import('../dist/bundle/piw-audit.js');
 await runCli('piw-audit', () => main(process.argv));

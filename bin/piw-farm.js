@@ -1,4 +1,4 @@
 #!/usr/bin/env node
-// the compiled tree (npm run build; npm install does it)
-const { run } = await import('../dist/coordinator/all-in-one/farm.js');
+// its bundle (npm run build; npm install does it)
+const { run } = await import('../dist/bundle/piw-farm.js');
 await run();

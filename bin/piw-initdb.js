@@ -1,3 +1,3 @@
 #!/usr/bin/env node
-// the compiled tree (npm run build; npm install does it)
-await import('../dist/coordinator/tools/initdb.js');
+// its bundle (npm run build; npm install does it)
+await import('../dist/bundle/piw-initdb.js');

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// the compiled tree (npm run build; npm install does it)
-const { runCli } = await import('../dist/shared/cli.js');
-const { main } = await import('../dist/coordinator/tools/keys.js');
+// its bundle (npm run build; npm install does it)
+const { runCli } = await import('../dist/bundle/cli.js');
+const { main } = await import('../dist/bundle/piw-keys.js');
 await runCli('piw-keys', () => main(process.argv.slice(2)));

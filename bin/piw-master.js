@@ -1,4 +1,4 @@
 #!/usr/bin/env node
-// the compiled tree (npm run build; npm install does it)
-const { run } = await import('../dist/coordinator/master.js');
+// its bundle (npm run build; npm install does it)
+const { run } = await import('../dist/bundle/piw-master.js');
 await run();

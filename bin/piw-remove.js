@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// the compiled tree (npm run build; npm install does it)
-const { runCli } = await import('../dist/shared/cli.js');
-const { main } = await import('../dist/coordinator/tools/remove.js');
+// its bundle (npm run build; npm install does it)
+const { runCli } = await import('../dist/bundle/cli.js');
+const { main } = await import('../dist/bundle/piw-remove.js');
 await runCli('piw-remove', () => main(process.argv));

@@ -1,3 +1,3 @@
 #!/usr/bin/env node
-// the compiled tree (npm run build; npm install does it)
-await import('../dist/upstream/main.js');
+// its bundle (npm run build; npm install does it)
+await import('../dist/bundle/piw-upstream.js');

@@ -16,7 +16,7 @@ import { ControlEndpoints } from './monitor/control.ts';
 import type { PageRequest } from './pages/page-request.ts';
 import { Pages } from './pages/pages.ts';
 import { TaskRunner, type Task } from './runtime/tasks.ts';
-import { openAccessThread, openQueryThread } from './runtime/threads.ts';
+import { openAccessWriter, openQueryDatabase, startBackgroundThread } from './runtime/threads.ts';
 import { AllowList } from './upstream/allow-list.ts';
 import { CloudGazer, type Upstream } from './upstream/cloud-gazer.ts';
 import { PyPIClient } from './upstream/pypi.ts';
@@ -55,9 +55,12 @@ export async function startCoordinator(config: MasterConfig, options: StartOptio
     for (const close of closers.reverse()) await close().catch((error: unknown) => logger.error({ err: error }, 'close failed'));
   };
   try {
-    const heavy = await openQueryThread(config.dsn, main);
+    const background = startBackgroundThread();
+    closers.push(() => background.close());
+    // the background thread loads while the tasks start: the slave port does not wait for it
+    const heavy = openQueryDatabase(config.dsn, main, background);
     closers.push(heavy.close);
-    const access = await openAccessThread(config.dsn, main);
+    const access = openAccessWriter(config.dsn, main, background);
     closers.push(access.close);
 
     const runner = new TaskRunner(logger);
@@ -66,6 +69,7 @@ export async function startCoordinator(config: MasterConfig, options: StartOptio
       logger: child('pages'),
       db: main,
       windowMs: config.pageWindow * 1000,
+      host: background,
       thread: { output: config.outputPath, dsn: config.dsn, site: config.site, log: { level: logLevel(logger), file: config.logFile } },
     });
     const page = (request: PageRequest): Promise<void> => pages.request(request);
@@ -139,7 +143,7 @@ export async function startCoordinator(config: MasterConfig, options: StartOptio
     const lumberjack = new Lumberjack({
       logger: child('lumberjack'),
       endpoint: config.logQueue,
-      deps: { store: access.store, downloadsLogged: (count) => bigBrother.addDownloads(count) },
+      deps: { store: access.api, downloadsLogged: (count) => bigBrother.addDownloads(count) },
     });
     const tasks: Task[] = [control, pages, bigBrother, fileJuggler, slaveDriver, mrChase, lumberjack, architect];
     if (config.follow) {
@@ -162,6 +166,12 @@ export async function startCoordinator(config: MasterConfig, options: StartOptio
       );
     }
     await runner.start(tasks);
+    try {
+      await Promise.all([heavy.ready, access.ready, pages.ready]);
+    } catch (error) {
+      await runner.stop();
+      throw error;
+    }
     logger.info('all tasks started');
     let stopping: Promise<void> | undefined;
     return {

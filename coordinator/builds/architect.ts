@@ -1,11 +1,12 @@
 // TheArchitect: keeps one queue per build target (ABI and platform) of the
-// versions still to build, from the database's build queue. The queues are refreshed periodically and
-// whenever something may have changed (a new version, a dropped slave), and
-// never hand out a version a slave is already building, nor one whose result
-// or deletion a refresh started too early may not have seen yet.
+// versions still to build, from the database's build queue. The queues are
+// refreshed periodically and whenever something may have changed (a new
+// version, a dropped slave), and never hand out a version a slave is already
+// building, nor one whose result or deletion a refresh started too early may
+// not have seen yet.
 import type { Database } from '../../shared/db/index.ts';
 import { parseTargetKey, slaveTarget, targetKey } from '../../shared/target.ts';
-import type { AsyncApi } from '../runtime/db-pool.ts';
+import type { AsyncApi } from '../runtime/worker-thread.ts';
 import { Task, type Interval, type TaskOptions } from '../runtime/tasks.ts';
 
 export type BuildKey = readonly [pkg: string, version: string];

@@ -1,11 +1,11 @@
-// The page writer as one task of piw-master: the scribe in its own thread
+// The page writer as one task of piw-master: the scribe in the background thread
 // behind the secretary, with the journal and log spool that keep a recorded
 // build's pages and log across a crash.
 import type { BuildResult } from '../../shared/build.ts';
 import type { BuildRecord, Database } from '../../shared/db/index.ts';
 import { moduleUrl } from '../../shared/paths.ts';
 import type { BuildPages, Journaled } from '../builds/build-recorder.ts';
-import { WorkerObject } from '../runtime/db-pool.ts';
+import type { RemoteObject, WorkerThread } from '../runtime/worker-thread.ts';
 import { Task, type TaskOptions } from '../runtime/tasks.ts';
 import { LogSpool } from './log-spool.ts';
 import type { PageRequest } from './page-request.ts';
@@ -13,37 +13,54 @@ import type { ScribeThread, ScribeThreadOptions } from './scribe-thread.ts';
 import { Secretary } from './secretary.ts';
 
 /**
- * The scribe (in its own thread) behind the secretary, as one task: pending
+ * The scribe (in a worker thread) behind the secretary, as one task: pending
  * rewrites are saved on stop.
  */
 export class Pages extends Task implements BuildPages {
   readonly name = 'pages';
   override readonly pauseMode = 'nonstop' as const;
-  private writer: WorkerObject<ScribeThread> | undefined;
+  private writer: RemoteObject<ScribeThread> | undefined;
+  private writerUp: Promise<void> | undefined;
   private secretary: Secretary | undefined;
   private readonly spool: LogSpool;
   /** Spool files, with the number of their logs not yet written. */
   private readonly spooled = new Map<string, number>();
 
-  constructor(private readonly options: TaskOptions & { db: Database; windowMs: number; thread: ScribeThreadOptions }) {
+  constructor(private readonly options: TaskOptions & { db: Database; windowMs: number; host: WorkerThread; thread: ScribeThreadOptions }) {
     super(options);
     this.spool = new LogSpool(options.thread.output);
   }
 
+  /**
+   * Starts the writer in the background thread without waiting for it: the
+   * slave port must not wait for the renderer to load. Requests taken before
+   * the writer is up wait in the secretary; `ready` says when it is.
+   */
   protected override async setup(): Promise<void> {
-    const writer = new WorkerObject<ScribeThread>(moduleUrl('./scribe-thread.ts', import.meta.url).href, 'openScribeThread', [this.options.thread]);
+    const { remote: writer, ready } = this.options.host.open<ScribeThread>(moduleUrl('coordinator/pages/scribe-thread.ts').href, 'openScribeThread', [this.options.thread]);
     this.writer = writer;
-    await writer.ready;
-    await writer.api.writeStaticPages();
-    const recovered = await this.spool.recover(this.options.db, (buildId, log) => writer.api.handle({ kind: 'LOG', buildId, log }));
-    if (recovered > 0) this.logger.warn({ logs: recovered }, 'wrote build logs a previous run left unwritten');
+    const up = ready.then(async () => {
+      await writer.api.writeStaticPages();
+      const recovered = await this.spool.recover(this.options.db, (buildId, log) => writer.api.handle({ kind: 'LOG', buildId, log }));
+      if (recovered > 0) this.logger.warn({ logs: recovered }, 'wrote build logs a previous run left unwritten');
+    });
+    this.writerUp = up;
+    up.catch(() => undefined);
     this.secretary = new Secretary({
-      sink: (request) => writer.api.handle(request),
+      sink: async (request) => {
+        await up;
+        await writer.api.handle(request);
+      },
       store: this.options.db,
       windowMs: this.options.windowMs,
       logger: this.logger,
     });
     await this.secretary.start();
+  }
+
+  /** Resolves once the writer is up with the static pages written; rejects if it could not start. */
+  get ready(): Promise<void> {
+    return this.writerUp ?? Promise.reject(new Error('the page writer has not been started'));
   }
 
   /** Queues a page rewrite; failures are logged, never thrown at the caller. */

@@ -14,7 +14,7 @@ import type { Logger } from '../../shared/log.ts';
 import { moduleUrl } from '../../shared/paths.ts';
 import type { SiteRenderer } from '../../site/lib/renderer.ts';
 import { DEFAULT_SITE, type SiteOptions } from '../../site/lib/views.ts';
-import { WorkerObject } from '../runtime/db-pool.ts';
+import { WorkerObject } from '../runtime/worker-thread.ts';
 import { writeFileAtomic } from './atomic.ts';
 import { Scribe, type ScribeDatabase } from './scribe.ts';
 import type { PageWriter, PageWriterOptions } from './page-writer.ts';
@@ -70,7 +70,7 @@ async function startWorkers(
   options: PageWriterOptions,
   db: RegenerateDatabase,
 ): Promise<{ writers: WriteBatch[]; close: () => Promise<void> }> {
-  const module = moduleUrl('./page-writer.ts', import.meta.url).href;
+  const module = moduleUrl('coordinator/pages/page-writer.ts').href;
   const objects = Array.from({ length: count }, () => new WorkerObject<PageWriter>(module, 'createPageWriter', [options]));
   try {
     await Promise.all(objects.map((o) => o.ready));

@@ -56,7 +56,7 @@ export class FileHasher {
   private failure: Error | null = null;
 
   constructor() {
-    const { filename, argv } = workerEntry('./file-hasher-worker.ts', import.meta.url);
+    const { filename, argv } = workerEntry('shared/wire/file-hasher-worker.ts');
     this.worker = new Worker(filename, { argv });
     this.worker.unref();
     this.worker.on('message', (raw: unknown) => this.answer(raw));
