@@ -295,3 +295,27 @@ describe('full regeneration', () => {
     }
   });
 });
+
+describe('scribe on a farm with platforms', () => {
+  test('project page and JSON: a column and a key per build target', async () => {
+    const dir = await tempDir('scribe-targets');
+    const project = otherProject('twoplat');
+    project.releases[0]!.abis = {
+      'cp311-linux_aarch64': { status: 'success', buildId: 5 },
+      'cp311-linux_armv7l': { status: 'fail', buildId: 6 },
+    };
+    const scribe = await Scribe.create({ output: dir.path, db: new FixtureDatabase([project]), now: fixedClock });
+    try {
+      await scribe.handle({ kind: 'BOTH', package: 'twoplat' });
+      const root = parse(await readFile(join(dir.path, 'project', 'twoplat', 'index.html'), 'utf8'));
+      const headers = root.querySelectorAll('table.releases thead th').map((th) => th.text.trim());
+      assert.deepEqual(headers, ['Version', 'Released', 'Bookworm\nPython 3.11\n64-bit (aarch64)', 'Bookworm\nPython 3.11\n32-bit (armv7l)', 'Files']);
+      const cells = root.querySelectorAll('table.releases tbody td.st').map((c) => c.classList.value.join(' '));
+      assert.deepEqual(cells, ['st st-success', 'st st-fail']);
+      const json = projectJsonSchema.parse(JSON.parse(await readFile(join(dir.path, 'project', 'twoplat', 'json', 'index.json'), 'utf8')));
+      assert.deepEqual(Object.keys(json.releases['0.1']?.abis ?? {}), ['cp311-linux_aarch64', 'cp311-linux_armv7l']);
+    } finally {
+      await dir.cleanup();
+    }
+  });
+});
