@@ -32,6 +32,19 @@ export function countsAgainstPackage(kind: FailureKind): boolean {
   return kind !== 'disk';
 }
 
+/** A failure with the attempts before it, as the retry schedule sees it. */
+export interface FailureHistory {
+  kind: FailureKind;
+  /** Attempts before this one that count against the package (disk-full ones do not). */
+  countedBefore: number;
+  /** Every attempt before this one. */
+  attemptsBefore: number;
+  failedAt: Date;
+}
+
+/** When a failure is tried again (null: never by itself); the master's retry policy. */
+export type RetrySchedule = (failure: FailureHistory) => Date | null;
+
 export const MISSING_KINDS = ['header', 'library', 'pkg-config'] as const;
 
 /** A native dependency a build lacked, as its compiler or linker named it. */
