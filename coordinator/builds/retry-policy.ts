@@ -2,7 +2,7 @@
 // back-off, a bounded number of times; a package's own error never
 // automatically. Pure, so the schedule is tested without a clock.
 import { z } from 'zod';
-import { countsAgainstPackage, isTransient, type FailureKind } from '../../shared/failure.ts';
+import { countsAgainstPackage, isTransient, type FailureHistory } from '../../shared/failure.ts';
 
 export const RetryPolicySchema = z.object({
   /** Seconds before the first retry. */
@@ -21,15 +21,6 @@ export function backoffSeconds(policy: RetryPolicy, attempt: number): number {
   const n = Number.isFinite(attempt) ? Math.max(1, Math.floor(attempt)) : 1;
   // 2^(n-1) overflows to Infinity long before n is unsafe; min() keeps the cap
   return Math.min(policy.maxSeconds, policy.baseSeconds * 2 ** (n - 1));
-}
-
-export interface FailureHistory {
-  kind: FailureKind;
-  /** Attempts before this one that count against the package (disk-full ones do not). */
-  countedBefore: number;
-  /** Every attempt before this one. */
-  attemptsBefore: number;
-  failedAt: Date;
 }
 
 /**
