@@ -43,7 +43,7 @@ export interface BuildTriageOptions {
 export function triageBuild(build: BuildResult, facts: SlaveFacts): BuildResult {
   const environment = parseEnvironment(build.output);
   if (build.status) return { ...build, environment, failure: null };
-  const kind = classifyFailure({ log: build.output, ending: parseEnding(build.output), durationS: build.duration, buildTimeoutS: facts.buildTimeoutS, diskLow: facts.diskLow });
+  const kind = classifyFailure({ log: build.output, ending: parseEnding(build.output), framed: environment !== null, durationS: build.duration, buildTimeoutS: facts.buildTimeoutS, diskLow: facts.diskLow });
   return { ...build, environment, failure: { kind, missing: kind === 'package' ? findMissingDependency(build.output) : null } };
 }
 

@@ -9,8 +9,10 @@ import type { FailureKind } from '../../shared/failure.ts';
 export interface FailureFacts {
   /** The build log as received (frame included, if any). */
   log: string;
-  /** How pip ended according to our slave's footer; null for other slaves. */
+  /** How pip ended according to our slave's footer; null for other slaves (or a log cut short). */
   ending: BuildEnding | null;
+  /** The log starts with our slave's header (so a missing footer means it was cut short). */
+  framed: boolean;
   /** Seconds the build ran. */
   durationS: number;
   /** The slave's build timeout (seconds). */
@@ -60,6 +62,9 @@ export function classifyFailure(facts: FailureFacts): FailureKind {
   if (ending?.kind === 'timeout' || log.includes(MASTER_TIMEOUT_NOTE)) return 'timeout';
   // a slave stopped by its master (or shutting down) lost the build through no fault of the package
   if (ending?.kind === 'stopped') return 'slave-lost';
+  // our slave always ends its log with a footer (truncation keeps the tail): a log
+  // without one was cut off on the way, which says nothing about the package
+  if (facts.framed && ending === null) return 'slave-lost';
   if (DISK.some((re) => re.test(log))) return 'disk';
   if (ending?.kind === 'signal' || (ending?.kind === 'exit' && (ending.code === 137 || ending.code === -9))) return 'killed';
   if (KILLED.some((re) => re.test(log))) return 'killed';

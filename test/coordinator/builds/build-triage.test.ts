@@ -16,6 +16,8 @@ test('a failed build from our slave: kind from the footer, missing header, envir
   assert.deepEqual(triaged.environment, ENV);
   const killed = triageBuild(build({ output: frameLog(ENV, 'fatal error: zstd.h: No such file or directory', { kind: 'signal', signal: 'SIGKILL' }) }), { buildTimeoutS: 3600, diskLow: false });
   assert.deepEqual(killed.failure, { kind: 'killed', missing: null }, 'a transient failure names no dependency');
+  const cut = log.slice(0, log.indexOf('== piwheels build ended'));
+  assert.deepEqual(triageBuild(build({ output: cut }), { buildTimeoutS: 3600, diskLow: false }).failure, { kind: 'slave-lost', missing: null }, 'a log cut off before its footer');
   const fine = triageBuild(build({ status: true, output: log }), { buildTimeoutS: 3600, diskLow: true });
   assert.equal(fine.failure, null);
 });

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { classifyFailure, MASTER_TIMEOUT_NOTE, type FailureFacts } from '../../../coordinator/builds/failure-triage.ts';
 
-const facts = (over: Partial<FailureFacts>): FailureFacts => ({ log: '', ending: null, durationS: 10, buildTimeoutS: 3600, diskLow: false, ...over });
+const facts = (over: Partial<FailureFacts>): FailureFacts => ({ log: '', ending: null, framed: false, durationS: 10, buildTimeoutS: 3600, diskLow: false, ...over });
 
 test("a compiler error is the package's own", () => {
   assert.equal(classifyFailure(facts({ log: 'foo.c:1:10: fatal error: zstd.h: No such file or directory\nerror: command gcc failed' })), 'package');
@@ -37,4 +37,9 @@ test("a piwheels slave's build that ran its whole timeout timed out", () => {
 test('a slave short of disk is suspect even when the log does not say so', () => {
   assert.equal(classifyFailure(facts({ log: 'error: command gcc failed', diskLow: true })), 'disk');
   assert.equal(classifyFailure(facts({ log: 'x', ending: { kind: 'stopped', reason: 'master said DIE' } })), 'slave-lost');
+});
+
+test("our slave's log without its footer was cut off: the package is not to blame", () => {
+  assert.equal(classifyFailure(facts({ log: 'x.c: error: expected ;', framed: true })), 'slave-lost');
+  assert.equal(classifyFailure(facts({ log: 'x.c: error: expected ;', framed: true, ending: { kind: 'exit', code: 1 } })), 'package');
 });
