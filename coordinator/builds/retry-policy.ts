@@ -14,8 +14,6 @@ export const RetryPolicySchema = z.object({
 });
 export type RetryPolicy = z.infer<typeof RetryPolicySchema>;
 
-export const DEFAULT_RETRY_POLICY: RetryPolicy = { baseSeconds: 300, maxSeconds: 6 * 3600, maxTries: 5 };
-
 /** Seconds to wait after the `attempt`th attempt (1-based): base, 2×base, 4×base, ... up to the maximum. */
 export function backoffSeconds(policy: RetryPolicy, attempt: number): number {
   const n = Number.isFinite(attempt) ? Math.max(1, Math.floor(attempt)) : 1;
