@@ -72,12 +72,14 @@ export function syntheticProject(index: number, versions: number): ProjectData {
       skip: '',
       abis,
       files,
+      attempts: [],
     });
   }
   return {
     package: pkg,
     name: `Bench_Pkg_${index}`,
     description: `Synthetic package number ${index} for the site benchmark <fast> & small`,
+    builds: {},
     skip: '',
     aliases: [`Bench_Pkg_${index}`],
     releases,

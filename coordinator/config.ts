@@ -36,6 +36,20 @@ export const masterConfigSchema = z.object({
   pageWindow: envNumber.pipe(z.number().min(0)).default(2),
   /** Builds per ABI kept in memory for dispatch. */
   queueLimit: envInteger.pipe(z.number().int().positive()).default(1000),
+  /** Seconds before a transiently failed build is first tried again; the wait doubles with each try. */
+  retryBase: envNumber.pipe(z.number().positive()).default(300),
+  /** The longest wait between tries (seconds). */
+  retryMax: envNumber.pipe(z.number().positive()).default(6 * 3600),
+  /** Tries in all (the first build included) before a transiently failing build stays failed. */
+  retryTries: envInteger.pipe(z.number().int().positive()).default(5),
+  /** Seconds between looks for failed builds due another try. */
+  retryInterval: envNumber.pipe(z.number().positive()).default(30),
+  /** Megabytes a slave's build directory must have free for it to get builds (0: no check). */
+  minFreeDisk: envNumber.pipe(z.number().min(0)).default(1024),
+  /** The apt-file command that names the Debian package of a missing header or library ("none": do not look). */
+  aptFile: z.string().min(1).default('apt-file'),
+  /** A Debian Contents index file (plain or .gz) to look in instead of apt-file. */
+  debianContents: z.string().min(1).optional(),
   /** This master's secret CURVE certificate; with curveClients, tcp:// endpoints admit only authorized keys. */
   curveSecret: z.string().min(1).optional(),
   /** A folder of the public certificates (NAME.key) of the slaves and tools admitted. */

@@ -8,6 +8,10 @@ import type { MasterConfig } from './config.ts';
 import { Lumberjack } from './access/lumberjack.ts';
 import { Architect, BuildQueues, QueueQuery } from './builds/architect.ts';
 import { BuildRecorder } from './builds/build-recorder.ts';
+import { BuildTriage } from './builds/build-triage.ts';
+import { DebianIndex, type DebianIndexSource } from './builds/debian-index.ts';
+import { Retrier } from './builds/retrier.ts';
+import { nextRetry, RetryPolicySchema } from './builds/retry-policy.ts';
 import { FileJuggler } from './builds/file-juggler.ts';
 import { MrChase } from './builds/mr-chase.ts';
 import { SlaveDriver } from './builds/slave-driver.ts';
@@ -77,7 +81,14 @@ export async function startCoordinator(config: MasterConfig, options: StartOptio
     // The build path: slave driver (and MrChase for imports) -> file juggler
     // -> build recorder -> page writer.
     const fileJuggler = new FileJuggler({ logger: child('file-juggler'), address: config.fileQueue, outputPath: config.outputPath });
-    const recorder = new BuildRecorder({ store: main, pages });
+    const retryPolicy = RetryPolicySchema.parse({ baseSeconds: config.retryBase, maxSeconds: config.retryMax, maxTries: config.retryTries });
+    const recorder = new BuildRecorder({ store: main, pages, schedule: (failure) => nextRetry(retryPolicy, failure) });
+    const triage = new BuildTriage({
+      store: main,
+      index: new DebianIndex({ source: debianIndexSource(config), logger: child('debian-index') }),
+      rewrite: (pkg) => void page({ kind: 'PROJECT', package: pkg }).catch((error: unknown) => logger.error({ err: error, package: pkg }, 'page rewrite refused')),
+      logger: child('triage'),
+    });
     const architect = new Architect({
       logger: child('architect'),
       queues,
@@ -108,7 +119,17 @@ export async function startCoordinator(config: MasterConfig, options: StartOptio
       address: config.slaveQueue,
       pypiSimple: config.pypiSimple,
       idleHoldMs: config.idleHold * 1000,
-      deps: { queues, transfers: fileJuggler, recorder, refill: architect, monitors: control },
+      minFreeDisk: config.minFreeDisk * 1024 * 1024,
+      deps: { queues, transfers: fileJuggler, recorder, refill: architect, monitors: control, triage },
+    });
+    const retrier = new Retrier({
+      logger: child('retrier'),
+      intervalSeconds: config.retryInterval,
+      deps: {
+        retryDueBuilds: (now, limit) => main.retryDueBuilds(now, limit),
+        queueChanged: () => architect.nudge(),
+        rewrite: (pkg) => void page({ kind: 'PROJECT', package: pkg }).catch((error: unknown) => logger.error({ err: error, package: pkg }, 'page rewrite refused')),
+      },
     });
     // slaves held waiting for work get it as soon as the queues are refreshed
     architect.onRefresh(() => slaveDriver.wakeWaiting());
@@ -145,7 +166,7 @@ export async function startCoordinator(config: MasterConfig, options: StartOptio
       endpoint: config.logQueue,
       deps: { store: access.api, downloadsLogged: (count) => bigBrother.addDownloads(count) },
     });
-    const tasks: Task[] = [control, pages, bigBrother, fileJuggler, slaveDriver, mrChase, lumberjack, architect];
+    const tasks: Task[] = [control, pages, bigBrother, fileJuggler, slaveDriver, mrChase, lumberjack, architect, retrier];
     if (config.follow) {
       const pypi = options.upstream ?? new PyPIClient({ xmlrpcUrl: config.pypiXmlrpc, jsonUrl: config.pypiJson, logger: child('pypi') });
       const allowList = config.allowList ? new AllowList(config.allowList) : undefined;
@@ -181,6 +202,7 @@ export async function startCoordinator(config: MasterConfig, options: StartOptio
         stopping ??= (async () => {
           logger.info('stopping tasks');
           await runner.stop();
+          await triage.settled();
           await closeAll();
           logger.info('stopped');
         })();
@@ -191,4 +213,10 @@ export async function startCoordinator(config: MasterConfig, options: StartOptio
     await closeAll();
     throw error;
   }
+}
+
+/** Where missing native dependencies are looked up: a Contents file if named, else apt-file unless turned off. */
+function debianIndexSource(config: MasterConfig): DebianIndexSource {
+  if (config.debianContents !== undefined) return { kind: 'contents', path: config.debianContents };
+  return config.aptFile === 'none' ? { kind: 'none' } : { kind: 'apt-file', command: config.aptFile };
 }

@@ -3,7 +3,9 @@
 // IMPORT carries the same file states), so both ends share one shape; the
 // master adds the armv6l twins and turns the finished build into the record
 // the database stores.
+import type { BuildEnvironment } from './build-log.ts';
 import type { BuildRecord } from './db/index.ts';
+import type { FailureKind, MissingDependency } from './failure.ts';
 import type { Timedelta } from './wire/cbor.ts';
 import type { BuildStateMessage, BuiltMessage, FileStateMessage } from './wire/protocols.ts';
 
@@ -49,6 +51,10 @@ export interface BuildResult {
   duration: number;
   output: string;
   files: BuiltFile[];
+  /** Why it failed, once the master has triaged it; null or absent: not known. */
+  failure?: { kind: FailureKind; missing: MissingDependency | null } | null;
+  /** The builder's environment, from our slave's log header. */
+  environment?: BuildEnvironment | null;
 }
 
 /** piwheels' slaves always say their wheels go under /simple; the master decides the place itself. */
@@ -148,6 +154,8 @@ export function toBuildRecord(build: BuildResult, builtAt: Date): BuildRecord {
     duration: build.duration,
     slaveId: build.slaveId,
     builtAt,
+    failure: build.failure ?? null,
+    environment: build.environment ?? null,
     files: build.files.map((f) => ({
       filename: f.filename,
       filesize: f.filesize,

@@ -6,6 +6,8 @@
 // statistics and search rows travel to the page writer's thread, so they are
 // schemas that the receiving side checks.
 import { z } from 'zod';
+import type { BuildEnvironment } from './build-log.ts';
+import type { FailureKind, MissingDependency } from './failure.ts';
 
 /** Build outcome of one version for one active build target (piwheels: releases[v].abis, keyed by ABI: the same on a farm without platforms). */
 export type AbiStatusKind = 'success' | 'fail' | 'pending' | 'skip';
@@ -38,6 +40,36 @@ export interface FileInfo {
   buildId: number;
 }
 
+/** A failed build's triage: why it failed, which try it was, when it is tried again. */
+export interface FailureInfo {
+  kind: FailureKind;
+  /** Which try this was (1: the first). */
+  attempt: number;
+  /** When it is tried again; null: not automatically. */
+  retryAt: Date | null;
+  missing: MissingDependency | null;
+  /** The Debian package that provides `missing`, once looked up. */
+  debianPackage: string | null;
+}
+
+/** An earlier try of a build that was tried again. */
+export interface AttemptInfo {
+  abi: string;
+  attempt: number;
+  kind: FailureKind;
+  builtBy: number;
+  builtAt: Date;
+  /** The build id its log is filed under; null when the slave went silent before a log. */
+  logBuildId: number | null;
+}
+
+/** What is known of one build beyond its outcome. */
+export interface BuildDetails {
+  failure: FailureInfo | null;
+  /** The builder's environment (our slaves report it; piwheels' do not). */
+  environment: BuildEnvironment | null;
+}
+
 /** One version of a project (piwheels: releases[v]). */
 export interface ReleaseData {
   version: string;
@@ -50,6 +82,8 @@ export interface ReleaseData {
   abis: Record<string, AbiStatus>;
   /** Keyed by filename. */
   files: Record<string, FileInfo>;
+  /** Earlier tries of builds tried again, oldest first. */
+  attempts: AttemptInfo[];
 }
 
 /** Everything a project's pages need (piwheels: get_project_data). */
@@ -67,6 +101,8 @@ export interface ProjectData {
   releases: ReleaseData[];
   downloadsRecent: number;
   downloadsAll: number;
+  /** Triage and environment of the builds that have any, by build id. */
+  builds: Record<number, BuildDetails>;
 }
 
 const count = z.number().int().nonnegative();

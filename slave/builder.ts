@@ -5,7 +5,9 @@
 import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { formatFooter, frameLog, type BuildEnding, type BuildEnvironment } from '../shared/build-log.ts';
 import { canonicalizeName } from '../shared/names.ts';
+import { reproduceCommand } from './environment.ts';
 import { killGroup, trackGroup } from './process-group.ts';
 import type { InspectedWheel } from '../shared/wheel/inspect.ts';
 
@@ -25,6 +27,8 @@ export interface BuildOptions {
   env?: Readonly<Record<string, string>>;
   /** Seconds between SIGTERM and SIGKILL when a build is stopped. */
   killGraceMs?: number;
+  /** What the build runs on, for the log's header (the slave probes its machine); without it the log has only a footer. */
+  describe?: (options: BuildOptions) => Promise<BuildEnvironment>;
 }
 
 export interface BuildResult {
@@ -63,15 +67,9 @@ export function pipArguments(options: BuildOptions, wheelDir: string, logFile: s
   ];
 }
 
-/** The build's environment: non-interactive, temporary files inside the build directory. */
-export function buildEnvironment(
-  base: Readonly<Record<string, string | undefined>>,
-  tmp: string,
-  extra: Readonly<Record<string, string>> = {},
-): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const [key, value] of Object.entries(base)) if (value !== undefined) env[key] = value;
-  Object.assign(env, {
+/** What the build sets in its environment beyond the slave's own (the reproduce command repeats these). */
+export function buildSettings(tmp: string): Record<string, string> {
+  return {
     PIP_NO_INPUT: '1',
     PIP_DISABLE_PIP_VERSION_CHECK: '1',
     // Some setup.py files clone with git; never let that prompt or reach out.
@@ -81,8 +79,24 @@ export function buildEnvironment(
     PIWHEELS_BUILD: '1',
     TMPDIR: tmp,
     LC_ALL: 'C.UTF-8',
-    ...extra,
-  });
+  };
+}
+
+/** The command that repeats this build on a like machine (wheels to ./wheels, temporary files in /tmp). */
+export function reproduceBuild(options: BuildOptions): string {
+  const args = pipArguments(options, 'wheels', 'build.log').filter((a) => !a.startsWith('--log='));
+  return reproduceCommand(options.python, args, buildSettings('/tmp'));
+}
+
+/** The build's environment: non-interactive, temporary files inside the build directory. */
+export function buildEnvironment(
+  base: Readonly<Record<string, string | undefined>>,
+  tmp: string,
+  extra: Readonly<Record<string, string>> = {},
+): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [key, value] of Object.entries(base)) if (value !== undefined) env[key] = value;
+  Object.assign(env, buildSettings(tmp), extra);
   return env;
 }
 
@@ -151,8 +165,11 @@ export class Build {
 
   private async run(): Promise<BuildResult> {
     const { options } = this;
-    let output = '';
+    let pipOutput = '';
     let durationMs = 0;
+    // the log's frame: what the build ran on, and how pip ended; pip's own output stays as it was
+    let environment: BuildEnvironment | null = null;
+    const failed = (ending: BuildEnding): BuildResult => ({ status: false, durationMs, output: this.frame(environment, pipOutput, ending), wheels: [] });
     try {
       await mkdir(options.dir, { recursive: true });
       this.workDir = await mkdtemp(join(options.dir, 'piw-build-'));
@@ -161,41 +178,36 @@ export class Build {
       const logFile = join(this.workDir, 'build.log');
       await mkdir(wheelDir);
       await mkdir(tmp);
-      if (this.stopReason !== null) return { status: false, durationMs: 0, output: this.stopReason, wheels: [] };
+      environment = (await options.describe?.(options)) ?? null;
+      if (this.stopReason !== null) return failed({ kind: 'stopped', reason: this.stopReason });
 
       const started = performance.now();
       const { ending, captured, timedOut } = await this.runPip(options, wheelDir, logFile, tmp);
       durationMs = performance.now() - started;
 
       const log = await readFile(logFile, 'utf8').catch(() => '');
-      output = log.trim() !== '' ? log : captured;
-      if (ending.kind === 'error') output += `\n${ending.error.message}`;
-      if (timedOut) {
-        output += `\nBuild timed out after ${Math.round(options.timeoutMs / 1000)} s and was killed`;
-        return { status: false, durationMs, output: truncateOutput(output), wheels: [] };
-      }
-      if (this.stopReason !== null) {
-        output += `\n${this.stopReason}`;
-        return { status: false, durationMs, output: truncateOutput(output), wheels: [] };
-      }
-      if (ending.kind !== 'exit' || ending.code !== 0) {
-        if (ending.kind === 'exit' && ending.signal !== null) output += `\npip was killed by ${ending.signal}`;
-        return { status: false, durationMs, output: truncateOutput(output), wheels: [] };
-      }
+      pipOutput = log.trim() !== '' ? log : captured;
+      if (timedOut) return failed({ kind: 'timeout', seconds: Math.round(options.timeoutMs / 1000) });
+      if (this.stopReason !== null) return failed({ kind: 'stopped', reason: this.stopReason });
+      if (ending.kind === 'error') return failed({ kind: 'error', message: ending.error.message });
+      if (ending.signal !== null) return failed({ kind: 'signal', signal: ending.signal });
+      if (ending.code !== 0) return failed({ kind: 'exit', code: ending.code ?? -1 });
 
       const names = (await readdir(wheelDir)).filter((name) => name.endsWith('.whl')).sort();
       // the zip reader and apt lookups are loaded on the first successful build, not while idle
       const { inspectWheel } = await import('../shared/wheel/inspect.ts');
       const wheels: InspectedWheel[] = [];
       for (const name of names) wheels.push(await inspectWheel(join(wheelDir, name), this.abort.signal));
-      if (this.stopReason !== null) {
-        return { status: false, durationMs, output: truncateOutput(`${output}\n${this.stopReason}`), wheels: [] };
-      }
-      return { status: true, durationMs, output: truncateOutput(output), wheels };
+      if (this.stopReason !== null) return failed({ kind: 'stopped', reason: this.stopReason });
+      return { status: true, durationMs, output: this.frame(environment, pipOutput, { kind: 'exit', code: 0 }), wheels };
     } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
-      return { status: false, durationMs, output: truncateOutput(`${output}\n${message}`), wheels: [] };
+      return failed({ kind: 'error', message: error instanceof Error ? error.message : String(error) });
     }
+  }
+
+  /** The log as sent: pip's output with the frame (only the footer when the environment is not known), cut to size. */
+  private frame(environment: BuildEnvironment | null, pipOutput: string, ending: BuildEnding): string {
+    return truncateOutput(environment !== null ? frameLog(environment, pipOutput, ending) : `${pipOutput}${formatFooter(ending)}`);
   }
 
   private runPip(

@@ -10,7 +10,8 @@ import { ProtocolError, reverse, slaveDriver, type BuiltMessage, type DataOf } f
 import { createSocket, SendTimeout, type WireSocket } from '../shared/wire/transport.ts';
 import { builtToMessage } from '../shared/build.ts';
 import type { Logger } from '../shared/log.ts';
-import { Build, type BuildResult } from './builder.ts';
+import { Build, reproduceBuild, type BuildResult } from './builder.ts';
+import { probeEnvironment } from './environment.ts';
 import { decide, replyTimeoutMs, type MasterReply, type Request } from './protocol.ts';
 import type { BoardInfo, OsRelease, PythonTags, SystemStats } from '../shared/sysinfo.ts';
 
@@ -257,6 +258,7 @@ export class Slave {
       timeoutMs: options.timeoutMs,
       dir: options.dir,
       env: options.buildEnv,
+      describe: (build) => probeEnvironment(build.python, reproduceBuild(build)),
     });
   }
 

@@ -5,7 +5,7 @@
 //   GET  /files/<filename>              the files themselves
 //   GET  /pypi/<name>/json              the JSON API (info.summary, releases, urls)
 //   POST /pypi (or /RPC2)               XML-RPC changelog_since_serial, changelog_last_serial
-//   POST /admin/<op>                    scripted events and faults (JSON body; see AdminRequest)
+//   POST /admin/<op>                    scripted events, faults and withheld files (JSON body; see AdminRequest)
 //
 // The same operations are methods of UpstreamServer for tests in-process.
 // Debian's wheels of pip, setuptools and wheel (/usr/share/python-wheels) are
@@ -104,6 +104,12 @@ export const adminRequestSchema = z.discriminatedUnion('op', [
   z.object({ op: z.literal('unyank'), name, version, timestamp }),
   z.object({ op: z.literal('event'), name, version: z.string().nullable().default(null), action: z.string(), timestamp }),
   z.object({ op: z.literal('fault'), fault: faultSchema.nullable() }),
+  // a file answers 404 until this time (epoch ms): a release whose file is not served yet, as PyPI's CDN does at times
+  z.object({
+    op: z.literal('withhold'),
+    filename: z.string().min(1).max(255).refine((f) => !/[/\\\0]/.test(f) && f !== '.' && f !== '..', 'must be a plain file name'),
+    until: z.number().int().nonnegative(),
+  }),
 ]);
 export type AdminRequest = z.infer<typeof adminRequestSchema>;
 
@@ -148,6 +154,8 @@ export class UpstreamServer {
   private readonly batchLimit: number;
   private listener: HttpListener | undefined;
   private fault: (Fault & { remaining: number }) | null = null;
+  /** Files that answer 404 until a time (epoch ms), by filename. */
+  private readonly withheld = new Map<string, number>();
   /** Requests served, by kind, for tests that check back-off. */
   readonly hits = { xmlrpc: 0, json: 0, simple: 0, files: 0, admin: 0 };
   url = '';
@@ -253,6 +261,11 @@ export class UpstreamServer {
     this.fault = fault === null ? null : { ...fault, remaining: fault.count ?? Number.POSITIVE_INFINITY };
   }
 
+  /** Makes a file answer 404 until `until` (epoch ms), while the index still lists it. */
+  withhold(filename: string, until: number): void {
+    this.withheld.set(filename, until);
+  }
+
   /** Applies one admin request (as POST /admin/<op> does); returns the serial after it. */
   admin(request: AdminRequest): number {
     const at = 'timestamp' in request ? { timestamp: request.timestamp } : {};
@@ -276,6 +289,9 @@ export class UpstreamServer {
         return this.event(request.name, request.version, request.action, request.timestamp);
       case 'fault':
         this.setFault(request.fault);
+        return this.serial;
+      case 'withhold':
+        this.withhold(request.filename, request.until);
         return this.serial;
     }
   }
@@ -502,6 +518,11 @@ export class UpstreamServer {
   }
 
   private handleFile(filename: string, req: IncomingMessage, res: ServerResponse): void {
+    const until = this.withheld.get(filename);
+    if (until !== undefined) {
+      if (Date.now() < until) return this.send(res, 404, 'text/plain', 'not found\n');
+      this.withheld.delete(filename);
+    }
     let file: StoredFile | undefined = this.systemFiles.get(filename)?.file;
     for (const project of this.projects.values()) {
       if (file) break;

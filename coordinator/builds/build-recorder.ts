@@ -7,10 +7,11 @@
 // again); once a build is committed its log and pages are handed over.
 import { toBuildRecord, type BuildResult } from '../../shared/build.ts';
 import type { BuildRecord } from '../../shared/db/index.ts';
+import type { RetrySchedule } from '../../shared/failure.ts';
 
 /** Where builds are stored: writes records in order, all or none, resolving to their build ids. */
 export interface BuildStore {
-  logBuilds(records: readonly BuildRecord[]): Promise<number[]>;
+  logBuilds(records: readonly BuildRecord[], schedule?: RetrySchedule | null): Promise<number[]>;
 }
 
 /** What the page writer journaled for one build, handed back with it once committed. */
@@ -41,6 +42,8 @@ export interface BuildRecorderOptions {
   pages: BuildPages;
   /** Most builds in one transaction. */
   maxBatch?: number;
+  /** When transient failures are tried again (none: never automatically). */
+  schedule?: RetrySchedule;
   now?: () => Date;
 }
 
@@ -108,7 +111,7 @@ export class BuildRecorder implements BuildLog {
         continue;
       }
       try {
-        const ids = await this.options.store.logBuilds(batch.map((w) => w.record));
+        const ids = await this.options.store.logBuilds(batch.map((w) => w.record), this.options.schedule ?? null);
         batch.forEach((w, i) => w.resolve({ buildId: ids[i]!, journaled: journaled[i]! }));
       } catch (error) {
         if (batch.length === 1) {
@@ -119,7 +122,7 @@ export class BuildRecorder implements BuildLog {
         // one bad record must not cost the others: write them one by one
         for (const [i, w] of batch.entries()) {
           try {
-            const [id] = await this.options.store.logBuilds([w.record]);
+            const [id] = await this.options.store.logBuilds([w.record], this.options.schedule ?? null);
             w.resolve({ buildId: id!, journaled: journaled[i]! });
           } catch (single) {
             this.options.pages.discard?.(journaled[i]!);

@@ -23,6 +23,10 @@ import type { FileTransfers } from './file-juggler.ts';
 import { Task, type TaskOptions } from '../runtime/tasks.ts';
 import { checkWheelFilename } from './wheel-check.ts';
 import { addArmv6Twins, builtFromMessage, nextFile, type BuildResult } from '../../shared/build.ts';
+import type { FailureInfo, LostBuild } from '../../shared/db/index.ts';
+import { describeFailure, triageBuild } from './build-triage.ts';
+import { diskShortage, type DiskFigures } from './disk-health.ts';
+import { MASTER_TIMEOUT_NOTE } from './failure-triage.ts';
 
 export type SlaveRequest = Message<typeof slaveProtocol.recv>;
 export type SlaveReply = Message<typeof slaveProtocol.send>;
@@ -39,6 +43,14 @@ export interface SlaveMonitors {
   publish: StatusPublisher;
 }
 
+/** Failure triage around recording (build-triage.ts). */
+export interface SlaveTriage {
+  /** After a build is committed: its failure as recorded, or null. */
+  recorded(buildId: number, build: BuildResult): Promise<FailureInfo | null>;
+  /** A build handed back to the queue because its slave went silent. */
+  lost(lost: LostBuild): void;
+}
+
 /** The slave driver's collaborators. */
 export interface SlaveDriverDeps {
   queues: BuildQueues;
@@ -48,6 +60,7 @@ export interface SlaveDriverDeps {
   recorder: BuildLog;
   refill?: QueueRefill;
   monitors?: SlaveMonitors;
+  triage?: SlaveTriage;
 }
 
 export interface SlaveDriverOptions extends TaskOptions {
@@ -62,6 +75,8 @@ export interface SlaveDriverOptions extends TaskOptions {
   maxTransferAttempts?: number;
   /** The most slaves kept at once (default DEFAULT_MAX_SLAVES). */
   maxSlaves?: number;
+  /** Bytes a slave's build directory must have free for it to get builds (0: no check). */
+  minFreeDisk?: number;
   now?: () => number;
 }
 
@@ -85,6 +100,10 @@ export class SlaveState {
   paused = false;
   /** True while a request of this slave is being handled. */
   inFlight = false;
+  /** Why the slave gets no builds now (its disk), shown to monitors; null when it may build. */
+  holdReason: string | null = null;
+  /** What became of the slave's last build, for monitors. */
+  lastOutcome: string | null = null;
 
   constructor(
     readonly id: number,
@@ -120,6 +139,12 @@ export class SlaveState {
 
   get lastReply(): LastReply {
     return this.reply?.msg;
+  }
+
+  /** The disk figures of the slave's last stats, if any. */
+  get disk(): DiskFigures | undefined {
+    const last = this.stats.at(-1);
+    return last === undefined ? undefined : { size: Number(last[1]), free: Number(last[2]) };
   }
 }
 
@@ -221,7 +246,13 @@ export class SlaveDriver extends Task {
       { slave: slave.id, label: slave.label, undelivered, package: building?.[0], version: building?.[1] },
       'slave disconnected; forgotten',
     );
+    if (building) this.lost(slave, building);
     this.drop(slave);
+  }
+
+  /** Notes a build that goes back to the queue because its slave is gone. */
+  private lost(slave: SlaveState, [pkg, version]: readonly [string, string]): void {
+    this.deps.triage?.lost({ package: pkg, version, abiTag: slave.abi, slaveId: slave.id, at: new Date(this.now()) });
   }
 
   /** Connected slaves, by id. */
@@ -346,6 +377,13 @@ export class SlaveDriver extends Task {
   private idleAnswer(slave: SlaveState): SlaveReply | undefined {
     if (slave.killed) return { msg: 'DIE', data: undefined };
     if (this.paused || slave.paused || this.state !== 'running') return { msg: 'SLEEP', data: true };
+    const shortage = diskShortage(slave.disk, this.options.minFreeDisk ?? 0);
+    if (shortage !== slave.holdReason) {
+      if (shortage !== null) this.logger.warn({ slave: slave.id, label: slave.label, reason: shortage }, 'slave short of disk; no builds for it');
+      else this.logger.info({ slave: slave.id, label: slave.label }, 'slave has disk space again');
+      slave.holdReason = shortage;
+    }
+    if (shortage !== null) return { msg: 'SLEEP', data: false };
     // matched on every IDLE: the farm's targets can change while a slave lives
     const target = this.deps.queues.targetFor(slave.abi, slave.platform);
     if (target === null) return undefined;
@@ -358,6 +396,7 @@ export class SlaveDriver extends Task {
     slave.currentTarget = target;
     slave.buildStarted = this.now();
     slave.build = undefined;
+    slave.lastOutcome = null;
     return { msg: 'BUILD', data: [pkg, version] };
   }
 
@@ -384,7 +423,7 @@ export class SlaveDriver extends Task {
       this.logger.warn({ slave: slave.id, package: pkg, version }, 'build exceeded its timeout; stopped and recorded as failed');
       const build: BuildResult = {
         slaveId: slave.id, package: pkg, version, abiTag: slave.abi, platformTag: slave.platform, status: false, duration: elapsed / 1000,
-        output: `Build stopped by the master: it exceeded the slave's build timeout of ${slave.hello[0].toString()}\n`,
+        output: `${MASTER_TIMEOUT_NOTE} of ${slave.hello[0].toString()}\n`,
         files: [],
       };
       await this.record(slave, build);
@@ -454,11 +493,18 @@ export class SlaveDriver extends Task {
     return { msg: 'SEND', data: current.filename };
   }
 
-  private async record(slave: SlaveState, build: BuildResult): Promise<void> {
-    await this.deps.recorder.record(build);
+  private async record(slave: SlaveState, result: BuildResult): Promise<void> {
+    const diskLow = diskShortage(slave.disk, this.options.minFreeDisk ?? 0) !== null;
+    const build = triageBuild(result, { buildTimeoutS: slave.buildTimeoutMs / 1000, diskLow });
+    const buildId = await this.deps.recorder.record(build);
     if (slave.currentTarget !== undefined) this.deps.queues.finish(slave.currentTarget, build.package, build.version, this.now());
     slave.currentBuild = undefined;
     slave.currentTarget = undefined;
+    const failure = await this.deps.triage?.recorded(buildId, build).catch((error: unknown) => {
+      this.logger.error({ err: error, buildId }, 'could not read back a failed build');
+      return null;
+    });
+    slave.lastOutcome = failure ? `${build.package} ${build.version} ${describeFailure(failure)}` : `${build.package} ${build.version} ${build.status ? 'built' : 'failed'}`;
   }
 
   private setReply(slave: SlaveState, reply: SlaveReply): void {
@@ -471,7 +517,18 @@ export class SlaveDriver extends Task {
       slave.skipped = false;
     }
     if (reply.msg === 'ACK') this.announce(slave);
-    else this.status(slave, reply.msg, reply.msg === 'SLEEP' || reply.msg === 'BUILD' || reply.msg === 'SEND' ? reply.data : null);
+    else this.status(slave, reply.msg, this.statusData(slave, reply));
+  }
+
+  /**
+   * What a monitor is told with a reply: the reply's own data, except that
+   * a SLEEP for want of disk carries the reason and a DONE the outcome of
+   * the build (piwheels' monitor reads neither, so it is unaffected).
+   */
+  private statusData(slave: SlaveState, reply: SlaveReply): unknown {
+    if (reply.msg === 'SLEEP') return slave.holdReason ?? reply.data;
+    if (reply.msg === 'DONE') return slave.lastOutcome;
+    return reply.msg === 'BUILD' || reply.msg === 'SEND' ? reply.data : null;
   }
 
   private recordStats(slave: SlaveState, stats: SlaveStats): void {
@@ -494,10 +551,7 @@ export class SlaveDriver extends Task {
     for (const slave of this.byId.values()) {
       this.announce(slave);
       for (const stats of slave.stats) this.status(slave, 'STATS', toWire(slaveStatsSchema, stats));
-      if (slave.reply && slave.reply.msg !== 'ACK') {
-        const data = slave.reply.msg === 'SLEEP' || slave.reply.msg === 'BUILD' || slave.reply.msg === 'SEND' ? slave.reply.data : null;
-        this.status(slave, slave.reply.msg, data);
-      }
+      if (slave.reply && slave.reply.msg !== 'ACK') this.status(slave, slave.reply.msg, this.statusData(slave, slave.reply));
     }
   }
 
@@ -559,6 +613,7 @@ export class SlaveDriver extends Task {
         { slave: slave.id, label: slave.label, during: slave.reply?.msg, silentMs: verdict.silentMs, package: building?.[0], version: building?.[1] },
         verdict.kind === 'stalled' ? 'slave went silent mid-build; build re-queued' : 'slave timed out',
       );
+      if (building) this.lost(slave, building);
       this.drop(slave);
     }
   }

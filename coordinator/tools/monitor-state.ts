@@ -26,6 +26,8 @@ export interface SlaveView {
   busyTimeoutSeconds: number;
   stats: SlaveStats | null;
   killed: boolean;
+  /** What became of its last build ("pkg 1.0 failed (upstream, try 1): retry at ..."), when the master says. */
+  lastResult: string | null;
   /** The slave's recent messages, oldest first. */
   log: string[];
 }
@@ -81,7 +83,7 @@ export class MonitorModel {
       const [, busyTimeout, , abi, platform, label] = hello.data;
       slave = {
         id, label, abi, platform, status: 'Initializing', build: null, buildStarted: null,
-        firstSeen: when, lastSeen: when, busyTimeoutSeconds: busyTimeout.totalSeconds(), stats: null, killed: false, log: [],
+        firstSeen: when, lastSeen: when, busyTimeoutSeconds: busyTimeout.totalSeconds(), stats: null, killed: false, lastResult: null, log: [],
       };
       this.slaves.set(id, slave);
     }
@@ -99,7 +101,8 @@ export class MonitorModel {
         return;
       }
       case 'SLEEP':
-        slave.status = 'Waiting for jobs';
+        // our master says why a slave gets no builds (its disk); piwheels' sends a flag
+        slave.status = typeof data === 'string' && data !== '' ? data : 'Waiting for jobs';
         break;
       case 'DIE':
         slave.status = 'Terminating';
@@ -117,6 +120,8 @@ export class MonitorModel {
         slave.status = 'Cleaning up after build';
         slave.build = null;
         slave.buildStarted = null;
+        // our master tells how the build ended (its failure kind and next try)
+        if (typeof data === 'string' && data !== '') slave.lastResult = data;
         break;
       default:
         break;
@@ -216,6 +221,7 @@ export function renderScreen(model: MonitorModel, selectedId: number | null, now
   const footer = [prompt ?? KEY_HELP];
   const room = Math.max(0, height - lines.length - footer.length - 1);
   if (selected !== undefined && room > 0) {
+    if (selected.lastResult !== null) lines.push(fit(`Last build: ${selected.lastResult}`, width));
     lines.push(fit(`Messages of slave ${selected.id} (${selected.label}, ${selected.platform}):`, width));
     for (const entry of selected.log.slice(-Math.max(0, room - 1))) lines.push(fit(`  ${entry}`, width));
   }

@@ -2,12 +2,18 @@
 // forgetting them, the build queue as the architect reads it, and the counts
 // the farm's progress line and the output audit compare with.
 import { sql } from 'kysely';
+import type { z } from 'zod';
 import type { FileFacts } from './derived.ts';
 import { PENDING_PREFIX } from './derived.ts';
 import { targetKey } from '../target.ts';
+import type { RetrySchedule } from '../failure.ts';
 import { BuildRecordSchema, type BuildRecord, type ValidBuildRecord } from './records.ts';
 import { transaction, type Db, type Store } from './store.ts';
+import { forgetAttempts, recordTriage } from './triage.ts';
 import { durationToMicros, fromDbFlag, toDbTimestamp } from './values.ts';
+
+/** A build record as validated (defaults filled in). */
+type StoredBuild = z.output<typeof BuildRecordSchema>;
 
 export interface QueueEntry {
   package: string;
@@ -25,9 +31,10 @@ export interface BuildCounts {
 /**
  * Records several build attempts in one transaction (all or none), in
  * order; resolves to their build ids. The queue and the counters are
- * brought up to date once for the whole batch.
+ * brought up to date once for the whole batch. A failure's retry time comes
+ * from `schedule` (none: not retried automatically).
  */
-export async function logBuilds(store: Store, records: readonly BuildRecord[]): Promise<number[]> {
+export async function logBuilds(store: Store, records: readonly BuildRecord[], schedule: RetrySchedule | null = null): Promise<number[]> {
   const builds = records.map((record) => BuildRecordSchema.parse(record));
   if (builds.length === 0) return [];
   return transaction(store, async (db) => {
@@ -36,6 +43,7 @@ export async function logBuilds(store: Store, records: readonly BuildRecord[]): 
     for (const [i, build] of builds.entries()) {
       if (build.files.length > 0) await insertFiles(store, db, build, ids[i]!, touched);
     }
+    await recordTriage(db, builds, ids, schedule);
     await store.derived.buildsChanged(db, builds.map((b) => durationToMicros(b.duration)), 1);
     await store.derived.refreshQueueFor(db, touched);
     return ids;
@@ -160,10 +168,15 @@ export async function forgetBuilds(store: Store, db: Db, pkg: string, version?: 
   await store.derived.buildsChanged(db, micros, -1);
 }
 
-/** Removes every build of a version with their files and dependencies (it goes back in the queue). */
+/**
+ * Removes every build of a version with their files and dependencies (it
+ * goes back in the queue), and its earlier attempts: an operator's rebuild
+ * gets a fresh set of tries.
+ */
 export async function deleteBuild(store: Store, pkg: string, version: string): Promise<void> {
   await transaction(store, async (db) => {
     await forgetBuilds(store, db, pkg, version);
+    await forgetAttempts(db, pkg, version);
     await db.deleteFrom('builds').where('package', '=', pkg).where('version', '=', version).execute();
     await store.derived.refreshQueue(db, pkg, [version]);
   });

@@ -20,6 +20,9 @@ import type { BuildRecord, RewritePending } from './records.ts';
 import { clearPendingRewrites, loadRewritesPending, notePendingRewrites, saveRewritesPending } from './rewrites.ts';
 import { getSearchIndex, getStatistics } from './statistics.ts';
 import { transaction, type Store } from './store.ts';
+import * as triage from './triage.ts';
+import type { FailureInfo, LostBuild, Retried } from './triage.ts';
+import type { RetrySchedule } from '../failure.ts';
 import { UserError } from '../cli.ts';
 import type { BuildTarget } from '../target.ts';
 
@@ -40,6 +43,7 @@ export type {
   SearchRecord,
 } from './records.ts';
 export { compareAbis, sortAbis } from './abi.ts';
+export type { AttemptInfo, FailureInfo, LostBuild, Retried } from './triage.ts';
 
 export class Database {
   private readonly store: Store;
@@ -221,8 +225,30 @@ export class Database {
    * order; resolves to their build ids. A file of the same name from an
    * earlier build is replaced (with its dependencies).
    */
-  logBuilds(records: readonly BuildRecord[]): Promise<number[]> {
-    return builds.logBuilds(this.store, records);
+  logBuilds(records: readonly BuildRecord[], schedule: RetrySchedule | null = null): Promise<number[]> {
+    return builds.logBuilds(this.store, records, schedule);
+  }
+
+  // ---- failure triage (triage.ts) ----
+
+  /** Moves failed builds due for a retry into the attempts history; their versions are queued again. */
+  retryDueBuilds(now: Date = new Date(), limit = 100): Promise<Retried[]> {
+    return triage.retryDueBuilds(this.store, now, limit);
+  }
+
+  /** Notes a build handed back to the queue because its slave went silent; false when the version is gone. */
+  recordLostBuild(lost: LostBuild): Promise<boolean> {
+    return triage.recordLostBuild(this.store, lost);
+  }
+
+  /** Names the Debian package that provides a failed build's missing dependency. */
+  setDebianPackage(buildId: number, debianPackage: string): Promise<void> {
+    return triage.setDebianPackage(this.store, buildId, debianPackage);
+  }
+
+  /** A failed build's kind, try and retry time, or null. */
+  getBuildFailure(buildId: number): Promise<FailureInfo | null> {
+    return triage.getBuildFailure(this.store, buildId);
   }
 
   /** Removes every build of a version with their files and dependencies (it goes back in the queue). */

@@ -21,9 +21,11 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 2, name: 'derived_tables', summary: 'add wheel metadata hashes, the build queue and counter tables' },
   { version: 3, name: 'page_indexes', summary: 'add covering indexes for project pages and per-package download totals' },
   { version: 4, name: 'build_targets', summary: "add build platforms, the builder's platform of each build, and the build queue per target" },
+  { version: 5, name: 'build_triage', summary: 'add failure kinds and retry times, build environments and earlier build attempts' },
 ];
 
-export const LATEST_VERSION = MIGRATIONS.length;
+// Numbers are taken when work starts, so a released list may have gaps.
+export const LATEST_VERSION = Math.max(...MIGRATIONS.map((m) => m.version));
 
 /** The piwheels release whose databases can be adopted. */
 export const ADOPTABLE_PIWHEELS = '0.23';

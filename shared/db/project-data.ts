@@ -2,10 +2,11 @@
 // name spellings, its releases with their per-ABI status and wheels (with
 // their dependencies), and its download counts.
 import { sql } from 'kysely';
-import type { FileInfo, ProjectData, ReleaseData } from '../model.ts';
+import type { AttemptInfo, BuildDetails, FileInfo, ProjectData, ReleaseData } from '../model.ts';
 import { releaseTargetStatuses, type BuildOutcome } from './project.ts';
 import type { BuildTarget } from '../target.ts';
 import type { Db, Store } from './store.ts';
+import { attemptFromRow, environmentFromRow, failureFromRow } from './triage.ts';
 import { fromDbFlag, fromDbTimestamp, recentFirstDay } from './values.ts';
 import { compareVersionKeys, keyIsPrerelease, versionKey } from './versions.ts';
 
@@ -36,6 +37,8 @@ export async function getProjectDataMany(store: Store, pkgs: readonly string[], 
     const preinstalled = await readPreinstalled(db, [...new Set(allDeps.filter((d) => d.tool === 'apt').map((d) => d.dependency))]);
     const deps = byPackage(allDeps);
     const downloads = await readDownloads(db, present, now);
+    const details = await readBuildDetails(db, present);
+    const attempts = byPackage(await readAttempts(db, present));
     return pkgs.map((pkg): ProjectData | null => {
       const row = known.get(pkg);
       if (!row) return null;
@@ -50,9 +53,13 @@ export async function getProjectDataMany(store: Store, pkgs: readonly string[], 
         description: row.description,
         skip: row.skip,
         aliases: spellings.filter((n) => n !== pkg).sort(),
-        releases: releases(versions.get(pkg) ?? [], row.skip, targets, builds.outcomes, files),
+        releases: releases(versions.get(pkg) ?? [], row.skip, targets, builds.outcomes, files, attemptsByVersion(attempts.get(pkg) ?? [])),
         downloadsRecent: counts?.recent ?? 0,
         downloadsAll: counts?.all ?? 0,
+        builds: Object.fromEntries(packageBuilds.flatMap((b) => {
+          const d = details.get(b.build_id);
+          return d === undefined ? [] : [[b.build_id, d]];
+        })),
       };
     });
   });
@@ -156,6 +163,46 @@ async function readDownloads(db: Db, pkgs: readonly string[], now: Date): Promis
   return new Map(rows.map((r) => [r.package, { recent: Number(r.recent ?? 0), all: Number(r.all ?? 0) }]));
 }
 
+/** Failures and environments of the packages' builds, by build id. */
+async function readBuildDetails(db: Db, pkgs: readonly string[]): Promise<Map<number, BuildDetails>> {
+  const failures = await db
+    .selectFrom('builds as b')
+    .innerJoin('build_failures as f', 'f.build_id', 'b.build_id')
+    .select(['f.build_id', 'f.kind', 'f.attempt', 'f.retry_at', 'f.missing_kind', 'f.missing_name', 'f.debian_package'])
+    .where('b.package', 'in', [...pkgs])
+    .execute();
+  const environments = await db
+    .selectFrom('builds as b')
+    .innerJoin('build_environments as e', 'e.build_id', 'b.build_id')
+    .select(['e.build_id', 'e.os', 'e.python', 'e.pip', 'e.setuptools', 'e.wheel', 'e.dpkg_digest', 'e.reproduce'])
+    .where('b.package', 'in', [...pkgs])
+    .execute();
+  const out = new Map<number, BuildDetails>();
+  const entry = (id: number): BuildDetails => {
+    let d = out.get(id);
+    if (!d) out.set(id, (d = { failure: null, environment: null }));
+    return d;
+  };
+  for (const f of failures) entry(Number(f.build_id)).failure = failureFromRow(f);
+  for (const e of environments) entry(Number(e.build_id)).environment = environmentFromRow(e);
+  return out;
+}
+
+function readAttempts(db: Db, pkgs: readonly string[]) {
+  return db
+    .selectFrom('build_attempts')
+    .select(['package', 'version', 'abi_tag', 'attempt', 'kind', 'built_by', 'built_at', 'log_build_id'])
+    .where('package', 'in', [...pkgs])
+    .orderBy('attempt_id')
+    .execute();
+}
+
+function attemptsByVersion(rows: ReadonlyArray<Parameters<typeof attemptFromRow>[0] & { version: string }>): Map<string, AttemptInfo[]> {
+  const out = new Map<string, AttemptInfo[]>();
+  for (const row of rows) out.set(row.version, [...(out.get(row.version) ?? []), attemptFromRow(row)]);
+  return out;
+}
+
 /** Each build once, and per version the outcome of each build with the ABIs of the files it holds. */
 function indexBuilds(buildRows: readonly BuildRow[]): { byId: Map<number, BuildFacts>; outcomes: Outcomes } {
   const byId = new Map<number, BuildFacts>();
@@ -234,6 +281,7 @@ function releases(
   targets: readonly BuildTarget[],
   outcomes: Outcomes,
   files: ReadonlyMap<string, Record<string, FileInfo>>,
+  attempts: ReadonlyMap<string, AttemptInfo[]>,
 ): ReleaseData[] {
   const keyed = versions.map((v) => ({ v, key: versionKey(v.version) }));
   keyed.sort((a, b) => compareVersionKeys(b.key, a.key));
@@ -247,6 +295,7 @@ function releases(
       skip,
       abis: releaseTargetStatuses(targets, [...(outcomes.get(v.version)?.values() ?? [])], skip !== ''),
       files: files.get(v.version) ?? {},
+      attempts: attempts.get(v.version) ?? [],
     };
   });
 }

@@ -2,6 +2,8 @@
 // access-log entries from the logger. Validated here because they come from
 // outside (slaves, log lines) however many hands they pass through.
 import { z } from 'zod';
+import { BuildEnvironmentSchema } from '../build-log.ts';
+import { FailureKindSchema, MissingDependencySchema } from '../failure.ts';
 
 const name = z.string().min(1).max(200);
 const tag = z.string().min(1).max(100);
@@ -43,7 +45,12 @@ export const BuildRecordSchema = z
     slaveId: z.number().int().nonnegative(),
     builtAt: z.date(),
     files: z.array(BuildFileRecordSchema),
+    /** Why a failed build failed (builds from the import tools and older callers: not known). */
+    failure: z.object({ kind: FailureKindSchema, missing: MissingDependencySchema.nullable() }).nullable().default(null),
+    /** What the builder ran, from our slave's log header; null for other slaves. */
+    environment: BuildEnvironmentSchema.nullable().default(null),
   })
+  .refine((b) => !b.status || b.failure === null, { message: 'a successful build has no failure', path: ['failure'] })
   .refine((b) => !b.status || b.files.length > 0, { message: 'a successful build must include at least one file', path: ['files'] })
   .refine((b) => b.status || b.files.length === 0, { message: 'a failed build has no files', path: ['files'] })
   .refine((b) => new Set(b.files.map((f) => f.filename)).size === b.files.length, {

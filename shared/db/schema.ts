@@ -63,6 +63,41 @@ export interface BuildsTable {
   platform_tag: Generated<string>;
 }
 
+export interface BuildFailuresTable {
+  build_id: number;
+  kind: string;
+  /** Which try this was (1: the first). */
+  attempt: number;
+  retry_at: Timestamp | null;
+  missing_kind: string | null;
+  missing_name: string | null;
+  debian_package: string | null;
+}
+
+export interface BuildEnvironmentsTable {
+  build_id: number;
+  os: string;
+  python: string;
+  pip: string | null;
+  setuptools: string | null;
+  wheel: string | null;
+  dpkg_digest: string | null;
+  reproduce: string;
+}
+
+export interface BuildAttemptsTable {
+  attempt_id: Generated<number>;
+  package: string;
+  version: string;
+  abi_tag: string;
+  attempt: number;
+  kind: string;
+  built_by: number;
+  built_at: Timestamp;
+  /** The build id the attempt's log is filed under; null when the slave was lost before a log. */
+  log_build_id: number | null;
+}
+
 export interface FilesTable {
   filename: string;
   build_id: number;
@@ -197,6 +232,9 @@ export interface Tables {
   build_platforms: BuildPlatformsTable;
   builds: BuildsTable;
   files: FilesTable;
+  build_failures: BuildFailuresTable;
+  build_environments: BuildEnvironmentsTable;
+  build_attempts: BuildAttemptsTable;
   dependencies: DependenciesTable;
   downloads: DownloadsTable;
   searches: SearchesTable;

@@ -3,7 +3,7 @@
 // strings here is an order of magnitude cheaper than rendering each cell as
 // a template expression, and keeps a page rewrite within a few milliseconds.
 import { escapeHtml as e } from './format.ts';
-import type { ProjectView, ReleaseRow, StatusCell } from './views.ts';
+import type { EnvironmentView, ProjectView, ReleaseRow, StatusCell } from './views.ts';
 
 export const STATUS_SYMBOLS: Record<StatusCell['status'], string> = {
   success: '\u2713',
@@ -62,6 +62,7 @@ export function fileSections(view: ProjectView): string {
             `<dt>Requires-Python</dt><dd>${f.requiresPython === null ? 'any' : e(f.requiresPython)}</dd>` +
             `<dt>SHA-256</dt><dd><code class="hash">${e(f.sha256)}</code></dd>` +
             `<dt>Install</dt><dd><code>${apt}pip3 install ${pkg}==${e(r.version)}</code></dd>` +
+            environmentItems(f.environment) +
             '</dl></li>\n'
           );
         })
@@ -74,4 +75,40 @@ export function fileSections(view: ProjectView): string {
       );
     })
     .join('');
+}
+
+/** The builder's environment as `<dt>`/`<dd>` pairs ('' when not known). */
+function environmentItems(env: EnvironmentView | null): string {
+  if (env === null) return '';
+  return (
+    `<dt>Built on</dt><dd>${e(env.os)}, Python ${e(env.python)}${env.tools === '' ? '' : `, ${e(env.tools)}`}</dd>` +
+    (env.dpkgDigest === null ? '' : `<dt>Debian packages</dt><dd><code class="hash">${e(env.dpkgDigest)}</code></dd>`) +
+    `<dt>Reproduce</dt><dd><code class="reproduce">${e(env.reproduce)}</code></dd>`
+  );
+}
+
+/** The failed builds explained: kind, next try, the missing dependency and its Debian package, the builder. */
+export function failureSection(view: ProjectView): string {
+  if (view.failures.length === 0) return '';
+  const items = view.failures
+    .map((f) => {
+      const retry = f.retryAt === null ? 'not retried automatically' : `tried again at <time datetime="${e(f.retryAt)} UTC">${e(f.retryAt)} UTC</time>`;
+      const missing =
+        f.missing === null
+          ? ''
+          : `<dt>Missing</dt><dd><code>${e(f.missing)}</code>${
+              f.debianPackage === null ? '' : `: provided by the Debian package <code class="debian-package">${e(f.debianPackage)}</code>`
+            }</dd>`;
+      return (
+        `<li class="failure" data-version="${e(f.version)}" data-abi="${e(f.abi)}" data-kind="${e(f.kind)}">` +
+        `<strong>${e(f.version)}</strong> on ${e(f.abi)}: ${e(f.kindTitle)} (<a href="${e(f.logUrl)}">log</a>)` +
+        '<dl class="meta">' +
+        `<dt>Try</dt><dd>${f.attempt}, ${retry}</dd>` +
+        missing +
+        environmentItems(f.environment) +
+        '</dl></li>\n'
+      );
+    })
+    .join('');
+  return `<h2 id="failures">Failed builds</h2>\n<ul class="failures">\n${items}</ul>\n`;
 }

@@ -1,7 +1,9 @@
 // Pure transformations from the database's ProjectData / SearchEntry /
 // FarmStatistics into what each output file shows. The Astro components and
 // the scribe both use these, so the HTML and the JSON always agree.
-import type { AbiStatusKind, FileInfo, ProjectData, ReleaseData, SearchEntry } from '../../shared/model.ts';
+import type { BuildEnvironment } from '../../shared/build-log.ts';
+import { FAILURE_KIND_TITLES } from '../../shared/failure.ts';
+import type { AbiStatusKind, BuildDetails, FailureInfo, FileInfo, ProjectData, ReleaseData, SearchEntry } from '../../shared/model.ts';
 import type { SiteOptions } from '../../shared/site-settings.ts';
 import { formatDate, formatDateTime, formatSize } from './format.ts';
 
@@ -177,10 +179,13 @@ export function projectJson(data: ProjectData, site: SiteOptions): object {
     }
     const abis: Record<string, object> = {};
     for (const [abi, status] of Object.entries(release.abis)) {
+      const details = status.buildId === null ? undefined : data.builds[status.buildId];
       abis[abi] = {
         status: status.status,
         build_id: status.buildId,
         log_url: status.buildId === null ? null : logUrl(status.buildId),
+        failure: details?.failure ? failureJson(details.failure) : null,
+        environment: details?.environment ? environmentJson(details.environment) : null,
       };
     }
     releases[release.version] = {
@@ -190,6 +195,13 @@ export function projectJson(data: ProjectData, site: SiteOptions): object {
       skip_reason: release.skip,
       files,
       abis,
+      attempts: release.attempts.map((a) => ({
+        abi: a.abi,
+        attempt: a.attempt,
+        kind: a.kind,
+        built_at: formatDateTime(a.builtAt),
+        log_url: a.logBuildId === null ? null : logUrl(a.logBuildId),
+      })),
     };
   }
   return {
@@ -201,6 +213,28 @@ export function projectJson(data: ProjectData, site: SiteOptions): object {
     name: data.name,
     downloads_recent: data.downloadsRecent,
     downloads_all: data.downloadsAll,
+  };
+}
+
+function failureJson(f: FailureInfo): object {
+  return {
+    kind: f.kind,
+    attempt: f.attempt,
+    retry_at: f.retryAt === null ? null : formatDateTime(f.retryAt),
+    missing: f.missing === null ? null : { kind: f.missing.kind, name: f.missing.name },
+    debian_package: f.debianPackage,
+  };
+}
+
+function environmentJson(env: BuildEnvironment): object {
+  return {
+    os: env.os,
+    python: env.python,
+    pip: env.pip,
+    setuptools: env.setuptools,
+    wheel: env.wheel,
+    dpkg_digest: env.dpkgDigest,
+    reproduce: env.reproduce,
   };
 }
 
@@ -222,6 +256,34 @@ export interface FileRow {
   platform: string;
   requiresPython: string | null;
   aptDependencies: string[];
+  environment: EnvironmentView | null;
+}
+
+/** A builder's environment as the page lists it. */
+export interface EnvironmentView {
+  os: string;
+  python: string;
+  /** "pip 23.0.1, setuptools 66.1.1, wheel 0.38.4" (those known). */
+  tools: string;
+  dpkgDigest: string | null;
+  reproduce: string;
+}
+
+/** A failed build the page explains: why, when it is tried again, what it lacked. */
+export interface FailureRow {
+  version: string;
+  abi: string;
+  kind: string;
+  /** What the kind means. */
+  kindTitle: string;
+  attempt: number;
+  /** "2026-01-01 00:05:00" (UTC), or null when not retried automatically. */
+  retryAt: string | null;
+  /** The missing header, library or pkg-config module, as the compiler named it. */
+  missing: string | null;
+  debianPackage: string | null;
+  logUrl: string;
+  environment: EnvironmentView | null;
 }
 
 export interface ReleaseRow {
@@ -244,6 +306,7 @@ export interface ProjectView {
   /** The build targets' columns (abi: the target's name). */
   abis: { abi: string; os: string; python: string; platform: string }[];
   releases: ReleaseRow[];
+  failures: FailureRow[];
   fileCount: number;
   aptDependencies: string[];
   pipDependencies: string[];
@@ -260,14 +323,53 @@ const STATUS_TITLES: Record<AbiStatusKind | 'none', string> = {
   none: 'Not attempted',
 };
 
-function statusCell(abi: string, release: ReleaseData): StatusCell {
+function statusCell(abi: string, release: ReleaseData, builds: ProjectData['builds']): StatusCell {
   const status = release.abis[abi];
   if (!status) return { abi, status: 'none', title: STATUS_TITLES.none, logUrl: null };
-  const title = status.status === 'skip' && release.skip ? `Skipped: ${release.skip}` : STATUS_TITLES[status.status];
+  const failure = status.status === 'fail' && status.buildId !== null ? builds[status.buildId]?.failure : undefined;
+  const title =
+    status.status === 'skip' && release.skip
+      ? `Skipped: ${release.skip}`
+      : failure
+        ? `${STATUS_TITLES.fail}: ${FAILURE_KIND_TITLES[failure.kind]}${failure.retryAt === null ? '' : `; retry at ${formatDateTime(failure.retryAt)} UTC`}`
+        : STATUS_TITLES[status.status];
   return { abi, status: status.status, title, logUrl: status.buildId === null ? null : logUrl(status.buildId) };
 }
 
-function fileRow(pkg: string, file: FileInfo): FileRow {
+function environmentView(env: BuildEnvironment | null | undefined): EnvironmentView | null {
+  if (!env) return null;
+  const tools = (['pip', 'setuptools', 'wheel'] as const).flatMap((t) => (env[t] === null ? [] : [`${t} ${env[t]}`])).join(', ');
+  return { os: env.os, python: env.python, tools, dpkgDigest: env.dpkgDigest, reproduce: env.reproduce };
+}
+
+/** The failed builds with a known kind, newest release first, in ABI order. */
+function failureRows(data: ProjectData, abis: readonly string[]): FailureRow[] {
+  const rows: FailureRow[] = [];
+  for (const release of data.releases) {
+    for (const abi of abis) {
+      const status = release.abis[abi];
+      if (status?.status !== 'fail' || status.buildId === null) continue;
+      const details: BuildDetails | undefined = data.builds[status.buildId];
+      if (!details?.failure) continue;
+      const f = details.failure;
+      rows.push({
+        version: release.version,
+        abi,
+        kind: f.kind,
+        kindTitle: FAILURE_KIND_TITLES[f.kind],
+        attempt: f.attempt,
+        retryAt: f.retryAt === null ? null : formatDateTime(f.retryAt),
+        missing: f.missing === null ? null : f.missing.kind === 'library' ? `-l${f.missing.name}` : f.missing.name,
+        debianPackage: f.debianPackage,
+        logUrl: logUrl(status.buildId),
+        environment: environmentView(details.environment),
+      });
+    }
+  }
+  return rows;
+}
+
+function fileRow(pkg: string, file: FileInfo, builds: ProjectData['builds']): FileRow {
   return {
     filename: file.filename,
     url: fileUrl(pkg, file.filename),
@@ -277,6 +379,7 @@ function fileRow(pkg: string, file: FileInfo): FileRow {
     platform: file.platform,
     requiresPython: file.requiresPython,
     aptDependencies: [...file.aptDependencies].sort(),
+    environment: environmentView(builds[file.buildId]?.environment),
   };
 }
 
@@ -306,9 +409,10 @@ export function projectView(data: ProjectData): ProjectView {
       prerelease: release.prerelease,
       yanked: release.yanked,
       skip: release.skip,
-      cells: abis.map((abi) => statusCell(abi, release)),
-      files: Object.values(release.files).map((f) => fileRow(data.package, f)),
+      cells: abis.map((abi) => statusCell(abi, release, data.builds)),
+      files: Object.values(release.files).map((f) => fileRow(data.package, f, data.builds)),
     })),
+    failures: failureRows(data, abis),
     fileCount: data.releases.reduce((n, r) => n + Object.keys(r.files).length, 0),
     aptDependencies: firstFile ? [...firstFile.aptDependencies].sort() : [],
     pipDependencies: firstFile ? [...firstFile.pipDependencies].sort() : [],

@@ -12,6 +12,8 @@ type Reply = Message<typeof slaveDriver.send>;
 export class FakeSlave {
   private readonly socket: WireSocket<typeof slaveDriver.send, typeof slaveDriver.recv>;
   id = 0;
+  /** Bytes its IDLE and BUSY stats say are free in the build directory (of 32 GiB); set it to act short of disk. */
+  diskFree = 16 * 1024 ** 3;
 
   constructor(
     endpoint: string,
@@ -27,7 +29,7 @@ export class FakeSlave {
   }
 
   private stats(): [UtcDateTime, number, number, number, number, number, number, number, number] {
-    return [UtcDateTime.now(), 1e9, 5e8, 1e9, 5e8, 0, 0, 0.5, 0];
+    return [UtcDateTime.now(), 32 * 1024 ** 3, this.diskFree, 1e9, 5e8, 0, 0, 0.5, 0];
   }
 
   async request(send: () => Promise<void>, timeoutSeconds = this.replyTimeoutSeconds): Promise<Reply> {

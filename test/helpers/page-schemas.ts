@@ -36,6 +36,35 @@ export const projectJsonSchema = z.strictObject({
           status: z.enum(['success', 'fail', 'pending', 'skip']),
           build_id: z.number().int().nullable(),
           log_url: z.string().regex(/^\/logs\/\d{4}\/\d{4}\/\d{4}\.txt\.gz$/).nullable(),
+          failure: z
+            .strictObject({
+              kind: z.enum(['package', 'upstream', 'disk', 'killed', 'timeout', 'slave-lost']),
+              attempt: z.number().int().positive(),
+              retry_at: z.string().nullable(),
+              missing: z.strictObject({ kind: z.enum(['header', 'library', 'pkg-config']), name: z.string() }).nullable(),
+              debian_package: z.string().nullable(),
+            })
+            .nullable(),
+          environment: z
+            .strictObject({
+              os: z.string(),
+              python: z.string(),
+              pip: z.string().nullable(),
+              setuptools: z.string().nullable(),
+              wheel: z.string().nullable(),
+              dpkg_digest: z.string().nullable(),
+              reproduce: z.string(),
+            })
+            .nullable(),
+        }),
+      ),
+      attempts: z.array(
+        z.strictObject({
+          abi: z.string(),
+          attempt: z.number().int().positive(),
+          kind: z.enum(['package', 'upstream', 'disk', 'killed', 'timeout', 'slave-lost']),
+          built_at: z.string(),
+          log_url: z.string().regex(/^\/logs\/\d{4}\/\d{4}\/\d{4}\.txt\.gz$/).nullable(),
         }),
       ),
     }),

@@ -36,6 +36,20 @@ export function sampleProject(): ProjectData {
     aliases: ['Sample_Pkg', 'sample.pkg'],
     downloadsRecent: 1234,
     downloadsAll: 98765,
+    builds: {
+      13: {
+        failure: { kind: 'package', attempt: 1, retryAt: null, missing: { kind: 'header', name: 'zstd.h' }, debianPackage: 'libzstd-dev' },
+        environment: {
+          os: 'Raspbian GNU/Linux 11 (bullseye)',
+          python: '3.11.2',
+          pip: '23.0.1',
+          setuptools: '66.1.1',
+          wheel: '0.38.4',
+          dpkgDigest: `sha256:${'c'.repeat(64)}`,
+          reproduce: "env LC_ALL=C.UTF-8 python3 -m pip wheel 'sample-pkg==1.0' --no-deps",
+        },
+      },
+    },
     releases: [
       {
         version: '2.0rc1',
@@ -54,6 +68,7 @@ export function sampleProject(): ProjectData {
             metadataHash: HASH('c'),
           }),
         },
+        attempts: [],
       },
       {
         version: '1.1',
@@ -65,6 +80,7 @@ export function sampleProject(): ProjectData {
         files: {
           'sample_pkg-1.1-cp311-cp311-linux_armv7l.whl': file('sample_pkg-1.1-cp311-cp311-linux_armv7l.whl', { hash: HASH('d'), buildId: 78 }),
         },
+        attempts: [],
       },
       {
         version: '1.0',
@@ -84,6 +100,7 @@ export function sampleProject(): ProjectData {
             buildId: 12,
           }),
         },
+        attempts: [],
       },
       {
         version: '0.9',
@@ -93,6 +110,7 @@ export function sampleProject(): ProjectData {
         skip: 'binary only',
         abis: { cp39: { status: 'skip', buildId: null }, cp311: { status: 'skip', buildId: null } },
         files: {},
+        attempts: [],
       },
     ],
   };
@@ -107,6 +125,7 @@ export function otherProject(name: string, description = `The ${name} package`):
     aliases: [],
     downloadsRecent: 5,
     downloadsAll: 50,
+    builds: {},
     releases: [
       {
         version: '0.1',
@@ -116,6 +135,7 @@ export function otherProject(name: string, description = `The ${name} package`):
         skip: '',
         abis: { cp311: { status: 'success', buildId: 5 } },
         files: { [`${name.replace(/-/g, '_')}-0.1-py3-none-any.whl`]: file(`${name.replace(/-/g, '_')}-0.1-py3-none-any.whl`, { abiFile: 'none', platform: 'any' }) },
+        attempts: [],
       },
     ],
   };

@@ -4,7 +4,9 @@ import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
-import { Build, buildEnvironment, pipArguments, truncateOutput, type BuildOptions } from '../../slave/builder.ts';
+import { Build, buildEnvironment, pipArguments, reproduceBuild, truncateOutput, type BuildOptions } from '../../slave/builder.ts';
+import { parseEnding, parseEnvironment } from '../../shared/build-log.ts';
+import { probeEnvironment } from '../../slave/environment.ts';
 import { isRunning } from '../../slave/process-group.ts';
 import { makeFixtureIndex } from '../fixtures/packages/simple-index.ts';
 
@@ -42,6 +44,13 @@ describe('build command and environment', () => {
     assert.equal(env.GIT_TERMINAL_PROMPT, '0');
     assert.equal(env.EXTRA, 'x');
     assert.ok(!('UNSET' in env));
+  });
+
+  test('the reproduce command is the build without its private paths', () => {
+    const cmd = reproduceBuild(options);
+    assert.match(cmd, /^env .*PIWHEELS_BUILD=1 .*LC_ALL=C\.UTF-8 \/usr\/bin\/python3 -m pip wheel Foo_Bar==1\.0 --wheel-dir=wheels /);
+    assert.ok(!cmd.includes('--log='), 'no log file of the slave');
+    assert.ok(cmd.includes('--index-url=http://master/simple'));
   });
 
   test('over-long output keeps its head and tail', () => {
@@ -123,6 +132,18 @@ describe('real pip builds', () => {
     await build.close();
     assert.equal(result.status, false);
     assert.deepEqual(result.wheels, []);
+    assert.match(result.output, /broken on purpose/);
+    assert.deepEqual(parseEnding(result.output), { kind: 'exit', code: 1 }, 'the footer says how pip ended');
+  });
+
+  test("with the slave's describer the log states the environment and how to reproduce the build", async () => {
+    const build = make('e2e-broken', '1.0', { describe: (o) => probeEnvironment(o.python, reproduceBuild(o)) });
+    const result = await build.result;
+    await build.close();
+    const env = parseEnvironment(result.output);
+    assert.ok(env, result.output.slice(0, 500));
+    assert.match(env.python, /^3\./);
+    assert.match(env.reproduce, /pip wheel e2e-broken==1\.0/);
     assert.match(result.output, /broken on purpose/);
   });
 

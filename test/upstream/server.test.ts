@@ -66,6 +66,19 @@ describe('piw-upstream', () => {
     assert.equal((await fetch(`${url}/pypi/scripted/json`)).status, 404);
   });
 
+  test('a withheld file answers 404 until its time while the index still lists it', async () => {
+    const r = await post(`${url}/admin/withhold`, { filename: 'demo_pkg-0.1.tar.gz', until: Date.now() + 3_600_000 });
+    assert.equal(r.status, 200);
+    assert.equal((await fetch(`${url}/files/demo_pkg-0.1.tar.gz`)).status, 404);
+    assert.match(await (await fetch(`${url}/simple/demo-pkg/`)).text(), /demo_pkg-0\.1\.tar\.gz/);
+    assert.equal((await fetch(`${url}/files/demo_pkg-0.1-py3-none-any.whl`)).status, 200, 'other files are served');
+    server.withhold('demo_pkg-0.1.tar.gz', Date.now() - 1);
+    assert.equal((await fetch(`${url}/files/demo_pkg-0.1.tar.gz`)).status, 200, 'served once the time has come');
+    assert.equal((await post(`${url}/admin/withhold`, { filename: '../x', until: 1 })).status, 400);
+    assert.equal((await post(`${url}/admin/withhold`, { filename: 'x.tar.gz', until: -1 })).status, 400);
+    assert.equal((await post(`${url}/admin/withhold`, { filename: 'x.tar.gz' })).status, 400);
+  });
+
   test('refuses bad admin requests with a reason', async () => {
     assert.equal((await post(`${url}/admin/upload`, { name: 'x' })).status, 400);
     assert.equal((await post(`${url}/admin/explode`, {})).status, 400);

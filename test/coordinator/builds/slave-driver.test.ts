@@ -5,7 +5,8 @@ import { BuildQueues, type BuildKey } from '../../../coordinator/builds/architec
 import { DEFAULT_MAX_MESSAGE_SIZE, encodeMessage, reverse, slaveDriver as slaveProtocol, type FileStateMessage } from '../../../shared/wire/protocols.ts';
 import { createSocket } from '../../../shared/wire/transport.ts';
 import type { BuildResult } from '../../../shared/build.ts';
-import { SlaveDriver, type SlaveRequest, type SlaveDriverDeps } from '../../../coordinator/builds/slave-driver.ts';
+import { SlaveDriver, type SlaveRequest, type SlaveDriverDeps, type SlaveTriage } from '../../../coordinator/builds/slave-driver.ts';
+import type { LostBuild } from '../../../shared/db/index.ts';
 import { checkWheelFilename } from '../../../coordinator/builds/wheel-check.ts';
 
 const hello = (abi = 'cp311', buildTimeout = 3600, busyTimeout = 300, platform = 'linux_armv7l'): SlaveRequest => ({
@@ -24,7 +25,12 @@ const built = (status: boolean, files: FileStateMessage[] = []): SlaveRequest =>
 
 const METADATA_HASH = 'cd'.repeat(32);
 
-function harness(entries: Record<string, BuildKey[]> = { cp311: [['foo', '1.0'], ['bar', '2.0']] }, holdMs = 0, maxSlaves?: number) {
+function harness(
+  entries: Record<string, BuildKey[]> = { cp311: [['foo', '1.0'], ['bar', '2.0']] },
+  holdMs = 0,
+  maxSlaves?: number,
+  extra: { minFreeDisk?: number; triage?: SlaveTriage } = {},
+) {
   let clock = 1_000_000;
   const queues = new BuildQueues();
   queues.replace(new Map(Object.entries(entries)), 0, 0);
@@ -34,6 +40,7 @@ function harness(entries: Record<string, BuildKey[]> = { cp311: [['foo', '1.0'],
   const recorded: number[] = [];
   const cancelled: number[] = [];
   const statuses: Array<[number, string]> = [];
+  const statusData: Array<[string, unknown]> = [];
   const lows: number[] = [];
   const activity = new Map<number, number>();
   const deps: SlaveDriverDeps = {
@@ -54,15 +61,17 @@ function harness(entries: Record<string, BuildKey[]> = { cp311: [['foo', '1.0'],
     monitors: {
       publish(msg, ...data) {
         if (msg !== 'SLAVE') return;
-        const [id, , status] = data[0] as [number, UtcDateTime, string, unknown];
+        const [id, , status, detail] = data[0] as [number, UtcDateTime, string, unknown];
         statuses.push([id, status]);
+        statusData.push([status, detail]);
       },
     },
     refill: { nudge() { lows.push(queues.size('cp311')); } },
+    ...(extra.triage ? { triage: extra.triage } : {}),
   };
-  const driver = new SlaveDriver({ deps, pypiSimple: 'http://index/simple', idleHoldMs: holdMs, maxSlaves, now: () => clock });
+  const driver = new SlaveDriver({ deps, pypiSimple: 'http://index/simple', idleHoldMs: holdMs, maxSlaves, now: () => clock, minFreeDisk: extra.minFreeDisk });
   return {
-    driver, queues, logged, expected, verifies, recorded, cancelled, statuses, lows, activity,
+    driver, queues, logged, expected, verifies, recorded, cancelled, statuses, statusData, lows, activity,
     get now() { return clock; },
     tick(ms: number) { clock += ms; },
     async say(address: string, request: SlaveRequest) {
@@ -71,6 +80,56 @@ function harness(entries: Record<string, BuildKey[]> = { cp311: [['foo', '1.0'],
     },
   };
 }
+
+describe('slave driver: triage and disk health', () => {
+  const lowDisk = (): SlaveRequest => ({ msg: 'IDLE', data: [UtcDateTime.now(), 30 * 1024 ** 3, 10 * 1024 ** 2, 100, 50, 0, 0, 0.5, 40] });
+  const roomy = (): SlaveRequest => ({ msg: 'IDLE', data: [UtcDateTime.now(), 30 * 1024 ** 3, 5 * 1024 ** 3, 100, 50, 0, 0, 0.5, 40] });
+
+  test('a slave short of disk gets no build until space returns, and monitors are told why', async () => {
+    const h = harness(undefined, 0, undefined, { minFreeDisk: 1024 ** 3 });
+    await h.driver.start();
+    await h.say('a', hello());
+    assert.deepEqual(await h.say('a', lowDisk()), ['SLEEP', false], 'the slave itself sees a plain SLEEP');
+    assert.deepEqual(h.statusData.at(-1), ['SLEEP', 'no builds: disk 10.0 MB free of 30.0 GB, needs 1.0 GB']);
+    assert.equal(h.queues.size('cp311'), 2, 'nothing was taken from the queue');
+    assert.deepEqual(await h.say('a', roomy()), ['BUILD', ['foo', '1.0']]);
+    await h.driver.stop();
+  });
+
+  test('a failed build is triaged before it is recorded, and monitors hear the outcome', async () => {
+    const seen: number[] = [];
+    const triage: SlaveTriage = {
+      async recorded(buildId, build) {
+        seen.push(buildId);
+        return build.failure ? { kind: build.failure.kind, attempt: 1, retryAt: new Date('2026-01-01T00:05:00Z'), missing: null, debianPackage: null } : null;
+      },
+      lost() {},
+    };
+    const h = harness(undefined, 0, undefined, { triage });
+    await h.driver.start();
+    await h.say('a', hello());
+    await h.say('a', idle());
+    const log = 'Collecting foo==1.0\nERROR: HTTP error 404 while getting http://index/files/foo-1.0.tar.gz\n';
+    assert.deepEqual(await h.say('a', { msg: 'BUILT', data: [false, new Timedelta(0, 3), log, []] }), ['DONE', undefined]);
+    assert.deepEqual(h.logged[0]?.failure, { kind: 'upstream', missing: null });
+    assert.equal(h.logged[0]?.environment, null, "a piwheels slave's log has no environment");
+    assert.deepEqual(seen, [1]);
+    assert.deepEqual(h.statusData.at(-1), ['DONE', 'foo 1.0 failed (upstream, try 1): retry at 2026-01-01T00:05:00Z']);
+    await h.driver.stop();
+  });
+
+  test('a build whose slave goes silent is noted as a lost attempt', async () => {
+    const lost: LostBuild[] = [];
+    const h = harness(undefined, 0, undefined, { triage: { recorded: async () => null, lost: (l) => lost.push(l) } });
+    await h.driver.start();
+    await h.say('a', hello());
+    await h.say('a', idle());
+    h.tick(60_000);
+    h.driver.removeExpired();
+    assert.deepEqual(lost.map((l) => [l.package, l.version, l.abiTag, l.slaveId]), [['foo', '1.0', 'cp311', 1]]);
+    await h.driver.stop();
+  });
+});
 
 describe('slave driver', () => {
   test('a full successful build: HELLO, IDLE, BUSY, BUILT, SEND/SENT per file, DONE', async () => {

@@ -104,7 +104,11 @@ describe('scribe', () => {
     const cells = stable?.querySelectorAll('td.st') ?? [];
     assert.deepEqual(cells.map((c) => c.classList.value.join(' ')), ['st st-success', 'st st-fail']);
     assert.equal(cells[1]?.querySelector('a')?.getAttribute('href'), '/logs/0000/0000/0013.txt.gz');
-    assert.equal(cells[1]?.getAttribute('title'), 'Build failed');
+    assert.equal(cells[1]?.getAttribute('title'), "Build failed: the package's own error");
+    const failure = root.querySelector('li.failure');
+    assert.equal(failure?.getAttribute('data-kind'), 'package');
+    assert.equal(failure?.querySelector('code.debian-package')?.text, 'libzstd-dev', 'the missing header names its Debian package');
+    assert.match(failure?.text ?? '', /Reproduce/);
     assert.match(skipped?.querySelector('th')?.text ?? '', /skipped/);
     assert.equal(skipped?.querySelectorAll('td.st a').length, 0);
     assert.equal(root.querySelector('#downloads-all')?.text, '98,765');

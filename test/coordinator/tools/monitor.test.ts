@@ -55,6 +55,22 @@ describe('monitor model', () => {
     assert.deepEqual(model.ordered().map((s) => s.platform), ['linux_aarch64', 'linux_armv7l'], 'by target');
   });
 
+  test("our master's reasons show: a slave short of disk, and how its last build ended", () => {
+    const model = new MonitorModel();
+    const t = UtcDateTime.fromDate(new Date('2026-11-25T10:00:00Z'));
+    const hello = [Timedelta.fromSeconds(3600), Timedelta.fromSeconds(300), '3.11', 'cp311', 'linux_aarch64', 'pi-2', 'Debian', '12', 'c03111', '1234'];
+    model.apply({ msg: 'SLAVE', data: [4, t, 'HELLO', hello] });
+    model.apply({ msg: 'SLAVE', data: [4, t, 'SLEEP', 'no builds: disk 10.0 MB free of 30.0 GB, needs 1.0 GB'] });
+    assert.equal(model.slaves.get(4)?.status, 'no builds: disk 10.0 MB free of 30.0 GB, needs 1.0 GB');
+    model.apply({ msg: 'SLAVE', data: [4, t, 'SLEEP', false] });
+    assert.equal(model.slaves.get(4)?.status, 'Waiting for jobs', "piwheels' flag reads as before");
+    model.apply({ msg: 'SLAVE', data: [4, t, 'DONE', 'foo 1.0 failed (upstream, try 1): retry at 2026-11-25T10:05:00Z'] });
+    model.apply({ msg: 'SLAVE', data: [4, t, 'DONE', null] });
+    assert.equal(model.slaves.get(4)?.lastResult, 'foo 1.0 failed (upstream, try 1): retry at 2026-11-25T10:05:00Z', 'a DONE without news keeps the last');
+    const screen = renderScreen(model, 4, new Date('2026-11-25T10:00:05Z'), 150, 30, null);
+    assert.ok(screen.lines.some((l) => l.startsWith('Last build: foo 1.0 failed (upstream, try 1)')));
+  });
+
   test('keys map to actions; capitals act on all slaves', () => {
     assert.deepEqual(keyAction('s'), { action: 'SLEEP', all: false });
     assert.deepEqual(keyAction('K'), { action: 'KILL', all: true });

@@ -22,7 +22,8 @@ import {
   versionAnchor,
 } from '../../../site/lib/views.ts';
 import { wheelIsVersion } from '../../../coordinator/pages/scribe.ts';
-import { sampleProject } from '../../helpers/site-fixture.ts';
+import { otherProject, sampleProject } from '../../helpers/site-fixture.ts';
+import { failureSection } from '../../../site/lib/project-html.ts';
 import { pep691IndexSchema, pep691ProjectSchema, projectJsonSchema } from '../../helpers/page-schemas.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -116,11 +117,26 @@ describe('project JSON', () => {
     assert.equal(json.pypi_url, 'https://pypi.org/project/sample-pkg');
     const r10 = json.releases['1.0'];
     assert.ok(r10);
-    assert.deepEqual(r10.abis.cp311, { status: 'fail', build_id: 13, log_url: '/logs/0000/0000/0013.txt.gz' });
+    assert.deepEqual(r10.abis.cp311, {
+      status: 'fail',
+      build_id: 13,
+      log_url: '/logs/0000/0000/0013.txt.gz',
+      failure: { kind: 'package', attempt: 1, retry_at: null, missing: { kind: 'header', name: 'zstd.h' }, debian_package: 'libzstd-dev' },
+      environment: {
+        os: 'Raspbian GNU/Linux 11 (bullseye)',
+        python: '3.11.2',
+        pip: '23.0.1',
+        setuptools: '66.1.1',
+        wheel: '0.38.4',
+        dpkg_digest: `sha256:${'c'.repeat(64)}`,
+        reproduce: "env LC_ALL=C.UTF-8 python3 -m pip wheel 'sample-pkg==1.0' --no-deps",
+      },
+    });
+    assert.deepEqual(r10.attempts, []);
     assert.deepEqual(r10.files['sample_pkg-1.0-cp39-cp39-linux_armv7l.whl']?.apt_dependencies, ['libatlas3-base', 'libopenjp2-7']);
     assert.equal(json.releases['1.1']?.yanked, true);
     assert.equal(json.releases['0.9']?.skip_reason, 'binary only');
-    assert.deepEqual(json.releases['0.9']?.abis.cp39, { status: 'skip', build_id: null, log_url: null });
+    assert.deepEqual(json.releases['0.9']?.abis.cp39, { status: 'skip', build_id: null, log_url: null, failure: null, environment: null });
     assert.equal(json.releases['2.0rc1']?.prerelease, true);
     assert.equal(json.releases['1.1']?.released, '2026-11-10 12:30:45');
   });
@@ -143,6 +159,30 @@ describe('project page view', () => {
     };
     assert.deepEqual(projectAbis(data), ['cp311-linux_aarch64', 'cp311-linux_armv7l', 'cp313-linux_armv7l']);
   });
+
+  test('a failed build is explained: kind, next try, the missing dependency and its Debian package, the builder', () => {
+    const data = sampleProject();
+    const view = projectView(data);
+    assert.equal(view.failures.length, 1);
+    const f = view.failures[0]!;
+    assert.deepEqual(
+      [f.version, f.abi, f.kind, f.attempt, f.retryAt, f.missing, f.debianPackage, f.logUrl],
+      ['1.0', 'cp311', 'package', 1, null, 'zstd.h', 'libzstd-dev', '/logs/0000/0000/0013.txt.gz'],
+    );
+    assert.equal(f.environment?.tools, 'pip 23.0.1, setuptools 66.1.1, wheel 0.38.4');
+    const cell = view.releases.find((r) => r.version === '1.0')?.cells.find((c) => c.abi === 'cp311');
+    assert.equal(cell?.title, "Build failed: the package's own error");
+    // a transient failure says when it is tried again
+    data.builds[13]!.failure = { kind: 'upstream', attempt: 2, retryAt: new Date('2026-12-01T10:00:00Z'), missing: null, debianPackage: null };
+    const again = projectView(data);
+    assert.equal(again.failures[0]?.retryAt, '2026-12-01 10:00:00');
+    assert.match(again.releases.find((r) => r.version === '1.0')?.cells.find((c) => c.abi === 'cp311')?.title ?? '', /not \(yet\) served.*retry at 2026-12-01 10:00:00 UTC/);
+    const html = failureSection(projectView(sampleProject()));
+    assert.match(html, /<code class="debian-package">libzstd-dev<\/code>/);
+    assert.match(html, /Reproduce<\/dt><dd><code class="reproduce">env LC_ALL=C\.UTF-8 python3 -m pip wheel &#39;sample-pkg==1\.0&#39;|Reproduce<\/dt><dd><code class="reproduce">env LC_ALL=C\.UTF-8 python3 -m pip wheel 'sample-pkg==1\.0'/);
+    assert.equal(failureSection(projectView(otherProject('quiet'))), '', 'no failures, no section');
+  });
+
   test('ABIs ordered by OS release, unknown ones after', () => {
     const data = sampleProject();
     data.releases[0]!.abis.cp312 = { status: 'pending', buildId: null };
