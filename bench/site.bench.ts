@@ -72,6 +72,8 @@ export function syntheticProject(index: number, versions: number): ProjectData {
       skip: '',
       abis,
       files,
+      withheld: [],
+      servedUpstream: [],
     });
   }
   return {

@@ -7,8 +7,12 @@
 // schemas that the receiving side checks.
 import { z } from 'zod';
 
-/** Build outcome of one version for one active ABI (piwheels: releases[v].abis). */
-export type AbiStatusKind = 'success' | 'fail' | 'pending' | 'skip';
+/**
+ * Build outcome of one version for one active ABI (piwheels: releases[v].abis);
+ * 'upstream': not built or not published here because upstream serves a
+ * wheel for it.
+ */
+export type AbiStatusKind = 'success' | 'fail' | 'pending' | 'skip' | 'upstream';
 
 export interface AbiStatus {
   status: AbiStatusKind;
@@ -38,6 +42,24 @@ export interface FileInfo {
   buildId: number;
 }
 
+/** A file a build produced that was not published: upstream serves its name with other bytes. */
+export interface WithheldFile {
+  filename: string;
+  /** SHA-256 of our build's file, and of upstream's, hex. */
+  hash: string;
+  upstreamHash: string;
+  buildId: number;
+  /** ABI of the build machine that produced it. */
+  abiBuilder: string;
+}
+
+/** A target a release is not built for, because upstream's wheel installs there. */
+export interface ServedUpstream {
+  abi: string;
+  platform: string;
+  filename: string;
+}
+
 /** One version of a project (piwheels: releases[v]). */
 export interface ReleaseData {
   version: string;
@@ -50,6 +72,10 @@ export interface ReleaseData {
   abis: Record<string, AbiStatus>;
   /** Keyed by filename. */
   files: Record<string, FileInfo>;
+  /** Files built but withheld for clashing with upstream's, by filename. */
+  withheld: WithheldFile[];
+  /** Targets upstream serves, so not built here. */
+  servedUpstream: ServedUpstream[];
 }
 
 /** Everything a project's pages need (piwheels: get_project_data). */

@@ -34,6 +34,12 @@ export async function logBuilds(store: Store, records: readonly BuildRecord[]): 
     const touched: Array<[string, string]> = builds.map((b) => [b.package, b.version]);
     for (const [i, build] of builds.entries()) {
       if (build.files.length > 0) await insertFiles(store, db, build, ids[i]!, touched);
+      if (build.withheld.length > 0) {
+        await db
+          .insertInto('upstream_clashes')
+          .values(build.withheld.map((w) => ({ build_id: ids[i]!, filename: w.filename, filehash: w.filehash, upstream_filehash: w.upstreamFilehash })))
+          .execute();
+      }
     }
     await store.derived.buildsChanged(db, builds.map((b) => durationToMicros(b.duration)), 1);
     await store.derived.refreshQueueFor(db, touched);

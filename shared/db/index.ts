@@ -15,10 +15,11 @@ import { DerivedTables } from './derived.ts';
 import { detectState, LATEST_VERSION } from './migrate.ts';
 import * as packages from './packages.ts';
 import { getProjectData, getProjectDataMany } from './project-data.ts';
-import type { BuildRecord, RewritePending } from './records.ts';
+import type { BuildRecord, RewritePending, UpstreamFileRecord } from './records.ts';
 import { clearPendingRewrites, loadRewritesPending, notePendingRewrites, saveRewritesPending } from './rewrites.ts';
 import { getSearchIndex, getStatistics } from './statistics.ts';
 import { transaction, type Store } from './store.ts';
+import { getUpstreamFiles, recordServedByUpstream, recordUpstreamFiles, type ServedTarget, type UpstreamRelease } from './upstream.ts';
 import { UserError } from '../cli.ts';
 
 export { batchSize, emptyBatch, type AccessBatch } from './access.ts';
@@ -35,7 +36,10 @@ export type {
   ProjectHitRecord,
   RewritePending,
   SearchRecord,
+  UpstreamFileRecord,
+  WithheldFileRecord,
 } from './records.ts';
+export type { ServedTarget, UpstreamRelease } from './upstream.ts';
 export { compareAbis, sortAbis } from './abi.ts';
 
 export class Database {
@@ -228,6 +232,23 @@ export class Database {
 
   getBuildIds(): Promise<number[]> {
     return builds.getBuildIds(this.store);
+  }
+
+  // ---- what upstream serves (upstream.ts) ----
+
+  /** Replaces what is known of a release's upstream wheels; false when the release is not stored. */
+  recordUpstreamFiles(pkg: string, version: string, files: readonly UpstreamFileRecord[], checkedAt: Date = new Date()): Promise<boolean> {
+    return recordUpstreamFiles(this.store, pkg, version, files, checkedAt);
+  }
+
+  /** A release's upstream wheels as last recorded, or null when upstream was never asked. */
+  getUpstreamFiles(pkg: string, version: string): Promise<UpstreamRelease | null> {
+    return getUpstreamFiles(this.store, pkg, version);
+  }
+
+  /** Records that an upstream wheel installs on a target, so the release is not built there; false when it is not stored. */
+  recordServedByUpstream(pkg: string, version: string, served: ServedTarget): Promise<boolean> {
+    return recordServedByUpstream(this.store, pkg, version, served);
   }
 
   // ---- rewrites pending, the page writer's queue across restarts (rewrites.ts) ----

@@ -20,9 +20,12 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'piwheels_tables', summary: 'create the piwheels 0.23 tables' },
   { version: 2, name: 'derived_tables', summary: 'add wheel metadata hashes, the build queue and counter tables' },
   { version: 3, name: 'page_indexes', summary: 'add covering indexes for project pages and per-package download totals' },
+  { version: 6, name: 'upstream_files', summary: "record upstream's wheels per release, build files withheld for clashing with them, and releases upstream serves" },
 ];
 
-export const LATEST_VERSION = MIGRATIONS.length;
+// Migrations are numbered by the issue that brought them, so the list may
+// skip a number; the schema version is that of the last one.
+export const LATEST_VERSION = MIGRATIONS.at(-1)?.version ?? 0;
 
 /** The piwheels release whose databases can be adopted. */
 export const ADOPTABLE_PIWHEELS = '0.23';

@@ -1,9 +1,10 @@
 // Everything a project's pages need, read in one snapshot: the package, its
 // name spellings, its releases with their per-ABI status and wheels (with
-// their dependencies), and its download counts.
+// their dependencies) and what upstream serves of them, and its download
+// counts.
 import { sql } from 'kysely';
-import type { FileInfo, ProjectData, ReleaseData } from '../model.ts';
-import { releaseAbiStatuses, type BuildOutcome } from './project.ts';
+import type { FileInfo, ProjectData, ReleaseData, ServedUpstream, WithheldFile } from '../model.ts';
+import { releaseAbiStatuses, withUpstream, type BuildOutcome } from './project.ts';
 import type { Db, Store } from './store.ts';
 import { fromDbFlag, fromDbTimestamp, recentFirstDay } from './values.ts';
 import { compareVersionKeys, keyIsPrerelease, versionKey } from './versions.ts';
@@ -35,6 +36,8 @@ export async function getProjectDataMany(store: Store, pkgs: readonly string[], 
     const preinstalled = await readPreinstalled(db, [...new Set(allDeps.filter((d) => d.tool === 'apt').map((d) => d.dependency))]);
     const deps = byPackage(allDeps);
     const downloads = await readDownloads(db, present, now);
+    const withheld = byPackage(await readWithheld(db, present));
+    const served = byPackage(await readServed(db, present));
     return pkgs.map((pkg): ProjectData | null => {
       const row = known.get(pkg);
       if (!row) return null;
@@ -49,7 +52,16 @@ export async function getProjectDataMany(store: Store, pkgs: readonly string[], 
         description: row.description,
         skip: row.skip,
         aliases: spellings.filter((n) => n !== pkg).sort(),
-        releases: releases(versions.get(pkg) ?? [], row.skip, abis, builds.outcomes, files),
+        releases: releases(versions.get(pkg) ?? [], row.skip, abis, builds.outcomes, files, {
+          withheld: byVersion(withheld.get(pkg) ?? [], (w): WithheldFile => ({
+            filename: w.filename,
+            hash: w.filehash.trim(),
+            upstreamHash: w.upstream_filehash.trim(),
+            buildId: Number(w.build_id),
+            abiBuilder: w.abi_tag,
+          })),
+          served: byVersion(served.get(pkg) ?? [], (s): ServedUpstream => ({ abi: s.abi_tag, platform: s.platform_tag, filename: s.filename })),
+        }),
         downloadsRecent: counts?.recent ?? 0,
         downloadsAll: counts?.all ?? 0,
       };
@@ -72,6 +84,38 @@ function byPackage<T extends { package: string }>(rows: readonly T[]): Map<strin
     else out.set(row.package, [row]);
   }
   return out;
+}
+
+/** Rows grouped by their version, each turned into what the pages show, in filename order. */
+function byVersion<R extends { version: string; filename: string }, T>(rows: readonly R[], convert: (row: R) => T): Map<string, T[]> {
+  const out = new Map<string, T[]>();
+  for (const row of [...rows].sort((a, b) => (a.filename < b.filename ? -1 : a.filename > b.filename ? 1 : 0))) {
+    const group = out.get(row.version);
+    if (group) group.push(convert(row));
+    else out.set(row.version, [convert(row)]);
+  }
+  return out;
+}
+
+/** Files the packages' builds made but withheld for clashing with upstream's. */
+function readWithheld(db: Db, pkgs: readonly string[]) {
+  return db
+    .selectFrom('upstream_clashes as c')
+    .innerJoin('builds as b', 'b.build_id', 'c.build_id')
+    .select(['b.package', 'b.version', 'b.abi_tag', 'c.build_id', 'c.filename', 'c.filehash', 'c.upstream_filehash'])
+    .where('b.package', 'in', [...pkgs])
+    .execute();
+}
+
+/** Targets the packages' releases are served on by upstream's wheels. */
+function readServed(db: Db, pkgs: readonly string[]) {
+  return db
+    .selectFrom('upstream_served')
+    .select(['package', 'version', 'abi_tag', 'platform_tag', 'filename'])
+    .where('package', 'in', [...pkgs])
+    .orderBy('abi_tag')
+    .orderBy('platform_tag')
+    .execute();
 }
 
 /** The spellings of each package's name, most recently seen first. */
@@ -232,19 +276,25 @@ function releases(
   abis: readonly string[],
   outcomes: Outcomes,
   files: ReadonlyMap<string, Record<string, FileInfo>>,
+  upstream: { withheld: ReadonlyMap<string, WithheldFile[]>; served: ReadonlyMap<string, ServedUpstream[]> },
 ): ReleaseData[] {
   const keyed = versions.map((v) => ({ v, key: versionKey(v.version) }));
   keyed.sort((a, b) => compareVersionKeys(b.key, a.key));
   return keyed.map(({ v, key }) => {
     const skip = v.skip !== '' ? v.skip : packageSkip;
+    const withheld = upstream.withheld.get(v.version) ?? [];
+    const servedUpstream = upstream.served.get(v.version) ?? [];
+    const statuses = releaseAbiStatuses(abis, [...(outcomes.get(v.version)?.values() ?? [])], skip !== '');
     return {
       version: v.version,
       released: fromDbTimestamp(v.released),
       prerelease: keyIsPrerelease(key),
       yanked: fromDbFlag(v.yanked),
       skip,
-      abis: releaseAbiStatuses(abis, [...(outcomes.get(v.version)?.values() ?? [])], skip !== ''),
+      abis: withUpstream(statuses, servedUpstream, withheld),
       files: files.get(v.version) ?? {},
+      withheld,
+      servedUpstream,
     };
   });
 }

@@ -1,7 +1,7 @@
 // Pure transformations from the database's ProjectData / SearchEntry /
 // FarmStatistics into what each output file shows. The Astro components and
 // the scribe both use these, so the HTML and the JSON always agree.
-import type { AbiStatusKind, FileInfo, ProjectData, ReleaseData, SearchEntry } from '../../shared/model.ts';
+import type { AbiStatusKind, FileInfo, ProjectData, ReleaseData, SearchEntry, WithheldFile } from '../../shared/model.ts';
 import type { SiteOptions } from '../../shared/site-settings.ts';
 import { formatDate, formatDateTime, formatSize } from './format.ts';
 
@@ -173,6 +173,16 @@ export function projectJson(data: ProjectData, site: SiteOptions): object {
       skip_reason: release.skip,
       files,
       abis,
+      // Upstream's part: built files not published because upstream serves
+      // their names with other bytes, and targets upstream's wheels serve.
+      withheld_files: release.withheld.map((w) => ({
+        filename: w.filename,
+        filehash: w.hash,
+        upstream_filehash: w.upstreamHash,
+        builder_abi: w.abiBuilder,
+        build_id: w.buildId,
+      })),
+      served_by_upstream: release.servedUpstream.map((s) => ({ abi: s.abi, platform: s.platform, filename: s.filename })),
     };
   }
   return {
@@ -207,6 +217,13 @@ export interface FileRow {
   aptDependencies: string[];
 }
 
+/** A built file the farm did not publish: upstream serves its name with other bytes. */
+export interface WithheldRow {
+  filename: string;
+  sha256: string;
+  upstreamSha256: string;
+}
+
 export interface ReleaseRow {
   version: string;
   anchor: string;
@@ -217,6 +234,7 @@ export interface ReleaseRow {
   skip: string;
   cells: StatusCell[];
   files: FileRow[];
+  withheld: WithheldRow[];
 }
 
 export interface ProjectView {
@@ -224,6 +242,8 @@ export interface ProjectView {
   name: string;
   description: string;
   skip: string;
+  /** Why the index has no page for this package (no file published), or null when it has one. */
+  unpublished: string | null;
   abis: { abi: string; os: string; python: string }[];
   releases: ReleaseRow[];
   fileCount: number;
@@ -239,14 +259,47 @@ const STATUS_TITLES: Record<AbiStatusKind | 'none', string> = {
   fail: 'Build failed',
   pending: 'Build pending',
   skip: 'Skipped',
+  upstream: 'Served by PyPI',
   none: 'Not attempted',
 };
+
+function upstreamTitle(abi: string, release: ReleaseData, buildId: number | null): string {
+  const clashes = release.withheld.filter((w: WithheldFile) => w.buildId === buildId).map((w) => w.filename);
+  if (clashes.length > 0) return `Built, not published: PyPI serves ${clashes.join(', ')} with other bytes`;
+  const served = release.servedUpstream.filter((s) => s.abi === abi).map((s) => s.filename);
+  return served.length > 0 ? `Served by PyPI: ${[...new Set(served)].join(', ')}` : STATUS_TITLES.upstream;
+}
 
 function statusCell(abi: string, release: ReleaseData): StatusCell {
   const status = release.abis[abi];
   if (!status) return { abi, status: 'none', title: STATUS_TITLES.none, logUrl: null };
-  const title = status.status === 'skip' && release.skip ? `Skipped: ${release.skip}` : STATUS_TITLES[status.status];
+  const title =
+    status.status === 'skip' && release.skip
+      ? `Skipped: ${release.skip}`
+      : status.status === 'upstream'
+        ? upstreamTitle(abi, release, status.buildId)
+        : STATUS_TITLES[status.status];
   return { abi, status: status.status, title, logUrl: status.buildId === null ? null : logUrl(status.buildId) };
+}
+
+/**
+ * Why a package with no published file is missing from the index, in a
+ * sentence; null when it has files. pip and uv stop at the first index that
+ * has a page for a project, so the index leaves such a package out and
+ * installers go on to PyPI; the project page says why.
+ */
+export function unpublishedReason(data: ProjectData): string | null {
+  if (data.releases.some((r) => Object.keys(r.files).length > 0)) return null;
+  const statuses = new Set(data.releases.flatMap((r) => Object.values(r.abis).map((a) => a.status)));
+  const why: string[] = [];
+  if (data.skip !== '') why.push(`it is not built here (${data.skip})`);
+  else if (data.releases.length === 0) why.push('it has no releases yet');
+  if (statuses.has('upstream')) why.push('PyPI serves wheels of it that install here');
+  if (statuses.has('fail')) why.push('its builds failed (the marks below link to their logs)');
+  if (statuses.has('pending')) why.push('some builds are still to come');
+  if (why.length === 0 && statuses.has('skip')) why.push('its releases are skipped');
+  const reasons = why.length === 0 ? '' : `: ${why.join('; ')}`;
+  return `No file of this package is published here, so the index does not list it and pip looks for it on PyPI${reasons}.`;
 }
 
 function fileRow(pkg: string, file: FileInfo): FileRow {
@@ -279,6 +332,7 @@ export function projectView(data: ProjectData): ProjectView {
     name: data.name,
     description: data.description,
     skip: data.skip,
+    unpublished: unpublishedReason(data),
     abis: abis.map((abi) => ({ abi, ...abiLabel(abi) })),
     releases: data.releases.map((release) => ({
       version: release.version,
@@ -290,6 +344,7 @@ export function projectView(data: ProjectData): ProjectView {
       skip: release.skip,
       cells: abis.map((abi) => statusCell(abi, release)),
       files: Object.values(release.files).map((f) => fileRow(data.package, f)),
+      withheld: release.withheld.map((w) => ({ filename: w.filename, sha256: w.hash, upstreamSha256: w.upstreamHash })),
     })),
     fileCount: data.releases.reduce((n, r) => n + Object.keys(r.files).length, 0),
     aptDependencies: firstFile ? [...firstFile.aptDependencies].sort() : [],

@@ -54,6 +54,8 @@ export function sampleProject(): ProjectData {
             metadataHash: HASH('c'),
           }),
         },
+        withheld: [],
+        servedUpstream: [],
       },
       {
         version: '1.1',
@@ -65,6 +67,8 @@ export function sampleProject(): ProjectData {
         files: {
           'sample_pkg-1.1-cp311-cp311-linux_armv7l.whl': file('sample_pkg-1.1-cp311-cp311-linux_armv7l.whl', { hash: HASH('d'), buildId: 78 }),
         },
+        withheld: [],
+        servedUpstream: [],
       },
       {
         version: '1.0',
@@ -84,6 +88,8 @@ export function sampleProject(): ProjectData {
             buildId: 12,
           }),
         },
+        withheld: [],
+        servedUpstream: [],
       },
       {
         version: '0.9',
@@ -93,6 +99,8 @@ export function sampleProject(): ProjectData {
         skip: 'binary only',
         abis: { cp39: { status: 'skip', buildId: null }, cp311: { status: 'skip', buildId: null } },
         files: {},
+        withheld: [],
+        servedUpstream: [],
       },
     ],
   };
@@ -116,6 +124,8 @@ export function otherProject(name: string, description = `The ${name} package`):
         skip: '',
         abis: { cp311: { status: 'success', buildId: 5 } },
         files: { [`${name.replace(/-/g, '_')}-0.1-py3-none-any.whl`]: file(`${name.replace(/-/g, '_')}-0.1-py3-none-any.whl`, { abiFile: 'none', platform: 'any' }) },
+        withheld: [],
+        servedUpstream: [],
       },
     ],
   };

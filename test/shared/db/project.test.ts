@@ -1,7 +1,7 @@
 // A release's status on each ABI, as its project page shows it.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { releaseAbiStatuses, type BuildOutcome } from '../../../shared/db/project.ts';
+import { releaseAbiStatuses, withUpstream, type BuildOutcome } from '../../../shared/db/project.ts';
 
 describe('release status per ABI', () => {
   const abis = ['cp39', 'cp311', 'cp313'];
@@ -54,5 +54,40 @@ describe('release status per ABI', () => {
     const s = releaseAbiStatuses(abis, [build(1, 'cp39', true, ['none'])], true);
     assert.deepEqual(s.cp39, { status: 'skip', buildId: 1 });
     assert.deepEqual(releaseAbiStatuses(['cp39'], [], true).cp39, { status: 'skip', buildId: null });
+  });
+});
+
+describe("upstream's part of the status", () => {
+  const HASH = '0'.repeat(64);
+  const withheld = (buildId: number, abiBuilder: string) => ({ filename: 'p-1.0-py3-none-any.whl', hash: HASH, upstreamHash: HASH, buildId, abiBuilder });
+  const served = (abi: string) => ({ abi, platform: 'linux_armv7l', filename: 'p-1.0-py3-none-any.whl' });
+
+  test('a build that only withheld files reads as served upstream, keeping its log', () => {
+    const statuses = { cp39: { status: 'fail' as const, buildId: 4 }, cp311: { status: 'pending' as const, buildId: null } };
+    assert.deepEqual(withUpstream(statuses, [], [withheld(4, 'cp39')]), {
+      cp39: { status: 'upstream', buildId: 4 },
+      cp311: { status: 'pending', buildId: null },
+    });
+  });
+
+  test('a served target reads so when nothing of ours is there; successes and skips stay', () => {
+    const statuses = {
+      cp39: { status: 'success' as const, buildId: 1 },
+      cp311: { status: 'pending' as const, buildId: null },
+      cp313: { status: 'fail' as const, buildId: 2 },
+      cp37m: { status: 'skip' as const, buildId: null },
+    };
+    assert.deepEqual(withUpstream(statuses, [served('cp39'), served('cp311'), served('cp313'), served('cp37m')], []), {
+      cp39: { status: 'success', buildId: 1 },
+      cp311: { status: 'upstream', buildId: null },
+      cp313: { status: 'upstream', buildId: 2 },
+      cp37m: { status: 'skip', buildId: null },
+    });
+  });
+
+  test('a failure of another build than the one that withheld stays a failure', () => {
+    const statuses = { cp39: { status: 'fail' as const, buildId: 9 } };
+    assert.deepEqual(withUpstream(statuses, [], [withheld(4, 'cp39')]), statuses);
+    assert.deepEqual(withUpstream({}, [served('cp39')], [withheld(4, 'cp39')]), {}, 'no ABI, nothing to mark');
   });
 });
