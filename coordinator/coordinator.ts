@@ -20,6 +20,7 @@ import { openAccessThread, openQueryThread } from './runtime/threads.ts';
 import { AllowList } from './upstream/allow-list.ts';
 import { CloudGazer, type Upstream } from './upstream/cloud-gazer.ts';
 import { PyPIClient } from './upstream/pypi.ts';
+import { UpstreamFiles } from './upstream/upstream-files.ts';
 
 export interface Coordinator {
   readonly runner: TaskRunner;
@@ -59,6 +60,19 @@ export async function startCoordinator(config: MasterConfig, options: StartOptio
     closers.push(heavy.close);
     const access = await openAccessThread(config.dsn, main);
     closers.push(access.close);
+
+    // What upstream serves is asked before a build's files are published,
+    // by a farm that follows upstream (one fed only by piw-add and piw-import
+    // talks to no upstream). Its own client: a slow answer here must not hold
+    // up the changelog, nor the changelog's shutdown this.
+    const upstreamFiles = config.follow
+      ? new UpstreamFiles({
+          pypi: new PyPIClient({ xmlrpcUrl: config.pypiXmlrpc, jsonUrl: config.pypiJson, logger: child('pypi'), timeoutMs: 10_000, backoffMs: 1_000, maxBackoffMs: 4_000 }),
+          db: main,
+          logger: child('upstream-files'),
+        })
+      : undefined;
+    if (upstreamFiles) closers.push(() => upstreamFiles.close());
 
     const runner = new TaskRunner(logger);
     const queues = new BuildQueues(config.queueLimit);
@@ -104,7 +118,7 @@ export async function startCoordinator(config: MasterConfig, options: StartOptio
       address: config.slaveQueue,
       pypiSimple: config.pypiSimple,
       idleHoldMs: config.idleHold * 1000,
-      deps: { queues, transfers: fileJuggler, recorder, refill: architect, monitors: control },
+      deps: { queues, transfers: fileJuggler, recorder, refill: architect, monitors: control, ...(upstreamFiles ? { upstream: upstreamFiles } : {}) },
     });
     // slaves held waiting for work get it as soon as the queues are refreshed
     architect.onRefresh(() => slaveDriver.wakeWaiting());
@@ -134,6 +148,7 @@ export async function startCoordinator(config: MasterConfig, options: StartOptio
         home: bigBrother,
         builds: slaveDriver,
         refill: architect,
+        ...(upstreamFiles ? { upstream: upstreamFiles } : {}),
       },
     });
     const lumberjack = new Lumberjack({
@@ -153,6 +168,7 @@ export async function startCoordinator(config: MasterConfig, options: StartOptio
           devMode: config.devMode,
           pollSeconds: config.pollInterval,
           ...(allowList ? { allowList } : {}),
+          ...(upstreamFiles ? { upstreamFiles } : {}),
           events: {
             deleted: ({ package: pkg, version }) => slaveDriver.deleted(pkg, version ?? null),
             rewrite: page,

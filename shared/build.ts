@@ -3,7 +3,7 @@
 // IMPORT carries the same file states), so both ends share one shape; the
 // master adds the armv6l twins and turns the finished build into the record
 // the database stores.
-import type { BuildRecord } from './db/index.ts';
+import type { BuildRecord, WithheldFileRecord } from './db/index.ts';
 import type { Timedelta } from './wire/cbor.ts';
 import type { BuildStateMessage, BuiltMessage, FileStateMessage } from './wire/protocols.ts';
 
@@ -47,6 +47,8 @@ export interface BuildResult {
   duration: number;
   output: string;
   files: BuiltFile[];
+  /** Files the master did not publish: upstream serves their names with other bytes. */
+  withheld?: WithheldFileRecord[];
 }
 
 /** piwheels' slaves always say their wheels go under /simple; the master decides the place itself. */
@@ -128,6 +130,7 @@ export function toBuildRecord(build: BuildResult, builtAt: Date): BuildRecord {
     duration: build.duration,
     slaveId: build.slaveId,
     builtAt,
+    withheld: build.withheld ?? [],
     files: build.files.map((f) => ({
       filename: f.filename,
       filesize: f.filesize,

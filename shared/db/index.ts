@@ -19,7 +19,7 @@ import type { BuildRecord, RewritePending, UpstreamFileRecord } from './records.
 import { clearPendingRewrites, loadRewritesPending, notePendingRewrites, saveRewritesPending } from './rewrites.ts';
 import { getSearchIndex, getStatistics } from './statistics.ts';
 import { transaction, type Store } from './store.ts';
-import { getUpstreamFiles, recordServedByUpstream, recordUpstreamFiles, type ServedTarget, type UpstreamRelease } from './upstream.ts';
+import { getUpstreamFiles, isBuildable, recordServedByUpstream, recordUpstreamFiles, type ServedTarget, type UpstreamRelease } from './upstream.ts';
 import { UserError } from '../cli.ts';
 
 export { batchSize, emptyBatch, type AccessBatch } from './access.ts';
@@ -239,6 +239,11 @@ export class Database {
   /** Replaces what is known of a release's upstream wheels; false when the release is not stored. */
   recordUpstreamFiles(pkg: string, version: string, files: readonly UpstreamFileRecord[], checkedAt: Date = new Date()): Promise<boolean> {
     return recordUpstreamFiles(this.store, pkg, version, files, checkedAt);
+  }
+
+  /** Whether the release is stored and neither it nor its package is skipped. */
+  isBuildable(pkg: string, version: string): Promise<boolean> {
+    return isBuildable(this.store, pkg, version);
   }
 
   /** A release's upstream wheels as last recorded, or null when upstream was never asked. */

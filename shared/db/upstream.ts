@@ -54,6 +54,20 @@ export async function recordUpstreamFiles(
   });
 }
 
+/** Whether the release is stored and neither it nor its package is skipped: one the farm builds. */
+export async function isBuildable(store: Store, pkg: string, version: string): Promise<boolean> {
+  const row = await store.conn.kysely
+    .selectFrom('versions as v')
+    .innerJoin('packages as p', 'p.package', 'v.package')
+    .select('v.version')
+    .where('v.package', '=', pkg)
+    .where('v.version', '=', version)
+    .where('v.skip', '=', '')
+    .where('p.skip', '=', '')
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
 /** What is known of a release's upstream wheels, or null when upstream was never asked. */
 export async function getUpstreamFiles(store: Store, pkg: string, version: string): Promise<UpstreamRelease | null> {
   const db = store.conn.kysely;

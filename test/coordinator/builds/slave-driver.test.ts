@@ -7,6 +7,7 @@ import { createSocket } from '../../../shared/wire/transport.ts';
 import type { BuildResult } from '../../../shared/build.ts';
 import { SlaveDriver, type SlaveRequest, type SlaveDriverDeps } from '../../../coordinator/builds/slave-driver.ts';
 import { checkWheelFilename } from '../../../coordinator/builds/wheel-check.ts';
+import type { UpstreamCheck } from '../../../coordinator/upstream/upstream-files.ts';
 
 const hello = (abi = 'cp311', buildTimeout = 3600, busyTimeout = 300): SlaveRequest => ({
   msg: 'HELLO',
@@ -24,7 +25,7 @@ const built = (status: boolean, files: FileStateMessage[] = []): SlaveRequest =>
 
 const METADATA_HASH = 'cd'.repeat(32);
 
-function harness(entries: Record<string, BuildKey[]> = { cp311: [['foo', '1.0'], ['bar', '2.0']] }, holdMs = 0, maxSlaves?: number) {
+function harness(entries: Record<string, BuildKey[]> = { cp311: [['foo', '1.0'], ['bar', '2.0']] }, holdMs = 0, maxSlaves?: number, upstream?: UpstreamCheck) {
   let clock = 1_000_000;
   const queues = new BuildQueues();
   queues.replace(new Map(Object.entries(entries)), 0, 0);
@@ -59,6 +60,7 @@ function harness(entries: Record<string, BuildKey[]> = { cp311: [['foo', '1.0'],
       },
     },
     refill: { nudge() { lows.push(queues.size('cp311')); } },
+    ...(upstream ? { upstream } : {}),
   };
   const driver = new SlaveDriver({ deps, pypiSimple: 'http://index/simple', idleHoldMs: holdMs, maxSlaves, now: () => clock });
   return {
@@ -123,6 +125,91 @@ describe('slave driver', () => {
     assert.deepEqual(await h.say('a', built(true)), ['DONE', undefined]);
     assert.equal(h.logged.length, 2);
     await h.driver.stop();
+  });
+
+  describe("upstream's files", () => {
+    const OURS = 'ab'.repeat(32);
+    const upstreamFile = (filename: string, filehash: string) => ({ filename, filehash, requiresPython: null, uploadedAt: new Date(0) });
+    const asked: string[] = [];
+    const upstreamServing = (files: ReturnType<typeof upstreamFile>[] | null): UpstreamCheck => ({
+      async filesOf(pkg, version) {
+        asked.push(`${pkg} ${version}`);
+        return files;
+      },
+    });
+
+    test('a file whose name upstream serves with other bytes is never asked for, and is recorded withheld', async () => {
+      const h = harness(undefined, 0, undefined, upstreamServing([upstreamFile('foo-1.0-py3-none-any.whl', 'ef'.repeat(32))]));
+      await h.driver.start();
+      await h.say('a', hello());
+      await h.say('a', idle());
+      const files = [fileTuple('foo-1.0-py3-none-any.whl'), fileTuple('foo-1.0-cp311-cp311-linux_armv7l.whl', 'linux_armv7l')];
+      assert.deepEqual(await h.say('a', built(true, files)), ['SEND', 'foo-1.0-cp311-cp311-linux_armv7l.whl']);
+      assert.deepEqual(await h.say('a', sent), ['DONE', undefined], 'the clashing file is not transferred');
+      assert.deepEqual(asked, ['foo 1.0']);
+      const build = h.logged[0]!;
+      assert.equal(build.status, true);
+      assert.deepEqual(build.files.map((f) => f.filename).sort(), ['foo-1.0-cp311-cp311-linux_armv6l.whl', 'foo-1.0-cp311-cp311-linux_armv7l.whl']);
+      assert.deepEqual(build.withheld, [{ filename: 'foo-1.0-py3-none-any.whl', filehash: OURS, upstreamFilehash: 'ef'.repeat(32) }]);
+      assert.match(build.output, /Not published by the master: upstream serves foo-1\.0-py3-none-any\.whl/);
+      assert.deepEqual(h.expected, ['foo-1.0-cp311-cp311-linux_armv7l.whl']);
+      await h.driver.stop();
+    });
+
+    test('a build whose only file clashed is recorded at once, successful, with nothing to publish', async () => {
+      const h = harness(undefined, 0, undefined, upstreamServing([upstreamFile('foo-1.0-py3-none-any.whl', 'EF'.repeat(32))]));
+      await h.driver.start();
+      await h.say('a', hello());
+      await h.say('a', idle());
+      assert.deepEqual(await h.say('a', built(true, [fileTuple('foo-1.0-py3-none-any.whl')])), ['DONE', undefined]);
+      assert.equal(h.logged[0]?.status, true);
+      assert.deepEqual(h.logged[0]?.files, []);
+      assert.equal(h.logged[0]?.withheld?.[0]?.upstreamFilehash, 'ef'.repeat(32));
+      assert.deepEqual(h.expected, []);
+      await h.driver.stop();
+    });
+
+    test('the same bytes upstream are no clash; failed builds are not asked about', async () => {
+      asked.length = 0;
+      const h = harness(undefined, 0, undefined, upstreamServing([upstreamFile('foo-1.0-py3-none-any.whl', OURS)]));
+      await h.driver.start();
+      await h.say('a', hello());
+      await h.say('a', idle());
+      assert.deepEqual(await h.say('a', built(true, [fileTuple('foo-1.0-py3-none-any.whl')])), ['SEND', 'foo-1.0-py3-none-any.whl']);
+      assert.deepEqual(await h.say('a', sent), ['DONE', undefined]);
+      assert.deepEqual(h.logged[0]?.withheld, []);
+      await h.say('a', idle());
+      assert.deepEqual(await h.say('a', built(false)), ['DONE', undefined]);
+      assert.deepEqual(asked, ['foo 1.0'], 'only the successful build asked');
+      await h.driver.stop();
+    });
+
+    test('upstream that never answered: nothing published blindly, the build recorded failed with the reason', async () => {
+      const h = harness(undefined, 0, undefined, upstreamServing(null));
+      await h.driver.start();
+      await h.say('a', hello());
+      await h.say('a', idle());
+      assert.deepEqual(await h.say('a', built(true, [fileTuple('foo-1.0-py3-none-any.whl')])), ['DONE', undefined]);
+      assert.equal(h.logged[0]?.status, false);
+      assert.deepEqual(h.logged[0]?.files, []);
+      assert.match(h.logged[0]?.output ?? '', /upstream could not be asked/);
+      await h.driver.stop();
+    });
+
+    test('a build skipped while upstream was asked is discarded', async () => {
+      let release: (files: never[]) => void = () => undefined;
+      const slow: UpstreamCheck = { filesOf: () => new Promise((resolve) => (release = resolve)) };
+      const h = harness(undefined, 0, undefined, slow);
+      await h.driver.start();
+      await h.say('a', hello());
+      await h.say('a', idle());
+      const reply = h.say('a', built(true, [fileTuple('foo-1.0-py3-none-any.whl')]));
+      h.driver.deleted('foo', '1.0');
+      release([]);
+      assert.deepEqual(await reply, ['DONE', undefined]);
+      assert.deepEqual(h.logged, []);
+      await h.driver.stop();
+    });
   });
 
   test('unknown slaves get no reply; protocol errors get DIE and return the build', async () => {

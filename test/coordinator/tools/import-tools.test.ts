@@ -30,7 +30,15 @@ for (const dialect of DIALECTS) {
     let q: string[];
 
     before(async () => {
-      h = await startHarness(dialect);
+      // upstream serves a wheel of clash-pkg 1.0 under the name piw-import will send, with other bytes; of mute-pkg it never said
+      const upstream = {
+        async filesOf(pkg: string) {
+          if (pkg === 'mute-pkg') return null;
+          if (pkg !== 'clash-pkg') return [];
+          return [{ filename: 'clash_pkg-1.0-py3-none-any.whl', filehash: 'ff'.repeat(32), requiresPython: null, uploadedAt: new Date(0) }];
+        },
+      };
+      h = await startHarness(dialect, { upstream });
       q = ['--import-queue', h.importQueue];
     });
 
@@ -124,6 +132,26 @@ for (const dialect of DIALECTS) {
 
       assert.equal(await builds(h, 'sample-pkg'), before);
       assert.equal(await exists(join(h.output, 'simple', 'sample-pkg', d.filename)), false);
+    });
+
+    test('piw-import refuses a wheel whose name upstream serves with other bytes, or when upstream cannot say', async () => {
+      const base = [...q, '--file-queue', h.fileQueue, '-y', '--abi', 'cp311'];
+      for (const pkg of ['clash-pkg', 'mute-pkg']) {
+        assert.equal((await runTool('add', [...q, '-y', pkg])).code, 0);
+        assert.equal((await runTool('add', [...q, '-y', pkg, '1.0'])).code, 0);
+        const wheel = await buildWheel(join(h.dir, 'upstream'), pkg.replace('-', '_'), '1.0');
+        const refused = await runTool('import', [...base, wheel.path]);
+        assert.equal(refused.code, 1, refused.stderr);
+        assert.match(
+          refused.stderr,
+          pkg === 'clash-pkg'
+            ? /refused the import: upstream serves clash_pkg-1\.0-py3-none-any\.whl with other bytes/
+            : /refused the import: upstream could not be asked/,
+        );
+        assert.equal(await builds(h, pkg), 0);
+        assert.equal(await exists(join(h.output, 'simple', pkg, wheel.filename)), false);
+        assert.equal((await runTool('remove', [...q, '-y', pkg])).code, 0, 'the farm as it was for the tests after');
+      }
     });
 
     test('piw-import --delete removes the local file after success; armv7 wheels get armv6 twins', async () => {

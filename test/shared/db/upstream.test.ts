@@ -33,6 +33,16 @@ for (const dialect of DIALECTS) {
       assert.equal(await s.db.getUpstreamFiles('up-files', '2.0'), null, 'other releases untouched');
     });
 
+    test('a release is worth asking about when the farm builds it', async () => {
+      await addVersions(s.db, 'up-build', ['1.0', '2.0']);
+      assert.ok(await s.db.isBuildable('up-build', '1.0'));
+      await s.db.skipPackageVersion('up-build', '2.0', 'binary only');
+      assert.equal(await s.db.isBuildable('up-build', '2.0'), false);
+      await s.db.skipPackage('up-build', 'not allowed');
+      assert.equal(await s.db.isBuildable('up-build', '1.0'), false);
+      assert.equal(await s.db.isBuildable('up-nowhere', '1.0'), false);
+    });
+
     test('unknown releases are not recorded; bad records are refused', async () => {
       assert.equal(await s.db.recordUpstreamFiles('up-nowhere', '1.0', []), false);
       await addVersions(s.db, 'up-bad', ['1.0']);
