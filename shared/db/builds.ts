@@ -223,6 +223,22 @@ export async function getBuildCounts(store: Store): Promise<BuildCounts> {
   return { built, failed, pending: Number(pending?.n ?? 0), files: Number(files?.n ?? 0) };
 }
 
+/**
+ * The packages with at least one wheel stored: those the simple index lists
+ * (one semi-join per package through the covering indexes, not a scan of
+ * every file).
+ */
+export async function getPackagesWithFiles(store: Store): Promise<Set<string>> {
+  const rows = await store.conn.kysely
+    .selectFrom('packages as p')
+    .select('p.package')
+    .where(({ exists, selectFrom }) =>
+      exists(selectFrom('builds as b').innerJoin('files as f', 'f.build_id', 'b.build_id').select('f.filename').whereRef('b.package', '=', 'p.package')),
+    )
+    .execute();
+  return new Set(rows.map((r) => r.package));
+}
+
 /** Package to filename to SHA-256 of every wheel of a successful build. */
 export async function getWheelHashes(store: Store): Promise<Map<string, Map<string, string>>> {
   const files = await store.conn.kysely

@@ -219,6 +219,11 @@ export class Database {
     return builds.getBuildCounts(this.store);
   }
 
+  /** The packages with at least one wheel stored: those the simple index lists. */
+  getPackagesWithFiles(): Promise<Set<string>> {
+    return builds.getPackagesWithFiles(this.store);
+  }
+
   /** Package to filename to SHA-256 of every wheel of a successful build. */
   getWheelHashes(): Promise<Map<string, Map<string, string>>> {
     return builds.getWheelHashes(this.store);

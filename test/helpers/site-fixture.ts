@@ -160,6 +160,10 @@ export class FixtureDatabase implements RegenerateDatabase {
     return [...this.projects.keys()];
   }
 
+  async getPackagesWithFiles(): Promise<string[]> {
+    return [...this.projects.values()].filter((p) => p.releases.some((r) => Object.keys(r.files).length > 0)).map((p) => p.package);
+  }
+
   async getPackageAliases(pkg: string): Promise<string[]> {
     return this.projects.get(pkg)?.aliases ?? [];
   }

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { buildWheel } from '../../helpers/wheel.ts';
 import { DIALECTS } from '../../helpers/tool-db.ts';
 import { runTool, startHarness, type Harness } from '../../helpers/tool-harness.ts';
+import { waitFor } from '../../helpers/farm.ts';
 import { getPackageFiles, getPackageName, getVersionFiles, getVersionSkip } from '../../helpers/db.ts';
 
 async function exists(path: string): Promise<boolean> {
@@ -54,7 +55,9 @@ for (const dialect of DIALECTS) {
       assert.equal(await getPackageName(h.t.kysely, 'sample-pkg'), 'Sample_Pkg');
       assert.deepEqual(await h.t.db.getPackageAliases('sample-pkg'), ['Sample_Pkg', 'sample.pkg']);
       assert.ok(await exists(join(h.output, 'project', 'sample-pkg', 'index.html')));
-      assert.equal(await readlink(join(h.output, 'simple', 'Sample_Pkg')), 'sample-pkg');
+      assert.equal(await readlink(join(h.output, 'project', 'Sample_Pkg')), 'sample-pkg');
+      assert.equal(await exists(join(h.output, 'simple', 'sample-pkg')), false, 'no file yet: not in the index');
+      assert.equal(await exists(join(h.output, 'simple', 'Sample_Pkg')), false);
 
       const ver = await runTool('add', [...q, '-y', 'sample-pkg', '1.0', '-r', '2026-11-01 12:00:00']);
       assert.equal(ver.code, 0, ver.stderr);
@@ -92,6 +95,9 @@ for (const dialect of DIALECTS) {
       assert.equal(result.code, 0, result.stderr);
       assert.match(result.stderr, /imported build successfully/);
       const served = await readFile(join(h.output, 'simple', 'sample-pkg', wheel.filename));
+      // the pages follow the recorded build
+      const alias = await waitFor('the alias in the index', () => readlink(join(h.output, 'simple', 'Sample_Pkg')).catch(() => undefined), 30_000);
+      assert.equal(alias, 'sample-pkg', 'its first file puts it in the index, aliases too');
       assert.equal(createHash('sha256').update(served).digest('hex'), wheel.sha256);
       const files = await getPackageFiles(h.t.kysely, 'sample-pkg');
       assert.equal(files.get(wheel.filename), wheel.sha256);
