@@ -21,6 +21,7 @@ import { AllowList } from './upstream/allow-list.ts';
 import { CloudGazer, type Upstream } from './upstream/cloud-gazer.ts';
 import { PyPIClient } from './upstream/pypi.ts';
 import { UpstreamFiles } from './upstream/upstream-files.ts';
+import { withdrawClashing } from './builds/upstream-withdrawal.ts';
 
 export interface Coordinator {
   readonly runner: TaskRunner;
@@ -61,19 +62,6 @@ export async function startCoordinator(config: MasterConfig, options: StartOptio
     const access = await openAccessThread(config.dsn, main);
     closers.push(access.close);
 
-    // What upstream serves is asked before a build's files are published,
-    // by a farm that follows upstream (one fed only by piw-add and piw-import
-    // talks to no upstream). Its own client: a slow answer here must not hold
-    // up the changelog, nor the changelog's shutdown this.
-    const upstreamFiles = config.follow
-      ? new UpstreamFiles({
-          pypi: new PyPIClient({ xmlrpcUrl: config.pypiXmlrpc, jsonUrl: config.pypiJson, logger: child('pypi'), timeoutMs: 10_000, backoffMs: 1_000, maxBackoffMs: 4_000 }),
-          db: main,
-          logger: child('upstream-files'),
-        })
-      : undefined;
-    if (upstreamFiles) closers.push(() => upstreamFiles.close());
-
     const runner = new TaskRunner(logger);
     const queues = new BuildQueues(config.queueLimit);
     const pages = new Pages({
@@ -94,6 +82,21 @@ export async function startCoordinator(config: MasterConfig, options: StartOptio
       refreshSeconds: config.queueRefresh,
       source: new QueueQuery(heavy.api),
     });
+    // What upstream serves is asked before a build's files are published,
+    // by a farm that follows upstream (one fed only by piw-add and piw-import
+    // talks to no upstream). Its own client: a slow answer here must not hold
+    // up the changelog, nor the changelog's shutdown this.
+    const upstreamFiles = config.follow
+      ? new UpstreamFiles({
+          pypi: new PyPIClient({ xmlrpcUrl: config.pypiXmlrpc, jsonUrl: config.pypiJson, logger: child('pypi'), timeoutMs: 10_000, backoffMs: 1_000, maxBackoffMs: 4_000 }),
+          db: main,
+          logger: child('upstream-files'),
+          // a file of ours upstream now contradicts is withdrawn
+          onAnswer: (pkg, version, files) => withdrawClashing({ db: main, pages, refill: architect, logger: child('upstream-files') }, pkg, version, files),
+        })
+      : undefined;
+    if (upstreamFiles) closers.push(() => upstreamFiles.close());
+
     const pauseAll = (): void => runner.control('PAUSE');
     const control = new ControlEndpoints({
       logger: child('control'),

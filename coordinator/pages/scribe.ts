@@ -15,7 +15,7 @@
 //   await scribe.writeProject(data, { both });       one package's pages from ProjectData
 //   await scribe.writeSimpleIndex(), writeHome(stats), writeSearchIndex(entries),
 //         writeSitemaps(), writeLog(buildId, text), deletePackage(pkg, aliases),
-//         deleteVersion(pkg, version)
+//         deleteVersion(pkg, version), deleteFiles(pkg, filenames)
 //   await regenerate(db, { output })                 the whole tree from the database
 import { mkdir, readFile, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -161,6 +161,12 @@ export class Scribe {
           const remaining = { ...data, releases: data.releases.filter((r) => r.version !== request.version) };
           await this.writeProject(remaining, { both: true });
         }
+        return;
+      }
+      case 'DELFILES': {
+        this.deleteFiles(request.package, request.filenames);
+        const data = await this.db.getProjectData(request.package);
+        if (data !== null) await this.writeProject(data, { both: true });
         return;
       }
       case 'LOG':
@@ -339,6 +345,17 @@ export class Scribe {
     this.packages.delete(pkg);
     if (this.indexed.delete(pkg)) await this.writeRootIndex();
     this.logger.info({ package: pkg }, 'deleted package');
+  }
+
+  /** Removes these wheels (and their .metadata) from a package's simple directory. */
+  deleteFiles(pkg: string, filenames: readonly string[]): void {
+    packageName.parse(pkg);
+    for (const name of filenames) {
+      if (!isSafeFilename(name)) throw new Error(`unsafe filename in ${pkg}: ${JSON.stringify(name)}`);
+      removeFile(join(this.output, 'simple', pkg, name));
+      removeFile(join(this.output, 'simple', pkg, `${name}.metadata`));
+    }
+    this.logger.info({ package: pkg, removed: filenames }, 'deleted files');
   }
 
   /** Removes one version's wheels (and their .metadata) from a package's simple directory. */

@@ -36,6 +36,8 @@ export interface UpstreamFilesOptions {
   concurrency?: number;
   /** Most releases waiting to be asked about; past it reports are dropped (the check before publishing still asks). */
   maxWanted?: number;
+  /** Told of every answer once recorded (to withdraw files of ours it now contradicts). */
+  onAnswer?: (pkg: string, version: string, files: readonly UpstreamFileRecord[]) => Promise<unknown>;
   now?: () => Date;
 }
 
@@ -56,7 +58,7 @@ export class UpstreamFiles implements UpstreamCheck {
   async filesOf(pkg: string, version: string): Promise<UpstreamFileRecord[] | null> {
     try {
       const files = await this.options.pypi.releaseFiles(pkg, version, { retries: this.options.retries ?? 2 });
-      await this.options.db.recordUpstreamFiles(pkg, version, files, this.now());
+      await this.recorded(pkg, version, files);
       return files;
     } catch (error) {
       const stored = await this.options.db.getUpstreamFiles(pkg, version);
@@ -65,6 +67,15 @@ export class UpstreamFiles implements UpstreamCheck {
         stored === null ? 'upstream cannot say what it serves, and never has' : 'upstream cannot say what it serves; using what it said last',
       );
       return stored?.files ?? null;
+    }
+  }
+
+  private async recorded(pkg: string, version: string, files: readonly UpstreamFileRecord[]): Promise<void> {
+    await this.options.db.recordUpstreamFiles(pkg, version, files, this.now());
+    try {
+      await this.options.onAnswer?.(pkg, version, files);
+    } catch (error) {
+      this.logger.error({ package: pkg, version, err: (error as Error).message }, 'could not act on what upstream serves');
     }
   }
 
@@ -105,7 +116,7 @@ export class UpstreamFiles implements UpstreamCheck {
     try {
       if (!(await this.options.db.isBuildable(pkg, version))) return;
       const files = await this.options.pypi.releaseFiles(pkg, version, { retries: 0 });
-      await this.options.db.recordUpstreamFiles(pkg, version, files, this.now());
+      await this.recorded(pkg, version, files);
     } catch (error) {
       if (!this.closed) this.logger.info({ package: pkg, version, err: (error as Error).message }, 'could not ask upstream what it serves; asked again before publishing');
     }

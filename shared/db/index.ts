@@ -15,11 +15,11 @@ import { DerivedTables } from './derived.ts';
 import { detectState, LATEST_VERSION } from './migrate.ts';
 import * as packages from './packages.ts';
 import { getProjectData, getProjectDataMany } from './project-data.ts';
-import type { BuildRecord, RewritePending, UpstreamFileRecord } from './records.ts';
+import type { BuildRecord, RewritePending, UpstreamFileRecord, WithheldFileRecord } from './records.ts';
 import { clearPendingRewrites, loadRewritesPending, notePendingRewrites, saveRewritesPending } from './rewrites.ts';
 import { getSearchIndex, getStatistics } from './statistics.ts';
 import { transaction, type Store } from './store.ts';
-import { getUpstreamFiles, isBuildable, recordServedByUpstream, recordUpstreamFiles, type ServedTarget, type UpstreamRelease } from './upstream.ts';
+import { getPublishedFiles, getUpstreamFiles, isBuildable, recordServedByUpstream, recordUpstreamFiles, withdrawFiles, type PublishedFile, type ServedTarget, type UpstreamRelease } from './upstream.ts';
 import { UserError } from '../cli.ts';
 
 export { batchSize, emptyBatch, type AccessBatch } from './access.ts';
@@ -39,7 +39,7 @@ export type {
   UpstreamFileRecord,
   WithheldFileRecord,
 } from './records.ts';
-export type { ServedTarget, UpstreamRelease } from './upstream.ts';
+export type { PublishedFile, ServedTarget, UpstreamRelease } from './upstream.ts';
 export { compareAbis, sortAbis } from './abi.ts';
 
 export class Database {
@@ -254,6 +254,16 @@ export class Database {
   /** A release's upstream wheels as last recorded, or null when upstream was never asked. */
   getUpstreamFiles(pkg: string, version: string): Promise<UpstreamRelease | null> {
     return getUpstreamFiles(this.store, pkg, version);
+  }
+
+  /** The files of ours stored for a release, with their builds. */
+  getPublishedFiles(pkg: string, version: string): Promise<PublishedFile[]> {
+    return getPublishedFiles(this.store, pkg, version);
+  }
+
+  /** Withdraws a release's published files found to clash with upstream's; the filenames withdrawn. */
+  withdrawFiles(pkg: string, version: string, files: ReadonlyArray<WithheldFileRecord & { buildId: number }>): Promise<string[]> {
+    return withdrawFiles(this.store, pkg, version, files);
   }
 
   /** Records that an upstream wheel installs on a target, so the release is not built there; false when it is not stored. */

@@ -3,7 +3,7 @@
 // build because an upstream wheel installs there. The clashes a build ran
 // into are written with the build (builds.ts); project-data.ts reads all of
 // it for the pages.
-import { UpstreamFileRecordSchema, type UpstreamFileRecord } from './records.ts';
+import { UpstreamFileRecordSchema, WithheldFileRecordSchema, type UpstreamFileRecord, type WithheldFileRecord } from './records.ts';
 import { transaction, type Store } from './store.ts';
 import { fromDbTimestamp, toDbTimestamp } from './values.ts';
 
@@ -124,5 +124,72 @@ export async function recordServedByUpstream(store: Store, pkg: string, version:
       .values({ package: pkg, version, abi_tag: served.abiTag, platform_tag: served.platformTag, filename: served.filename })
       .execute();
     return true;
+  });
+}
+
+/** A file of ours published for a release, and the build that made it. */
+export interface PublishedFile {
+  buildId: number;
+  filename: string;
+  filehash: string;
+}
+
+/** The files of ours stored for a release. */
+export async function getPublishedFiles(store: Store, pkg: string, version: string): Promise<PublishedFile[]> {
+  const rows = await store.conn.kysely
+    .selectFrom('files as f')
+    .innerJoin('builds as b', 'b.build_id', 'f.build_id')
+    .select(['b.build_id', 'f.filename', 'f.filehash'])
+    .where('b.package', '=', pkg)
+    .where('b.version', '=', version)
+    .orderBy('f.filename')
+    .execute();
+  return rows.map((r) => ({ buildId: Number(r.build_id), filename: r.filename, filehash: r.filehash.trim() }));
+}
+
+/**
+ * Withdraws published files of a release that turned out to clash with
+ * upstream's (uploaded there after we published): each leaves the files
+ * table (its dependencies with it) and is recorded withheld by its build,
+ * with the counters and the queue following. Returns the filenames
+ * withdrawn (those still stored).
+ */
+export async function withdrawFiles(
+  store: Store,
+  pkg: string,
+  version: string,
+  files: ReadonlyArray<WithheldFileRecord & { buildId: number }>,
+): Promise<string[]> {
+  const checked = files.map((f) => ({ ...WithheldFileRecordSchema.parse(f), buildId: f.buildId }));
+  if (checked.length === 0) return [];
+  return transaction(store, async (db) => {
+    const stored = await db
+      .selectFrom('files as f')
+      .innerJoin('builds as b', 'b.build_id', 'f.build_id')
+      .select(['f.filename', 'f.build_id', 'f.filesize', 'f.platform_tag', 'f.package_tag'])
+      .where('b.package', '=', pkg)
+      .where('b.version', '=', version)
+      .where('f.filename', 'in', checked.map((f) => f.filename))
+      .execute();
+    if (stored.length === 0) return [];
+    const names = stored.map((f) => f.filename);
+    await store.derived.filesChanged(
+      db,
+      stored.map((f) => ({ filename: f.filename, filesize: Number(f.filesize), platformTag: f.platform_tag, packageTag: f.package_tag, package: pkg })),
+      -1,
+    );
+    await db.deleteFrom('files').where('filename', 'in', names).execute();
+    const byName = new Map(checked.map((f) => [f.filename, f]));
+    await db
+      .insertInto('upstream_clashes')
+      .values(
+        stored.map((f) => {
+          const w = byName.get(f.filename) as WithheldFileRecord;
+          return { build_id: Number(f.build_id), filename: f.filename, filehash: w.filehash, upstream_filehash: w.upstreamFilehash };
+        }),
+      )
+      .execute();
+    await store.derived.refreshQueueFor(db, [[pkg, version]]);
+    return names;
   });
 }

@@ -100,5 +100,38 @@ for (const dialect of DIALECTS) {
         await farm.stop();
       }
     });
+
+    test('a wheel upstream uploads after ours was published under the same name: ours is withdrawn', async () => {
+      const farm = await startFarm(dialect, ['e2e-pure']);
+      try {
+        const pure = fixtureProject('e2e-pure').version;
+        const slave = farm.startSlave();
+        const output = farm.output;
+        const published = await waitFor('our wheel of e2e-pure in the index', async () => {
+          const rows = await farm.tables.selectFrom('files').select(['filename', 'filehash']).execute();
+          const file = rows[0];
+          return file !== undefined && existsSync(join(output, 'simple', 'e2e-pure', 'index.json')) ? file : undefined;
+        }, 300_000);
+        assert.ok(existsSync(join(output, 'simple', 'e2e-pure', published.filename)));
+        // the maintainer uploads their own wheel of that name; the changelog reports it
+        const theirs = Buffer.from('the maintainer built this one\n');
+        farm.upstream.upload('e2e-pure', pure, { filename: published.filename, content: theirs });
+        await waitFor('our wheel withdrawn', () => (!existsSync(join(output, 'simple', 'e2e-pure')) || undefined), 60_000);
+        assert.deepEqual(await farm.tables.selectFrom('files').select('filename').execute(), []);
+        const clash = await farm.tables.selectFrom('upstream_clashes').selectAll().executeTakeFirstOrThrow();
+        assert.equal(clash.filename, published.filename);
+        assert.equal(clash.filehash.trim(), published.filehash.trim());
+        assert.equal(clash.upstream_filehash.trim(), createHash('sha256').update(theirs).digest('hex'));
+        const json = await waitFor('the project JSON shows it withheld', () => {
+          const parsed = projectJsonSchema.parse(JSON.parse(read(join(output, 'project', 'e2e-pure', 'json', 'index.json'))));
+          return (parsed.releases[pure]?.withheld_files.length ?? 0) > 0 ? parsed : undefined;
+        }, 30_000);
+        assert.equal(json.releases[pure]?.abis[farm.abi]?.status, 'upstream');
+        assert.doesNotMatch(read(join(output, 'simple', 'index.html')), /e2e-pure/);
+        await slave.kill();
+      } finally {
+        await farm.stop();
+      }
+    });
   });
 }

@@ -221,6 +221,16 @@ describe('scribe', () => {
     assert.ok(!('1.0' in json.releases));
   });
 
+  test('deleting files removes them and their metadata, and rewrites the pages from the database', async () => {
+    const simpleDir = join(dir.path, 'simple', 'sample-pkg');
+    await writeFile(join(simpleDir, 'withdrawn-1.0-py3-none-any.whl'), 'x');
+    await writeFile(join(simpleDir, 'withdrawn-1.0-py3-none-any.whl.metadata'), 'x');
+    const before = (await readdir(simpleDir)).filter((n) => !n.startsWith('withdrawn-'));
+    await scribe.handle({ kind: 'DELFILES', package: 'sample-pkg', filenames: ['withdrawn-1.0-py3-none-any.whl', 'never-there-1.0-py3-none-any.whl'] });
+    assert.deepEqual((await readdir(simpleDir)).sort(), before.sort());
+    await assert.rejects(scribe.handle({ kind: 'DELFILES', package: 'sample-pkg', filenames: ['../../index.html'] }), /not a plain file name/);
+  });
+
   test('deleting a package removes its directories, wheels and alias links', async () => {
     await scribe.handle({ kind: 'DELPKG', package: 'sample-pkg' });
     for (const path of ['simple/sample-pkg', 'project/sample-pkg', 'simple/Sample_Pkg', 'project/sample.pkg']) {

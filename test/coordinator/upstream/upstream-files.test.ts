@@ -7,7 +7,11 @@ import type { UpstreamFileRecord, UpstreamRelease } from '../../../shared/db/ind
 const wheel = (filename: string): UpstreamFileRecord => ({ filename, filehash: 'aa'.repeat(32), requiresPython: null, uploadedAt: new Date(0) });
 
 /** A database of releases in memory, and an upstream that answers from a map (or fails). */
-function setup(answers: Map<string, UpstreamFileRecord[] | Error>, buildable = (_pkg: string) => true) {
+function setup(
+  answers: Map<string, UpstreamFileRecord[] | Error>,
+  buildable = (_pkg: string) => true,
+  onAnswer?: (pkg: string, version: string, files: readonly UpstreamFileRecord[]) => Promise<unknown>,
+) {
   const stored = new Map<string, UpstreamRelease>();
   const asked: Array<[string, string, number | undefined]> = [];
   const db: UpstreamFilesStore = {
@@ -38,6 +42,7 @@ function setup(answers: Map<string, UpstreamFileRecord[] | Error>, buildable = (
     },
     now: () => new Date('2026-05-01T00:00:00Z'),
     maxWanted: 3,
+    ...(onAnswer ? { onAnswer } : {}),
   });
   return { files, stored, asked, get closed() { return closed; } };
 }
@@ -74,6 +79,19 @@ describe('upstream files', () => {
     s.files.want('p', '1.0');
     await s.files.settled();
     assert.equal(s.asked.filter(([pkg]) => pkg === 'p').length, 2, 'a later report asks again (a later upload)');
+  });
+
+  test('every recorded answer is handed on; a failure there is logged, the answer kept', async () => {
+    const told: string[] = [];
+    const s = setup(new Map([['p 1.0', [wheel('p-1.0-py3-none-any.whl')]]]), undefined, async (pkg, version, files) => {
+      told.push(`${pkg} ${version} ${files.length}`);
+      if (version === '2.0') throw new Error('disk full');
+    });
+    assert.equal((await s.files.filesOf('p', '1.0'))?.length, 1);
+    s.files.want('p', '2.0');
+    await s.files.settled();
+    assert.deepEqual(await s.files.filesOf('p', '2.0'), [], 'the answer stands');
+    assert.deepEqual(told, ['p 1.0 1', 'p 2.0 0', 'p 2.0 0']);
   });
 
   test('closing stops asking and closes the client', async () => {

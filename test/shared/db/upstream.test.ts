@@ -99,6 +99,31 @@ for (const dialect of DIALECTS) {
       await assert.rejects(s.db.logBuilds([{ ...build('up-mixed', '1.0', 'cp39', []), status: true }]), /at least one file/);
     });
 
+    test('a published file upstream now contradicts is withdrawn: recorded withheld, counters and queue following', async () => {
+      await addVersions(s.db, 'up-late', ['1.0']);
+      const pure = wheel('up-late', '1.0', 'none', { dependencies: { apt: [], pip: ['six'] } });
+      const other = wheel('up-late', '1.0', 'cp311');
+      const pureBuild = await logBuild(s.db, build('up-late', '1.0', 'cp39', [pure]));
+      const otherBuild = await logBuild(s.db, build('up-late', '1.0', 'cp311', [other]));
+      assert.deepEqual(await s.db.getPublishedFiles('up-late', '1.0'), [
+        { buildId: otherBuild, filename: other.filename, filehash: HASH(1) },
+        { buildId: pureBuild, filename: pure.filename, filehash: HASH(1) },
+      ].sort((a, b) => (a.filename < b.filename ? -1 : 1)));
+      assert.deepEqual(await queueOf(s.db, 'up-late'), {}, 'the none wheel covers every ABI');
+      const withdrawn = await s.db.withdrawFiles('up-late', '1.0', [
+        { buildId: pureBuild, filename: pure.filename, filehash: HASH(1), upstreamFilehash: HASH(9) },
+        { buildId: pureBuild, filename: 'up_late-1.0-py2-none-any.whl', filehash: HASH(1), upstreamFilehash: HASH(9) },
+      ]);
+      assert.deepEqual(withdrawn, [pure.filename], 'only what is stored');
+      const release = (await s.db.getProjectData('up-late'))?.releases[0];
+      assert.deepEqual(Object.keys(release?.files ?? {}), [other.filename]);
+      assert.deepEqual(release?.withheld.map((w) => [w.filename, w.buildId, w.upstreamHash]), [[pure.filename, pureBuild, HASH(9)]]);
+      assert.deepEqual(release?.abis.cp39, { status: 'upstream', buildId: pureBuild });
+      assert.deepEqual(await queueOf(s.db, 'up-late'), { cp313: ['1.0'] }, 'without the none wheel, cp313 is to build');
+      await assertConsistent(s.db);
+      assert.deepEqual(await s.db.withdrawFiles('up-late', '1.0', []), []);
+    });
+
     test('a release served by upstream on a target reads so where nothing of ours decides', async () => {
       await addVersions(s.db, 'up-served', ['1.0']);
       const served = { abiTag: 'cp39', platformTag: 'linux_armv7l', filename: 'up_served-1.0-py3-none-any.whl' };
