@@ -1,7 +1,8 @@
 // What upstream serves of each release, kept in the database: asked of the
 // JSON API when the changelog reports an upload (in the background, a few at
 // a time, so the changelog never waits), and again, afresh, when a build is
-// about to be published.
+// about to be published. Every answer is handed on (onAnswer), so that a file
+// of ours upstream now contradicts is withdrawn.
 //
 // When upstream cannot be asked (down, slow, garbage) the last recorded
 // answer stands: the changelog reports every upload, and each report asks
