@@ -484,11 +484,10 @@ export class UpstreamServer {
     const found = this.releasesOf(canonicalizeName(rawName));
     if (found === null) return this.send(res, 404, 'application/json', JSON.stringify({ message: 'Not Found' }));
     const versions = [...found.releases.keys()].sort(compareVersions);
-    const describe = (file: StoredFile, yanked: boolean): Record<string, unknown> => this.describeFile(file, yanked);
     const releases: Record<string, unknown[]> = {};
     for (const v of versions) {
       const release = found.releases.get(v) as { files: StoredFile[]; yanked: boolean };
-      releases[v] = release.files.map((f) => describe(f, release.yanked));
+      releases[v] = release.files.map((f) => this.describeFile(f, release.yanked));
     }
     const latest = versions.at(-1) ?? null;
     const body = {
