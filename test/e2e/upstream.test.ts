@@ -82,10 +82,14 @@ for (const dialect of DIALECTS) {
         assert.match(read(join(output, 'simple', 'e2e-cext', 'index.html')), /<meta name="pypi:repository-version" content="1\.1"/);
 
         // a package whose only build failed: not in the index, no simple page, its project page says why
-        await waitFor('the project page of e2e-broken', () => existsSync(join(output, 'project', 'e2e-broken', 'index.html')) || undefined, 30_000);
+        // (pages written before its build said it was still to come)
+        const brokenPage = join(output, 'project', 'e2e-broken', 'index.html');
+        await waitFor('the project page of e2e-broken after its build', () => /its builds failed/.test(read(brokenPage)) || undefined, 30_000);
+        assert.match(read(brokenPage), /No file of this package is published here[^<]*its builds failed/);
         assert.equal(existsSync(join(output, 'simple', 'e2e-broken')), false);
-        assert.match(read(join(output, 'project', 'e2e-broken', 'index.html')), /No file of this package is published here[^<]*its builds failed/);
         const root = () => pep691IndexSchema.parse(JSON.parse(read(join(output, 'simple', 'index.json')))).projects.map((p) => p.name);
+        // the root index follows the package's own page
+        await waitFor('the root index', () => root().includes('e2e-cext') || undefined, 30_000);
         assert.deepEqual(root(), ['e2e-cext']);
         assert.doesNotMatch(read(join(output, 'simple', 'index.html')), /e2e-pure|e2e-broken/);
 
