@@ -193,7 +193,9 @@ export class Scribe {
 
   async writeStaticPages(): Promise<void> {
     this.sweep(this.output);
+    // alias links are made beside the packages' directories: a killed writer can leave one half-made here too
     this.sweep(join(this.output, 'simple'));
+    this.sweep(join(this.output, 'project'));
     const publicDir = join(SITE_DIR, 'public');
     for (const name of await readdir(publicDir)) {
       writeFileAtomic(join(this.output, name), await readFile(join(publicDir, name)));

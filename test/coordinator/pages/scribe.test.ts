@@ -26,6 +26,24 @@ async function treeFiles(root: string, dir = root): Promise<string[]> {
   return out.sort();
 }
 
+describe('scribe start', () => {
+  test("a killed writer's half-made alias links beside the packages are cleared", async () => {
+    const dir = await tempDir('scribe-sweep');
+    try {
+      // a pid no process has: the writer that left these is dead
+      for (const area of ['simple', 'project']) {
+        await mkdir(join(dir.path, area), { recursive: true });
+        await writeFile(join(dir.path, area, '.Alias.999999999-1-3.tmp'), 'x');
+      }
+      const scribe = await Scribe.create({ output: dir.path, db: new FixtureDatabase([]), now: fixedClock });
+      await scribe.writeStaticPages();
+      for (const area of ['simple', 'project']) assert.deepEqual((await readdir(join(dir.path, area))).filter((n) => n.endsWith('.tmp')), [], area);
+    } finally {
+      await dir.cleanup();
+    }
+  });
+});
+
 describe('scribe', () => {
   let dir: { path: string; cleanup: () => Promise<void> };
   let db: FixtureDatabase;
