@@ -73,6 +73,8 @@ export function syntheticProject(index: number, versions: number): ProjectData {
       abis,
       files,
       attempts: [],
+      withheld: [],
+      servedUpstream: [],
     });
   }
   return {
@@ -113,6 +115,10 @@ class SyntheticDatabase implements RegenerateDatabase {
   }
   async getAllPackages(): Promise<string[]> {
     return Array.from({ length: this.count }, (_, i) => `bench-pkg-${i}`);
+  }
+  async getPackagesWithFiles(): Promise<string[]> {
+    const all = await this.getAllPackages();
+    return all.filter((_, i) => syntheticProject(i, this.versions(i)).releases.some((r) => Object.keys(r.files).length > 0));
   }
   async getPackageAliases(pkg: string): Promise<string[]> {
     return (await this.getProjectData(pkg))?.aliases ?? [];

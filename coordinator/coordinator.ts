@@ -24,6 +24,8 @@ import { openAccessWriter, openQueryDatabase, startBackgroundThread } from './ru
 import { AllowList } from './upstream/allow-list.ts';
 import { CloudGazer, type Upstream } from './upstream/cloud-gazer.ts';
 import { PyPIClient } from './upstream/pypi.ts';
+import { UpstreamFiles } from './upstream/upstream-files.ts';
+import { withdrawClashing } from './builds/upstream-withdrawal.ts';
 
 export interface Coordinator {
   readonly runner: TaskRunner;
@@ -95,6 +97,21 @@ export async function startCoordinator(config: MasterConfig, options: StartOptio
       refreshSeconds: config.queueRefresh,
       source: new QueueQuery(heavy.api),
     });
+    // What upstream serves is asked before a build's files are published,
+    // by a farm that follows upstream (one fed only by piw-add and piw-import
+    // talks to no upstream). Its own client: a slow answer here must not hold
+    // up the changelog, nor the changelog's shutdown this.
+    const upstreamFiles = config.follow
+      ? new UpstreamFiles({
+          pypi: new PyPIClient({ xmlrpcUrl: config.pypiXmlrpc, jsonUrl: config.pypiJson, logger: child('pypi'), timeoutMs: 10_000, backoffMs: 1_000, maxBackoffMs: 4_000 }),
+          db: main,
+          logger: child('upstream-files'),
+          // a file of ours upstream now contradicts is withdrawn
+          onAnswer: (pkg, version, files) => withdrawClashing({ db: main, pages, refill: architect, logger: child('upstream-files') }, pkg, version, files),
+        })
+      : undefined;
+    if (upstreamFiles) closers.push(() => upstreamFiles.close());
+
     const pauseAll = (): void => runner.control('PAUSE');
     const control = new ControlEndpoints({
       logger: child('control'),
@@ -120,7 +137,7 @@ export async function startCoordinator(config: MasterConfig, options: StartOptio
       pypiSimple: config.pypiSimple,
       idleHoldMs: config.idleHold * 1000,
       minFreeDisk: config.minFreeDisk * 1024 * 1024,
-      deps: { queues, transfers: fileJuggler, recorder, refill: architect, monitors: control, triage },
+      deps: { queues, transfers: fileJuggler, recorder, refill: architect, monitors: control, triage, ...(upstreamFiles ? { upstream: upstreamFiles } : {}) },
     });
     const retrier = new Retrier({
       logger: child('retrier'),
@@ -159,6 +176,7 @@ export async function startCoordinator(config: MasterConfig, options: StartOptio
         home: bigBrother,
         builds: slaveDriver,
         refill: architect,
+        ...(upstreamFiles ? { upstream: upstreamFiles } : {}),
       },
     });
     const lumberjack = new Lumberjack({
@@ -178,6 +196,7 @@ export async function startCoordinator(config: MasterConfig, options: StartOptio
           devMode: config.devMode,
           pollSeconds: config.pollInterval,
           ...(allowList ? { allowList } : {}),
+          ...(upstreamFiles ? { upstreamFiles } : {}),
           events: {
             deleted: ({ package: pkg, version }) => slaveDriver.deleted(pkg, version ?? null),
             rewrite: page,

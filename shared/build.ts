@@ -4,7 +4,7 @@
 // master adds the armv6l twins and turns the finished build into the record
 // the database stores.
 import type { BuildEnvironment } from './build-log.ts';
-import type { BuildRecord } from './db/index.ts';
+import type { BuildRecord, WithheldFileRecord } from './db/index.ts';
 import type { FailureKind, MissingDependency } from './failure.ts';
 import type { Timedelta } from './wire/cbor.ts';
 import type { BuildStateMessage, BuiltMessage, FileStateMessage } from './wire/protocols.ts';
@@ -55,6 +55,8 @@ export interface BuildResult {
   failure?: { kind: FailureKind; missing: MissingDependency | null } | null;
   /** The builder's environment, from our slave's log header. */
   environment?: BuildEnvironment | null;
+  /** Files the master did not publish: upstream serves their names with other bytes. */
+  withheld?: WithheldFileRecord[];
 }
 
 /** piwheels' slaves always say their wheels go under /simple; the master decides the place itself. */
@@ -156,6 +158,7 @@ export function toBuildRecord(build: BuildResult, builtAt: Date): BuildRecord {
     builtAt,
     failure: build.failure ?? null,
     environment: build.environment ?? null,
+    withheld: build.withheld ?? [],
     files: build.files.map((f) => ({
       filename: f.filename,
       filesize: f.filesize,

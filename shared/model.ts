@@ -9,8 +9,13 @@ import { z } from 'zod';
 import type { BuildEnvironment } from './build-log.ts';
 import type { FailureKind, MissingDependency } from './failure.ts';
 
-/** Build outcome of one version for one active build target (piwheels: releases[v].abis, keyed by ABI: the same on a farm without platforms). */
-export type AbiStatusKind = 'success' | 'fail' | 'pending' | 'skip';
+/**
+ * Build outcome of one version for one active build target (piwheels:
+ * releases[v].abis, keyed by ABI: the same on a farm without platforms);
+ * 'upstream': not built or not published here because upstream serves a
+ * wheel for it.
+ */
+export type AbiStatusKind = 'success' | 'fail' | 'pending' | 'skip' | 'upstream';
 
 export interface AbiStatus {
   status: AbiStatusKind;
@@ -70,6 +75,24 @@ export interface BuildDetails {
   environment: BuildEnvironment | null;
 }
 
+/** A file a build produced that was not published: upstream serves its name with other bytes. */
+export interface WithheldFile {
+  filename: string;
+  /** SHA-256 of our build's file, and of upstream's, hex. */
+  hash: string;
+  upstreamHash: string;
+  buildId: number;
+  /** ABI of the build machine that produced it. */
+  abiBuilder: string;
+}
+
+/** A target a release is not built for, because upstream's wheel installs there. */
+export interface ServedUpstream {
+  abi: string;
+  platform: string;
+  filename: string;
+}
+
 /** One version of a project (piwheels: releases[v]). */
 export interface ReleaseData {
   version: string;
@@ -84,6 +107,10 @@ export interface ReleaseData {
   files: Record<string, FileInfo>;
   /** Earlier tries of builds tried again, oldest first. */
   attempts: AttemptInfo[];
+  /** Files built but withheld for clashing with upstream's, by filename. */
+  withheld: WithheldFile[];
+  /** Targets upstream serves, so not built here. */
+  servedUpstream: ServedUpstream[];
 }
 
 /** Everything a project's pages need (piwheels: get_project_data). */

@@ -4,6 +4,7 @@
 //   GET  /simple/ and /simple/<name>/   PEP 503 index (links carry #sha256=, yanks data-yanked)
 //   GET  /files/<filename>              the files themselves
 //   GET  /pypi/<name>/json              the JSON API (info.summary, releases, urls)
+//   GET  /pypi/<name>/<version>/json    one release's JSON (urls: its files)
 //   POST /pypi (or /RPC2)               XML-RPC changelog_since_serial, changelog_last_serial
 //   POST /admin/<op>                    scripted events, faults and withheld files (JSON body; see AdminRequest)
 //
@@ -359,6 +360,12 @@ export class UpstreamServer {
       if (this.injectFault('json', res)) return;
       return this.handleJson(json[1] as string, res);
     }
+    const releaseJson = /^\/pypi\/([^/]+)\/([^/]+)\/json\/?$/.exec(path);
+    if (releaseJson) {
+      this.hits.json += 1;
+      if (this.injectFault('json', res)) return;
+      return this.handleReleaseJson(releaseJson[1] as string, releaseJson[2] as string, res);
+    }
     if (path === '/simple' || path === '/simple/') {
       this.hits.simple += 1;
       if (this.injectFault('simple', res)) return;
@@ -460,23 +467,43 @@ export class UpstreamServer {
     return { name: displayName, summary: project?.summary ?? null, releases };
   }
 
-  private handleJson(rawName: string, res: ServerResponse): void {
-    const found = this.releasesOf(canonicalizeName(rawName));
-    if (found === null) return this.send(res, 404, 'application/json', JSON.stringify({ message: 'Not Found' }));
-    const versions = [...found.releases.keys()].sort(compareVersions);
-    const describe = (file: StoredFile, yanked: boolean): Record<string, unknown> => ({
+  /** A file as PyPI's JSON API describes it. */
+  private describeFile(file: StoredFile, yanked: boolean): Record<string, unknown> {
+    const uploaded = new Date(file.uploaded * 1000).toISOString();
+    return {
       filename: file.filename,
       url: `${this.url}/files/${encodeURIComponent(file.filename)}`,
       digests: { sha256: file.sha256 },
       size: file.size,
       packagetype: file.packagetype,
-      upload_time_iso_8601: new Date(file.uploaded * 1000).toISOString(),
+      requires_python: null,
+      upload_time: uploaded.slice(0, 19),
+      // PyPI writes microseconds: "2024-01-02T03:04:05.123456Z"
+      upload_time_iso_8601: `${uploaded.slice(0, 19)}.${uploaded.slice(20, 23)}000Z`,
       yanked,
-    });
+    };
+  }
+
+  private handleReleaseJson(rawName: string, version: string, res: ServerResponse): void {
+    const found = this.releasesOf(canonicalizeName(rawName));
+    const release = found?.releases.get(version);
+    if (found === null || release === undefined) return this.send(res, 404, 'application/json', JSON.stringify({ message: 'Not Found' }));
+    const body = {
+      info: { name: found.name, summary: found.summary, version, yanked: release.yanked },
+      urls: release.files.map((f) => this.describeFile(f, release.yanked)),
+      vulnerabilities: [],
+    };
+    this.send(res, 200, 'application/json', JSON.stringify(body));
+  }
+
+  private handleJson(rawName: string, res: ServerResponse): void {
+    const found = this.releasesOf(canonicalizeName(rawName));
+    if (found === null) return this.send(res, 404, 'application/json', JSON.stringify({ message: 'Not Found' }));
+    const versions = [...found.releases.keys()].sort(compareVersions);
     const releases: Record<string, unknown[]> = {};
     for (const v of versions) {
       const release = found.releases.get(v) as { files: StoredFile[]; yanked: boolean };
-      releases[v] = release.files.map((f) => describe(f, release.yanked));
+      releases[v] = release.files.map((f) => this.describeFile(f, release.yanked));
     }
     const latest = versions.at(-1) ?? null;
     const body = {

@@ -20,6 +20,8 @@ import type { FileTransfers } from './file-juggler.ts';
 import { Task, type TaskOptions } from '../runtime/tasks.ts';
 import { checkWheelFilename } from './wheel-check.ts';
 import { ANY_PLATFORM } from '../../shared/target.ts';
+import { sortOutClashes } from './upstream-clash.ts';
+import type { UpstreamCheck } from '../upstream/upstream-files.ts';
 
 export type ChaseRequest = Message<typeof mrChaseProtocol.recv>;
 export type ChaseReply = Message<typeof mrChaseProtocol.send>;
@@ -72,6 +74,8 @@ export interface MrChaseDeps {
   builds: BuildCancellation;
   /** Versions were added or un-skipped: the build queue should look again (the architect). */
   refill?: QueueRefill;
+  /** What upstream serves, asked before imported files are taken; none: nothing is checked. */
+  upstream?: UpstreamCheck;
 }
 
 export interface MrChaseOptions extends TaskOptions {
@@ -217,12 +221,29 @@ export class MrChase extends Task {
       if (names.has(file.filename)) return error(`file ${file.filename} listed twice`);
       names.add(file.filename);
     }
+    const clash = await this.upstreamClash(pkg, version, files);
+    if (clash !== null) return error(clash);
     const build: BuildResult = { ...imported, slaveId: IMPORT_SLAVE_ID, package: pkg, files: addArmv6Twins(files) };
     const first = nextFile(build)!;
     this.current = { client, build, lastSeen: this.now(), attempts: 0 };
     this.logger.info({ package: pkg, version, abi: abiTag, platform: platformTag, files: files.length }, 'import started; send %s', first.filename);
     this.deps.transfers.expect(IMPORT_SLAVE_ID, first);
     return { msg: 'SEND', data: first.filename };
+  }
+
+  /**
+   * Why an import must be refused for upstream's sake (a file whose name
+   * upstream serves with other bytes, or upstream unable to say), or null.
+   * The operator gets the reason at once, rather than a build half taken.
+   */
+  private async upstreamClash(pkg: string, version: string, files: ReadonlyArray<{ filename: string; filehash: string }>): Promise<string | null> {
+    const upstream = this.deps.upstream;
+    if (upstream === undefined) return null;
+    const theirs = await upstream.filesOf(pkg, version);
+    if (theirs === null) return `upstream could not be asked whether it serves files of these names; try again once it answers`;
+    const { withheld } = sortOutClashes(files, theirs);
+    if (withheld.length === 0) return null;
+    return `upstream serves ${withheld.map((w) => w.filename).join(', ')} with other bytes; pip would refuse the mix, so it is not imported`;
   }
 
   private async doSent(client: string): Promise<ChaseReply> {

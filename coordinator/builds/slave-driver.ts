@@ -22,6 +22,8 @@ import type { BuildLog } from './build-recorder.ts';
 import type { FileTransfers } from './file-juggler.ts';
 import { Task, type TaskOptions } from '../runtime/tasks.ts';
 import { checkWheelFilename } from './wheel-check.ts';
+import { sortOutClashes, withheldNote } from './upstream-clash.ts';
+import type { UpstreamCheck } from '../upstream/upstream-files.ts';
 import { addArmv6Twins, builtFromMessage, nextFile, type BuildResult } from '../../shared/build.ts';
 import type { FailureInfo, LostBuild } from '../../shared/db/index.ts';
 import { describeFailure, triageBuild } from './build-triage.ts';
@@ -61,6 +63,8 @@ export interface SlaveDriverDeps {
   refill?: QueueRefill;
   monitors?: SlaveMonitors;
   triage?: SlaveTriage;
+  /** What upstream serves, asked before a build's files are published; none: nothing is checked (a farm not following upstream). */
+  upstream?: UpstreamCheck;
 }
 
 export interface SlaveDriverOptions extends TaskOptions {
@@ -446,9 +450,15 @@ export class SlaveDriver extends Task {
       reported.output += `\nRefused by the master: ${refused.join('; ')}\n`;
       reported.status = false;
     }
+    const withheld = reported.status ? await this.sortOutUpstream(slave, pkg, version, reported) : [];
+    // upstream may take a while to answer: the build can have been skipped or dropped meanwhile
+    if (slave.skipped || slave.currentBuild === undefined) {
+      this.logger.info({ slave: slave.id, package: pkg, version }, 'build skipped while upstream was asked; result discarded');
+      return { msg: 'DONE', data: undefined };
+    }
     const build: BuildResult = {
       slaveId: slave.id, package: pkg, version, abiTag: slave.abi, platformTag: slave.platform, status: reported.status,
-      duration: reported.duration, output: reported.output, files: reported.status ? addArmv6Twins(reported.files) : [],
+      duration: reported.duration, output: reported.output, files: reported.status ? addArmv6Twins(reported.files) : [], withheld,
     };
     slave.build = build;
     slave.transferAttempts = 0;
@@ -461,6 +471,32 @@ export class SlaveDriver extends Task {
     this.logger.info({ slave: slave.id, package: pkg, version, status: build.status }, build.status ? 'build succeeded (no files)' : 'build failed');
     await this.record(slave, build);
     return { msg: 'DONE', data: undefined };
+  }
+
+  /**
+   * Takes out of a successful build's files those whose names upstream
+   * serves with other bytes (returned, to be recorded as withheld). When
+   * upstream has never said what it serves, nothing may be published
+   * blindly: the build is marked failed, saying why.
+   */
+  private async sortOutUpstream(slave: SlaveState, pkg: string, version: string, reported: Pick<BuildResult, 'status' | 'output' | 'files'>) {
+    const upstream = this.deps.upstream;
+    if (upstream === undefined) return [];
+    const theirs = await upstream.filesOf(pkg, version);
+    if (theirs === null) {
+      this.logger.error({ slave: slave.id, package: pkg, version }, 'upstream never said what it serves of this release; nothing published, build recorded as failed');
+      reported.output += '\nNot published by the master: upstream could not be asked whether it serves files of these names; build again once it answers.\n';
+      reported.status = false;
+      reported.files = [];
+      return [];
+    }
+    const verdict = sortOutClashes(reported.files, theirs);
+    if (verdict.withheld.length > 0) {
+      this.logger.warn({ slave: slave.id, package: pkg, version, withheld: verdict.withheld.map((w) => w.filename) }, 'files withheld: upstream serves their names with other bytes');
+      reported.output += `\n${withheldNote(verdict.withheld)}`;
+      reported.files = verdict.publish;
+    }
+    return verdict.withheld;
   }
 
   private async doSent(slave: SlaveState): Promise<SlaveReply> {

@@ -33,6 +33,12 @@ export const pageRequest = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('DELPKG'), package: packageName }),
   /** One version's wheels go; the package's pages are rewritten without it. */
   z.object({ kind: z.literal('DELVER'), package: packageName, version: z.string().min(1) }),
+  /** Some wheels go (withdrawn: upstream serves their names with other bytes); the package's pages are rewritten. */
+  z.object({
+    kind: z.literal('DELFILES'),
+    package: packageName,
+    filenames: z.array(z.string().refine(isSafeFilename, 'not a plain file name')).min(1),
+  }),
   /** A build's log, gzipped under logs/. */
   z.object({ kind: z.literal('LOG'), buildId: z.number().int().nonnegative(), log: z.string() }),
   /** The home and stats pages, and the sitemaps. */

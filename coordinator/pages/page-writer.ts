@@ -12,6 +12,8 @@ export interface PageWriterOptions {
   site: SiteOptions;
   /** Every package of the regeneration, so none is taken for new. */
   packages: string[];
+  /** The packages with a file published, as the regeneration found them. */
+  indexed: string[];
   /** ISO time stamped on every page of this regeneration. */
   generatedAt: string;
   /** The database to read packages from; none: only write() is offered. */
@@ -32,9 +34,12 @@ export async function createPageWriter(options: PageWriterOptions): Promise<Page
     output: options.output,
     site: options.site,
     now: () => generatedAt,
+    // the main thread writes the root index once every package is written
+    rootIndex: false,
     db: {
       getProjectData: async () => null,
       getAllPackages: async () => options.packages,
+      getPackagesWithFiles: async () => options.indexed,
       getPackageAliases: async () => [],
     },
   });

@@ -125,7 +125,11 @@ export async function regenerate(db: RegenerateDatabase, options: RegenerateOpti
   const workerCount = Math.max(0, options.workers ?? availableParallelism());
   const pool =
     workerCount > 0 && batches.length > 0
-      ? await startWorkers(workerCount, { output: options.output, site, packages, generatedAt: stamp.toISOString(), dsn: options.dsn }, db)
+      ? await startWorkers(
+          workerCount,
+          { output: options.output, site, packages, indexed: [...(await db.getPackagesWithFiles())], generatedAt: stamp.toISOString(), dsn: options.dsn },
+          db,
+        )
       : null;
   const writers = pool?.writers ?? [inThreadWriter(db, scribe)];
   let next = 0;

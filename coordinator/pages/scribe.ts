@@ -3,6 +3,11 @@
 // atomically; alternative spellings of a package resolve through symlinks to
 // the canonical directory.
 //
+// The simple index lists only packages with a file published, and only they
+// have a simple page: pip and uv stop at the first index that knows a
+// project (uv's default strategy), so an empty page here would hide PyPI's
+// wheels from them. Every package keeps its project page, which says why.
+//
 // API for the coordinator:
 //   const scribe = await Scribe.create({ output, db });
 //   await scribe.writeStaticPages();                 assets, faq/json/packages/404, robots.txt
@@ -10,7 +15,7 @@
 //   await scribe.writeProject(data, { both });       one package's pages from ProjectData
 //   await scribe.writeSimpleIndex(), writeHome(stats), writeSearchIndex(entries),
 //         writeSitemaps(), writeLog(buildId, text), deletePackage(pkg, aliases),
-//         deleteVersion(pkg, version)
+//         deleteVersion(pkg, version), deleteFiles(pkg, filenames)
 //   await regenerate(db, { output })                 the whole tree from the database
 import { mkdir, readFile, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -45,6 +50,8 @@ export interface ScribeDatabase {
   /** Null when the package is unknown (deleted meanwhile). */
   getProjectData(pkg: string): Promise<ProjectData | null>;
   getAllPackages(): Promise<Iterable<string>>;
+  /** The packages with a file published: those the simple index lists. */
+  getPackagesWithFiles(): Promise<Iterable<string>>;
   /** Other spellings of a package; asked before its pages are deleted. */
   getPackageAliases(pkg: string): Promise<string[]>;
 }
@@ -59,6 +66,8 @@ export interface ScribeOptions {
   now?: () => Date;
   /** A renderer to share (regeneration workers); loaded on demand otherwise. */
   renderer?: SiteRenderer;
+  /** False: never write the root simple index (regeneration workers: the main thread writes it once). */
+  rootIndex?: boolean;
 }
 
 const gzipAsync = promisify(gzip);
@@ -85,7 +94,11 @@ export class Scribe {
   private readonly logger: Logger;
   private readonly now: () => Date;
   private readonly renderer: SiteRenderer;
+  /** Every package with a project page (the sitemaps list them). */
   private packages = new Set<string>();
+  /** The packages the root simple index lists: those with a file published. */
+  private indexed = new Set<string>();
+  private readonly rootIndex: boolean;
   /**
    * Directories already cleared of temp files a killed writer left: once per
    * directory and process is enough, since only a dead writer leaves them.
@@ -101,13 +114,15 @@ export class Scribe {
     this.logger = options.logger ?? silentLogger();
     this.now = options.now ?? (() => new Date());
     this.renderer = renderer;
+    this.rootIndex = options.rootIndex ?? true;
   }
 
   static async create(options: ScribeOptions): Promise<Scribe> {
     const renderer = options.renderer ?? (await loadSiteRenderer());
     const scribe = new Scribe(options, renderer);
-    // Known at start, so a package first seen later is added to the root index.
+    // Known at start, so a package first seen later (or first with a file) is added.
     scribe.packages = new Set(await options.db.getAllPackages());
+    scribe.indexed = new Set(await options.db.getPackagesWithFiles());
     await mkdir(join(options.output, 'simple'), { recursive: true });
     await mkdir(join(options.output, 'project'), { recursive: true });
     return scribe;
@@ -148,6 +163,12 @@ export class Scribe {
         }
         return;
       }
+      case 'DELFILES': {
+        this.deleteFiles(request.package, request.filenames);
+        const data = await this.db.getProjectData(request.package);
+        if (data !== null) await this.writeProject(data, { both: true });
+        return;
+      }
       case 'LOG':
         await this.writeLog(request.buildId, request.log);
         return;
@@ -172,7 +193,9 @@ export class Scribe {
 
   async writeStaticPages(): Promise<void> {
     this.sweep(this.output);
+    // alias links are made beside the packages' directories: a killed writer can leave one half-made here too
     this.sweep(join(this.output, 'simple'));
+    this.sweep(join(this.output, 'project'));
     const publicDir = join(SITE_DIR, 'public');
     for (const name of await readdir(publicDir)) {
       writeFileAtomic(join(this.output, name), await readFile(join(publicDir, name)));
@@ -195,8 +218,9 @@ export class Scribe {
 
   /**
    * Writes a package's project page and JSON, and with `both` its simple
-   * page (HTML and PEP 691 JSON) and the `.metadata` files of its wheels;
-   * then points every alias at it.
+   * page (HTML and PEP 691 JSON) and the `.metadata` files of its wheels, or,
+   * when it has no file published, takes its simple directory away; then
+   * points every alias at what there is.
    */
   async writeProject(data: ProjectData, { both }: { both: boolean }): Promise<void> {
     const pkg = packageName.parse(data.package);
@@ -212,7 +236,10 @@ export class Scribe {
     ];
     writeFileAtomic(join(projectDir, 'index.html'), page);
     writeFileAtomic(join(projectDir, 'json', 'index.json'), json);
-    if (both) {
+    this.packages.add(pkg);
+    const published = data.releases.some((r) => Object.keys(r.files).length > 0);
+    if (both && !published) await this.unpublish(pkg, data.aliases);
+    if (both && published) {
       const simpleDir = join(this.output, 'simple', pkg);
       ensureRealDir(simpleDir);
       this.sweep(simpleDir);
@@ -226,14 +253,14 @@ export class Scribe {
       const files = simpleFiles(data, metadata);
       writeFileAtomic(join(simpleDir, 'index.html'), await this.renderer.simplePackage(pkg, files, generated));
       writeFileAtomic(join(simpleDir, 'index.json'), JSON.stringify(simpleProjectJson(data, files)));
-      if (!this.packages.has(pkg)) {
-        this.packages.add(pkg);
-        await this.writeSimpleIndex();
+      if (!this.indexed.has(pkg)) {
+        this.indexed.add(pkg);
+        await this.writeRootIndex();
       }
     }
     for (const alias of data.aliases) {
       if (alias === pkg || !isSafeFilename(alias)) continue;
-      for (const area of ['simple', 'project']) {
+      for (const area of published ? ['simple', 'project'] : ['project']) {
         if (!(symlinkAtomic(pkg, join(this.output, area, alias)))) {
           this.logger.warn({ package: pkg, alias, area }, 'alias is a real directory; not linked');
         }
@@ -242,9 +269,24 @@ export class Scribe {
     this.logger.debug({ package: pkg, both }, 'wrote project pages');
   }
 
-  /** The root simple index (HTML and PEP 691 JSON), sorted by name. */
+  /**
+   * A package with no file published leaves the index: its simple
+   * directory (pages, and any wheel no build claims any more) and the alias
+   * links to it go.
+   */
+  private async unpublish(pkg: string, aliases: readonly string[]): Promise<void> {
+    for (const alias of aliases) if (alias !== pkg && isSafeFilename(alias)) removeSymlink(join(this.output, 'simple', alias));
+    await rm(join(this.output, 'simple', pkg), { recursive: true, force: true });
+    if (this.indexed.delete(pkg)) await this.writeRootIndex();
+  }
+
+  private async writeRootIndex(): Promise<void> {
+    if (this.rootIndex) await this.writeSimpleIndex();
+  }
+
+  /** The root simple index (HTML and PEP 691 JSON), sorted by name: the packages with a file published. */
   async writeSimpleIndex(): Promise<void> {
-    const packages = [...this.packages].sort();
+    const packages = [...this.indexed].sort();
     const generated = this.generated();
     writeFileAtomic(join(this.output, 'simple', 'index.html'), await this.renderer.simpleIndex(packages, generated));
     writeFileAtomic(join(this.output, 'simple', 'index.json'), JSON.stringify(simpleIndexJson(packages)));
@@ -302,8 +344,20 @@ export class Scribe {
     }
     await rm(join(this.output, 'simple', pkg), { recursive: true, force: true });
     await rm(join(this.output, 'project', pkg), { recursive: true, force: true });
-    if (this.packages.delete(pkg)) await this.writeSimpleIndex();
+    this.packages.delete(pkg);
+    if (this.indexed.delete(pkg)) await this.writeRootIndex();
     this.logger.info({ package: pkg }, 'deleted package');
+  }
+
+  /** Removes these wheels (and their .metadata) from a package's simple directory. */
+  deleteFiles(pkg: string, filenames: readonly string[]): void {
+    packageName.parse(pkg);
+    for (const name of filenames) {
+      if (!isSafeFilename(name)) throw new Error(`unsafe filename in ${pkg}: ${JSON.stringify(name)}`);
+      removeFile(join(this.output, 'simple', pkg, name));
+      removeFile(join(this.output, 'simple', pkg, `${name}.metadata`));
+    }
+    this.logger.info({ package: pkg, removed: filenames }, 'deleted files');
   }
 
   /** Removes one version's wheels (and their .metadata) from a package's simple directory. */

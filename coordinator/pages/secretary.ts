@@ -218,7 +218,8 @@ export class Secretary {
         this.schedule();
         return;
       case 'DELPKG':
-      case 'DELVER': {
+      case 'DELVER':
+      case 'DELFILES': {
         // The deletion rewrites the package's pages itself; a pending rewrite would be stale.
         this.buffer.drop(request.package);
         const covered = this.covers.get(request.package) ?? 0;

@@ -1,9 +1,11 @@
 // piw-audit: compares the output tree with the database and reports what
 // disagrees: wheels the database lists but the tree lacks (or holds with
 // another SHA-256), wheels in the tree the database does not know, packages
-// without their index or project page, builds without a log, and symlinks
-// that lead nowhere. With --fix it repairs what it safely can: rewrites
-// missing pages, removes unknown wheels and dangling links. Wheels that are
+// without their project page (or, with a wheel, their index page), index
+// pages of packages with no wheel (the index leaves those out), builds
+// without a log, and symlinks that lead nowhere. With --fix it repairs what
+// it safely can: rewrites missing and extra pages, removes unknown wheels and
+// dangling links. Wheels that are
 // missing or corrupt, and missing logs, are only reported (re-queue them
 // with piw-remove --builds).
 import { createHash } from 'node:crypto';
@@ -25,7 +27,7 @@ const settings = z.object({
   outputPath: z.string().min(1).default('/var/www'),
 });
 
-export type ProblemKind = 'missing-wheel' | 'wrong-hash' | 'extra-wheel' | 'missing-page' | 'missing-log' | 'dangling-link';
+export type ProblemKind = 'missing-wheel' | 'wrong-hash' | 'extra-wheel' | 'missing-page' | 'extra-page' | 'missing-log' | 'dangling-link';
 
 export interface Problem {
   kind: ProblemKind;
@@ -68,9 +70,13 @@ export function compareTree(expected: Expected, found: Found, packages: Iterable
     }
   }
   for (const pkg of [...packages].sort()) {
-    for (const page of [join('simple', pkg, 'index.html'), join('project', pkg, 'index.html')]) {
-      if (!found.pages.has(page)) problems.push({ kind: 'missing-page', path: page, package: pkg });
-    }
+    const project = join('project', pkg, 'index.html');
+    if (!found.pages.has(project)) problems.push({ kind: 'missing-page', path: project, package: pkg });
+    // only a package with a wheel has an index page
+    const simple = join('simple', pkg, 'index.html');
+    const published = (expected.wheels.get(pkg)?.size ?? 0) > 0;
+    if (published && !found.pages.has(simple)) problems.push({ kind: 'missing-page', path: simple, package: pkg });
+    if (!published && found.pages.has(simple)) problems.push({ kind: 'extra-page', path: simple, package: pkg });
   }
   for (const id of expected.buildIds) {
     if (!found.logs.has(id)) problems.push({ kind: 'missing-log', path: join('logs', ...logPathParts(id)), detail: `build ${id}` });
@@ -170,6 +176,7 @@ const DESCRIPTIONS: Readonly<Record<ProblemKind, string>> = {
   'wrong-hash': 'wheel whose SHA-256 differs from the database',
   'extra-wheel': 'wheel in the tree, unknown to the database',
   'missing-page': 'package page missing',
+  'extra-page': 'index page of a package with no wheel',
   'missing-log': 'build log missing',
   'dangling-link': 'symlink to nothing',
 };
@@ -185,7 +192,7 @@ async function fix(problems: Problem[], output: string, db: Database, logger: Lo
       await unlink(join(output, `${p.path}.metadata`)).catch(() => undefined);
       logger.info({ path: p.path }, `removed ${p.path}`);
       fixed.add(p);
-    } else if (p.kind === 'missing-page' && p.package !== undefined) {
+    } else if ((p.kind === 'missing-page' || p.kind === 'extra-page') && p.package !== undefined) {
       if (!rewritten.has(p.package)) {
         scribe ??= await Scribe.create({ output, db, logger });
         const data = await db.getProjectData(p.package);

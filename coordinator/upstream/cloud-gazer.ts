@@ -17,6 +17,10 @@
 //     queueChanged()                   versions were added, enabled or deleted:
 //                                      the architect should look at the queue again
 //
+//   upstreamFiles.want(package, version) (optional) for each recent upload: what
+//                                      upstream serves of the release is asked in
+//                                      the background (see upstream-files.ts)
+//
 //   poll()  one step: reads one answer of the changelog (up to 50,000 events),
 //           stores it, and returns how many events it held (0: caught up or
 //           upstream unavailable; errors are logged, never thrown).
@@ -43,6 +47,14 @@ import type { ChangelogBatch, PyPIClient } from './pypi.ts';
 import { UpstreamError } from './pypi.ts';
 import { Task, type TaskOptions } from '../runtime/tasks.ts';
 import type { PackageRewrite } from '../pages/page-request.ts';
+import type { UpstreamFiles } from './upstream-files.ts';
+
+/**
+ * Uploads older than this (upstream time) are not asked about when reported:
+ * a first sync replays years of them, and a release built later is asked
+ * about before its files are published anyway.
+ */
+export const RECENT_UPLOAD_SECONDS = 86_400;
 
 export interface GazerEvents {
   deleted?(target: { package: string; version?: string }): void | Promise<void>;
@@ -69,6 +81,10 @@ export interface CloudGazerOptions extends TaskOptions {
   descriptions?: boolean;
   /** Descriptions fetched at once. */
   descriptionConcurrency?: number;
+  /** Told of each recent upload, to ask upstream what it serves of the release. */
+  upstreamFiles?: Pick<UpstreamFiles, 'want'>;
+  /** Wall clock in ms (tests): what "recent" is measured against. */
+  now?: () => number;
   /** Events read again on start, before the saved serial. */
   warmupSerials?: number;
   changelog?: ChangelogOptions;
@@ -197,6 +213,10 @@ export class CloudGazer extends Task {
   private async store(batch: ChangelogBatch): Promise<void> {
     for (const bad of batch.rejected) this.logger.warn({ index: bad.index, reason: bad.reason }, 'malformed changelog row skipped');
     const effects: Effect[] = [];
+    // Every upload counts here, even one the window folds into an earlier
+    // (a wheel added to a release after its sdist is news to the clash check).
+    const uploads = new Map<string, { package: string; version: string }>();
+    const recent = ((this.options.now ?? Date.now)() / 1000) - RECENT_UPLOAD_SECONDS;
     let last = this.serial;
     for (const row of batch.rows) {
       last = Math.max(last, row.serial);
@@ -206,7 +226,11 @@ export class CloudGazer extends Task {
         this.logger.debug({ serial: row.serial, reason: outcome.ignored }, 'event ignored');
         continue;
       }
-      effects.push(...this.window.ingest(outcome.event));
+      const event = outcome.event;
+      if ((event.action === 'source' || event.action === 'binary') && event.version !== null && event.timestamp >= recent) {
+        uploads.set(versionKey(event.package, event.version), { package: event.package, version: event.version });
+      }
+      effects.push(...this.window.ingest(event));
     }
     last = Math.max(last, batch.lastSerial);
     this.window.expire();
@@ -215,6 +239,7 @@ export class CloudGazer extends Task {
       const plan = planBatch(image, effects, (pkg) => this.newPackageSkip(pkg));
       await this.apply(plan);
     }
+    for (const upload of uploads.values()) this.options.upstreamFiles?.want(upload.package, upload.version);
     if (last > this.serial) {
       await this.db.setPypiSerial(last);
       this.serial = last;

@@ -1,12 +1,14 @@
 // The farm's client for PyPI (or anything speaking its protocols): the
-// XML-RPC changelog (`changelog_since_serial`) and the JSON API's project
-// summary. Upstream misbehaves routinely (rate limits, 5xx, stalls, garbage),
+// XML-RPC changelog (`changelog_since_serial`), and from the JSON API the
+// project summary and a release's wheels. Upstream misbehaves routinely (rate limits, 5xx, stalls, garbage),
 // so every call has a timeout, transient failures are retried with back-off,
 // and a response is validated before anything in it is believed.
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import type { ChangelogRow } from './changelog.ts';
+import type { UpstreamFileRecord } from '../../shared/db/index.ts';
+import { isSafeFilename, tryParseWheelFilename } from '../../shared/wheel/name.ts';
 import { silentLogger, type Logger } from '../../shared/log.ts';
 import { repoPath } from '../../shared/paths.ts';
 import { decodeMethodResponse, encodeMethodCall, XmlRpcError, type MethodResponse, type XmlRpcValue } from '../../shared/xmlrpc.ts';
@@ -109,6 +111,50 @@ export function truncateDescription(summary: string | null): string {
 
 const projectJsonSchema = z.object({ info: z.object({ summary: z.string().nullable().optional() }) });
 
+/** The longest Requires-Python stored (the column's width); a longer one is dropped, it only informs. */
+const MAX_REQUIRES_PYTHON = 200;
+
+/** One release's JSON (`/pypi/<name>/<version>/json`): the files it holds. */
+const releaseJsonSchema = z.object({
+  urls: z.array(
+    z.object({
+      filename: z.string().min(1),
+      packagetype: z.string(),
+      digests: z.object({ sha256: z.string().regex(/^[0-9a-fA-F]{64}$/, 'not a SHA-256') }),
+      upload_time_iso_8601: z.iso.datetime({ offset: true }),
+      requires_python: z.string().nullable().optional(),
+    }),
+  ),
+});
+
+/**
+ * The wheels of a release's JSON, validated; throws UpstreamError for an
+ * answer that is not one. One bad wheel entry spoils the whole answer: a
+ * file dropped from it could be the one that clashes.
+ */
+export function parseReleaseFiles(name: string, version: string, json: unknown): UpstreamFileRecord[] {
+  const parsed = releaseJsonSchema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new UpstreamError(`release JSON for ${name} ${version} is malformed (${issue?.path.join('.') ?? ''}: ${issue?.message ?? 'invalid'})`, false);
+  }
+  const files: UpstreamFileRecord[] = [];
+  for (const file of parsed.data.urls) {
+    if (file.packagetype !== 'bdist_wheel') continue;
+    if (!isSafeFilename(file.filename) || tryParseWheelFilename(file.filename) === null) {
+      throw new UpstreamError(`release JSON for ${name} ${version} names a wheel ${JSON.stringify(file.filename)} that is not one`, false);
+    }
+    const requiresPython = file.requires_python ?? null;
+    files.push({
+      filename: file.filename,
+      filehash: file.digests.sha256.toLowerCase(),
+      requiresPython: requiresPython === null || requiresPython === '' || requiresPython.length > MAX_REQUIRES_PYTHON ? null : requiresPython,
+      uploadedAt: new Date(file.upload_time_iso_8601),
+    });
+  }
+  return files;
+}
+
 // --- the client ----------------------------------------------------------------
 
 function retryAfterSeconds(header: string | null): number | undefined {
@@ -205,6 +251,30 @@ export class PyPIClient {
     }
   }
 
+  /**
+   * The wheels upstream serves for a release ([] when it serves none, or
+   * has no such release). Throws UpstreamError when upstream cannot say:
+   * unreachable after `retries` more attempts, or a malformed answer.
+   */
+  async releaseFiles(name: string, version: string, options: { retries?: number } = {}): Promise<UpstreamFileRecord[]> {
+    const url = `${this.jsonUrl}/${encodeURIComponent(name)}/${encodeURIComponent(version)}/json`;
+    return this.withRetries(
+      'release files',
+      async () => {
+        const body = await this.request(url, { method: 'GET', headers: { accept: 'application/json' } }, [404]);
+        if (body === null) return [];
+        let json: unknown;
+        try {
+          json = JSON.parse(body);
+        } catch {
+          throw new UpstreamError(`release JSON for ${name} ${version} is not JSON`, false);
+        }
+        return parseReleaseFiles(name, version, json);
+      },
+      options.retries,
+    );
+  }
+
   /** One HTTP exchange; the body, or null for a status listed in `absent`. */
   private async request(url: string, init: RequestInit, absent: number[] = []): Promise<string | null> {
     const signal = AbortSignal.any([this.aborter.signal, AbortSignal.timeout(this.timeoutMs)]);
@@ -238,12 +308,12 @@ export class PyPIClient {
     }
   }
 
-  private async withRetries<T>(what: string, attempt: () => Promise<T>): Promise<T> {
+  private async withRetries<T>(what: string, attempt: () => Promise<T>, retries = this.retries): Promise<T> {
     for (let tries = 0; ; tries++) {
       try {
         return await attempt();
       } catch (error) {
-        if (!(error instanceof UpstreamError) || !error.transient || tries >= this.retries || this.aborter.signal.aborted) {
+        if (!(error instanceof UpstreamError) || !error.transient || tries >= retries || this.aborter.signal.aborted) {
           throw error;
         }
         const backoff = Math.min(this.maxBackoffMs, this.backoffMs * 2 ** tries);

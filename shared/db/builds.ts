@@ -42,6 +42,12 @@ export async function logBuilds(store: Store, records: readonly BuildRecord[], s
     const touched: Array<[string, string]> = builds.map((b) => [b.package, b.version]);
     for (const [i, build] of builds.entries()) {
       if (build.files.length > 0) await insertFiles(store, db, build, ids[i]!, touched);
+      if (build.withheld.length > 0) {
+        await db
+          .insertInto('upstream_clashes')
+          .values(build.withheld.map((w) => ({ build_id: ids[i]!, filename: w.filename, filehash: w.filehash, upstream_filehash: w.upstreamFilehash })))
+          .execute();
+      }
     }
     await recordTriage(db, builds, ids, schedule);
     await store.derived.buildsChanged(db, builds.map((b) => durationToMicros(b.duration)), 1);
@@ -230,6 +236,22 @@ export async function getBuildCounts(store: Store): Promise<BuildCounts> {
     .executeTakeFirst();
   const files = await db.selectFrom('files').select(sql<number>`COUNT(*)`.as('n')).executeTakeFirst();
   return { built, failed, pending: Number(pending?.n ?? 0), files: Number(files?.n ?? 0) };
+}
+
+/**
+ * The packages with at least one wheel stored: those the simple index lists
+ * (one semi-join per package through the covering indexes, not a scan of
+ * every file).
+ */
+export async function getPackagesWithFiles(store: Store): Promise<Set<string>> {
+  const rows = await store.conn.kysely
+    .selectFrom('packages as p')
+    .select('p.package')
+    .where(({ exists, selectFrom }) =>
+      exists(selectFrom('builds as b').innerJoin('files as f', 'f.build_id', 'b.build_id').select('f.filename').whereRef('b.package', '=', 'p.package')),
+    )
+    .execute();
+  return new Set(rows.map((r) => r.package));
 }
 
 /** Package to filename to SHA-256 of every wheel of a successful build. */

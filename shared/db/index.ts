@@ -16,13 +16,14 @@ import { DerivedTables } from './derived.ts';
 import { detectState, LATEST_VERSION } from './migrate.ts';
 import * as packages from './packages.ts';
 import { getProjectData, getProjectDataMany } from './project-data.ts';
-import type { BuildRecord, RewritePending } from './records.ts';
+import type { BuildRecord, RewritePending, UpstreamFileRecord, WithheldFileRecord } from './records.ts';
 import { clearPendingRewrites, loadRewritesPending, notePendingRewrites, saveRewritesPending } from './rewrites.ts';
 import { getSearchIndex, getStatistics } from './statistics.ts';
 import { transaction, type Store } from './store.ts';
 import * as triage from './triage.ts';
 import type { FailureInfo, LostBuild, Retried } from './triage.ts';
 import type { RetrySchedule } from '../failure.ts';
+import { getPublishedFiles, getUpstreamFiles, isBuildable, recordServedByUpstream, recordUpstreamFiles, withdrawFiles, type PublishedFile, type ServedTarget, type UpstreamRelease } from './upstream.ts';
 import { UserError } from '../cli.ts';
 import type { BuildTarget } from '../target.ts';
 
@@ -41,7 +42,10 @@ export type {
   ProjectHitRecord,
   RewritePending,
   SearchRecord,
+  UpstreamFileRecord,
+  WithheldFileRecord,
 } from './records.ts';
+export type { PublishedFile, ServedTarget, UpstreamRelease } from './upstream.ts';
 export { compareAbis, sortAbis } from './abi.ts';
 export type { AttemptInfo, FailureInfo, LostBuild, Retried } from './triage.ts';
 
@@ -269,6 +273,11 @@ export class Database {
     return builds.getBuildCounts(this.store);
   }
 
+  /** The packages with at least one wheel stored: those the simple index lists. */
+  getPackagesWithFiles(): Promise<Set<string>> {
+    return builds.getPackagesWithFiles(this.store);
+  }
+
   /** Package to filename to SHA-256 of every wheel of a successful build. */
   getWheelHashes(): Promise<Map<string, Map<string, string>>> {
     return builds.getWheelHashes(this.store);
@@ -282,6 +291,38 @@ export class Database {
 
   getBuildIds(): Promise<number[]> {
     return builds.getBuildIds(this.store);
+  }
+
+  // ---- what upstream serves (upstream.ts) ----
+
+  /** Replaces what is known of a release's upstream wheels; false when the release is not stored. */
+  recordUpstreamFiles(pkg: string, version: string, files: readonly UpstreamFileRecord[], checkedAt: Date = new Date()): Promise<boolean> {
+    return recordUpstreamFiles(this.store, pkg, version, files, checkedAt);
+  }
+
+  /** Whether the release is stored and neither it nor its package is skipped. */
+  isBuildable(pkg: string, version: string): Promise<boolean> {
+    return isBuildable(this.store, pkg, version);
+  }
+
+  /** A release's upstream wheels as last recorded, or null when upstream was never asked. */
+  getUpstreamFiles(pkg: string, version: string): Promise<UpstreamRelease | null> {
+    return getUpstreamFiles(this.store, pkg, version);
+  }
+
+  /** The files of ours stored for a release, with their builds. */
+  getPublishedFiles(pkg: string, version: string): Promise<PublishedFile[]> {
+    return getPublishedFiles(this.store, pkg, version);
+  }
+
+  /** Withdraws a release's published files found to clash with upstream's; the filenames withdrawn. */
+  withdrawFiles(pkg: string, version: string, files: ReadonlyArray<WithheldFileRecord & { buildId: number }>): Promise<string[]> {
+    return withdrawFiles(this.store, pkg, version, files);
+  }
+
+  /** Records that an upstream wheel installs on a target, so the release is not built there; false when it is not stored. */
+  recordServedByUpstream(pkg: string, version: string, served: ServedTarget): Promise<boolean> {
+    return recordServedByUpstream(this.store, pkg, version, served);
   }
 
   // ---- rewrites pending, the page writer's queue across restarts (rewrites.ts) ----

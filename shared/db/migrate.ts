@@ -22,6 +22,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 3, name: 'page_indexes', summary: 'add covering indexes for project pages and per-package download totals' },
   { version: 4, name: 'build_targets', summary: "add build platforms, the builder's platform of each build, and the build queue per target" },
   { version: 5, name: 'build_triage', summary: 'add failure kinds and retry times, build environments and earlier build attempts' },
+  { version: 6, name: 'upstream_files', summary: "record upstream's wheels per release, build files withheld for clashing with them, and releases upstream serves" },
 ];
 
 // Numbers are taken when work starts, so a released list may have gaps.

@@ -1,9 +1,10 @@
 // Everything a project's pages need, read in one snapshot: the package, its
 // name spellings, its releases with their per-ABI status and wheels (with
-// their dependencies), and its download counts.
+// their dependencies) and what upstream serves of them, and its download
+// counts.
 import { sql } from 'kysely';
-import type { AttemptInfo, BuildDetails, FileInfo, ProjectData, ReleaseData } from '../model.ts';
-import { releaseTargetStatuses, type BuildOutcome } from './project.ts';
+import type { AttemptInfo, BuildDetails, FileInfo, ProjectData, ReleaseData, ServedUpstream, WithheldFile } from '../model.ts';
+import { releaseTargetStatuses, withUpstream, type BuildOutcome } from './project.ts';
 import type { BuildTarget } from '../target.ts';
 import type { Db, Store } from './store.ts';
 import { attemptFromRow, environmentFromRow, failureFromRow } from './triage.ts';
@@ -39,6 +40,8 @@ export async function getProjectDataMany(store: Store, pkgs: readonly string[], 
     const downloads = await readDownloads(db, present, now);
     const details = await readBuildDetails(db, present);
     const attempts = byPackage(await readAttempts(db, present));
+    const withheld = byPackage(await readWithheld(db, present));
+    const served = byPackage(await readServed(db, present));
     return pkgs.map((pkg): ProjectData | null => {
       const row = known.get(pkg);
       if (!row) return null;
@@ -53,7 +56,16 @@ export async function getProjectDataMany(store: Store, pkgs: readonly string[], 
         description: row.description,
         skip: row.skip,
         aliases: spellings.filter((n) => n !== pkg).sort(),
-        releases: releases(versions.get(pkg) ?? [], row.skip, targets, builds.outcomes, files, attemptsByVersion(attempts.get(pkg) ?? [])),
+        releases: releases(versions.get(pkg) ?? [], row.skip, targets, builds.outcomes, files, attemptsByVersion(attempts.get(pkg) ?? []), {
+          withheld: byVersion(withheld.get(pkg) ?? [], (w): WithheldFile => ({
+            filename: w.filename,
+            hash: w.filehash.trim(),
+            upstreamHash: w.upstream_filehash.trim(),
+            buildId: Number(w.build_id),
+            abiBuilder: w.abi_tag,
+          })),
+          served: byVersion(served.get(pkg) ?? [], (s): ServedUpstream => ({ abi: s.abi_tag, platform: s.platform_tag, filename: s.filename })),
+        }),
         downloadsRecent: counts?.recent ?? 0,
         downloadsAll: counts?.all ?? 0,
         builds: Object.fromEntries(packageBuilds.flatMap((b) => {
@@ -80,6 +92,38 @@ function byPackage<T extends { package: string }>(rows: readonly T[]): Map<strin
     else out.set(row.package, [row]);
   }
   return out;
+}
+
+/** Rows grouped by their version, each turned into what the pages show, in filename order. */
+function byVersion<R extends { version: string; filename: string }, T>(rows: readonly R[], convert: (row: R) => T): Map<string, T[]> {
+  const out = new Map<string, T[]>();
+  for (const row of [...rows].sort((a, b) => (a.filename < b.filename ? -1 : a.filename > b.filename ? 1 : 0))) {
+    const group = out.get(row.version);
+    if (group) group.push(convert(row));
+    else out.set(row.version, [convert(row)]);
+  }
+  return out;
+}
+
+/** Files the packages' builds made but withheld for clashing with upstream's. */
+function readWithheld(db: Db, pkgs: readonly string[]) {
+  return db
+    .selectFrom('upstream_clashes as c')
+    .innerJoin('builds as b', 'b.build_id', 'c.build_id')
+    .select(['b.package', 'b.version', 'b.abi_tag', 'c.build_id', 'c.filename', 'c.filehash', 'c.upstream_filehash'])
+    .where('b.package', 'in', [...pkgs])
+    .execute();
+}
+
+/** Targets the packages' releases are served on by upstream's wheels. */
+function readServed(db: Db, pkgs: readonly string[]) {
+  return db
+    .selectFrom('upstream_served')
+    .select(['package', 'version', 'abi_tag', 'platform_tag', 'filename'])
+    .where('package', 'in', [...pkgs])
+    .orderBy('abi_tag')
+    .orderBy('platform_tag')
+    .execute();
 }
 
 /** The spellings of each package's name, most recently seen first. */
@@ -282,20 +326,26 @@ function releases(
   outcomes: Outcomes,
   files: ReadonlyMap<string, Record<string, FileInfo>>,
   attempts: ReadonlyMap<string, AttemptInfo[]>,
+  upstream: { withheld: ReadonlyMap<string, WithheldFile[]>; served: ReadonlyMap<string, ServedUpstream[]> },
 ): ReleaseData[] {
   const keyed = versions.map((v) => ({ v, key: versionKey(v.version) }));
   keyed.sort((a, b) => compareVersionKeys(b.key, a.key));
   return keyed.map(({ v, key }) => {
     const skip = v.skip !== '' ? v.skip : packageSkip;
+    const withheld = upstream.withheld.get(v.version) ?? [];
+    const servedUpstream = upstream.served.get(v.version) ?? [];
+    const statuses = releaseTargetStatuses(targets, [...(outcomes.get(v.version)?.values() ?? [])], skip !== '');
     return {
       version: v.version,
       released: fromDbTimestamp(v.released),
       prerelease: keyIsPrerelease(key),
       yanked: fromDbFlag(v.yanked),
       skip,
-      abis: releaseTargetStatuses(targets, [...(outcomes.get(v.version)?.values() ?? [])], skip !== ''),
+      abis: withUpstream(statuses, servedUpstream, withheld),
       files: files.get(v.version) ?? {},
       attempts: attempts.get(v.version) ?? [],
+      withheld,
+      servedUpstream,
     };
   });
 }

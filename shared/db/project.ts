@@ -6,7 +6,7 @@
 // farm without platforms that is every build, as in piwheels. Unlike the original, "lower" is interpreter
 // order (compareAbis), and an ABI that no build decides is reported as
 // pending (the original left it out).
-import type { AbiStatus } from '../model.ts';
+import type { AbiStatus, ServedUpstream, WithheldFile } from '../model.ts';
 import { targetKey, type BuildTarget } from '../target.ts';
 import { compareAbis, UNIVERSAL_ABIS } from './abi.ts';
 import { filesForPlatform } from './platform-coverage.ts';
@@ -86,6 +86,29 @@ export function releaseTargetStatuses(
       const succeeded = best.build.status && best.fileAbi !== null;
       result[key] = { status: succeeded ? 'success' : 'fail', buildId: best.build.buildId };
     }
+  }
+  return result;
+}
+
+/**
+ * The statuses with upstream's part marked: an ABI with no wheel of ours
+ * (pending or failed) reads 'upstream' when upstream serves a wheel for it,
+ * or when the build deciding it made only files withheld for clashing with
+ * upstream's (their names are upstream's, so upstream's install there too).
+ * Built and skipped releases keep their status; the deciding build, if any,
+ * stays named (its log tells the story).
+ */
+export function withUpstream(
+  statuses: Record<string, AbiStatus>,
+  served: readonly ServedUpstream[],
+  withheld: readonly WithheldFile[],
+): Record<string, AbiStatus> {
+  const result: Record<string, AbiStatus> = {};
+  for (const [abi, status] of Object.entries(statuses)) {
+    const open = status.status === 'pending' || status.status === 'fail';
+    const clashed = status.buildId !== null && withheld.some((w) => w.buildId === status.buildId);
+    const upstream = open && (clashed || served.some((s) => s.abi === abi || targetKey(s) === abi));
+    result[abi] = upstream ? { status: 'upstream', buildId: status.buildId } : status;
   }
   return result;
 }

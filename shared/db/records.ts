@@ -31,6 +31,13 @@ export const BuildFileRecordSchema = z.object({
   metadataHash: z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lower-case hex digits').nullable(),
 });
 
+/** A file a build produced but the farm withheld: upstream serves its name with other bytes. */
+export const WithheldFileRecordSchema = z.object({
+  filename: BuildFileRecordSchema.shape.filename,
+  filehash: BuildFileRecordSchema.shape.filehash,
+  upstreamFilehash: BuildFileRecordSchema.shape.filehash,
+});
+
 export const BuildRecordSchema = z
   .object({
     package: name,
@@ -49,9 +56,15 @@ export const BuildRecordSchema = z
     failure: z.object({ kind: FailureKindSchema, missing: MissingDependencySchema.nullable() }).nullable().default(null),
     /** What the builder ran, from our slave's log header; null for other slaves. */
     environment: BuildEnvironmentSchema.nullable().default(null),
+    /** Files of a successful build not published for clashing with upstream's. */
+    withheld: z.array(WithheldFileRecordSchema).default([]),
   })
   .refine((b) => !b.status || b.failure === null, { message: 'a successful build has no failure', path: ['failure'] })
-  .refine((b) => !b.status || b.files.length > 0, { message: 'a successful build must include at least one file', path: ['files'] })
+  .refine((b) => !b.status || b.files.length + b.withheld.length > 0, {
+    message: 'a successful build must include at least one file',
+    path: ['files'],
+  })
+  .refine((b) => b.status || b.withheld.length === 0, { message: 'a failed build withholds nothing', path: ['withheld'] })
   .refine((b) => b.status || b.files.length === 0, { message: 'a failed build has no files', path: ['files'] })
   .refine((b) => new Set(b.files.map((f) => f.filename)).size === b.files.length, {
     message: 'file names must be unique',
@@ -63,6 +76,16 @@ export type BuildFileRecord = z.infer<typeof BuildFileRecordSchema>;
 export type BuildRecord = z.input<typeof BuildRecordSchema>;
 /** A build as validated, its platform filled in. */
 export type ValidBuildRecord = z.output<typeof BuildRecordSchema>;
+export type WithheldFileRecord = z.infer<typeof WithheldFileRecordSchema>;
+
+/** One of upstream's wheels of a release, as its JSON API describes it. */
+export const UpstreamFileRecordSchema = z.object({
+  filename: BuildFileRecordSchema.shape.filename,
+  filehash: BuildFileRecordSchema.shape.filehash,
+  requiresPython: z.string().max(200).nullable(),
+  uploadedAt: z.date(),
+});
+export type UpstreamFileRecord = z.infer<typeof UpstreamFileRecordSchema>;
 
 // Longer values are cut to the column width when stored, not refused: an odd
 // user agent must not cost the log entry.

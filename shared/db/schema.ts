@@ -217,6 +217,36 @@ export interface DownloadsDailyTable {
   downloads: Count;
 }
 
+export interface UpstreamReleasesTable {
+  package: string;
+  version: string;
+  checked_at: Timestamp;
+}
+
+export interface UpstreamFilesTable {
+  package: string;
+  version: string;
+  filename: string;
+  filehash: string;
+  requires_python: string | null;
+  uploaded_at: Timestamp;
+}
+
+export interface UpstreamClashesTable {
+  build_id: number;
+  filename: string;
+  filehash: string;
+  upstream_filehash: string;
+}
+
+export interface UpstreamServedTable {
+  package: string;
+  version: string;
+  abi_tag: string;
+  platform_tag: string;
+  filename: string;
+}
+
 export interface SchemaMigrationsTable {
   version: number;
   name: string;
@@ -250,5 +280,9 @@ export interface Tables {
   downloads_daily: DownloadsDailyTable;
   package_downloads: PackageDownloadsTable;
   download_window: DownloadWindowTable;
+  upstream_releases: UpstreamReleasesTable;
+  upstream_files: UpstreamFilesTable;
+  upstream_clashes: UpstreamClashesTable;
+  upstream_served: UpstreamServedTable;
   schema_migrations: SchemaMigrationsTable;
 }

@@ -10,6 +10,7 @@ export const STATUS_SYMBOLS: Record<StatusCell['status'], string> = {
   fail: '\u2717',
   pending: '\u2026',
   skip: '\u2013',
+  upstream: '\u2197',
   none: '',
 };
 
@@ -45,11 +46,25 @@ export function releaseRows(view: ProjectView): string {
     .join('');
 }
 
-/** A `<details>` block per release with files, the newest open. */
+function withheldItems(r: ReleaseRow): string {
+  return r.withheld
+    .map(
+      (w) =>
+        `<li class="withheld"><span class="wheel">${e(w.filename)}</span> <span class="badge yank">not published</span>` +
+        '<dl class="meta">' +
+        `<dt>Why</dt><dd>PyPI serves a file of this name with other bytes; pip takes PyPI's</dd>` +
+        `<dt>SHA-256</dt><dd><code class="hash">${e(w.sha256)}</code> (built here)</dd>` +
+        `<dt>PyPI's</dt><dd><code class="hash">${e(w.upstreamSha256)}</code></dd>` +
+        '</dl></li>\n',
+    )
+    .join('');
+}
+
+/** A `<details>` block per release with files (or files withheld), the newest open. */
 export function fileSections(view: ProjectView): string {
   const pkg = e(view.package);
   return view.releases
-    .filter((r) => r.files.length > 0)
+    .filter((r) => r.files.length > 0 || r.withheld.length > 0)
     .map((r, i) => {
       const items = r.files
         .map((f) => {
@@ -71,7 +86,7 @@ export function fileSections(view: ProjectView): string {
       return (
         `<details id="${e(r.anchor)}" class="files"${i === 0 ? ' open' : ''}>` +
         `<summary><strong>${e(r.version)}</strong>${badges(r, false)} <span class="count">${count}</span></summary>\n` +
-        `<ul>\n${items}</ul></details>\n`
+        `<ul>\n${items}${withheldItems(r)}</ul></details>\n`
       );
     })
     .join('');

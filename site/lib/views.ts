@@ -3,8 +3,9 @@
 // the scribe both use these, so the HTML and the JSON always agree.
 import type { BuildEnvironment } from '../../shared/build-log.ts';
 import { FAILURE_KIND_TITLES } from '../../shared/failure.ts';
-import type { AbiStatusKind, BuildDetails, FailureInfo, FileInfo, ProjectData, ReleaseData, SearchEntry } from '../../shared/model.ts';
+import type { AbiStatusKind, BuildDetails, FailureInfo, FileInfo, ProjectData, ReleaseData, SearchEntry, WithheldFile } from '../../shared/model.ts';
 import type { SiteOptions } from '../../shared/site-settings.ts';
+import { targetKey } from '../../shared/target.ts';
 import { formatDate, formatDateTime, formatSize } from './format.ts';
 
 export type { SiteOptions };
@@ -202,6 +203,16 @@ export function projectJson(data: ProjectData, site: SiteOptions): object {
         built_at: formatDateTime(a.builtAt),
         log_url: a.logBuildId === null ? null : logUrl(a.logBuildId),
       })),
+      // Upstream's part: built files not published because upstream serves
+      // their names with other bytes, and targets upstream's wheels serve.
+      withheld_files: release.withheld.map((w) => ({
+        filename: w.filename,
+        filehash: w.hash,
+        upstream_filehash: w.upstreamHash,
+        builder_abi: w.abiBuilder,
+        build_id: w.buildId,
+      })),
+      served_by_upstream: release.servedUpstream.map((s) => ({ abi: s.abi, platform: s.platform, filename: s.filename })),
     };
   }
   return {
@@ -286,6 +297,13 @@ export interface FailureRow {
   environment: EnvironmentView | null;
 }
 
+/** A built file the farm did not publish: upstream serves its name with other bytes. */
+export interface WithheldRow {
+  filename: string;
+  sha256: string;
+  upstreamSha256: string;
+}
+
 export interface ReleaseRow {
   version: string;
   anchor: string;
@@ -296,6 +314,7 @@ export interface ReleaseRow {
   skip: string;
   cells: StatusCell[];
   files: FileRow[];
+  withheld: WithheldRow[];
 }
 
 export interface ProjectView {
@@ -303,6 +322,8 @@ export interface ProjectView {
   name: string;
   description: string;
   skip: string;
+  /** Why the index has no page for this package (no file published), or null when it has one. */
+  unpublished: string | null;
   /** The build targets' columns (abi: the target's name). */
   abis: { abi: string; os: string; python: string; platform: string }[];
   releases: ReleaseRow[];
@@ -320,8 +341,16 @@ const STATUS_TITLES: Record<AbiStatusKind | 'none', string> = {
   fail: 'Build failed',
   pending: 'Build pending',
   skip: 'Skipped',
+  upstream: 'Served by PyPI',
   none: 'Not attempted',
 };
+
+function upstreamTitle(abi: string, release: ReleaseData, buildId: number | null): string {
+  const clashes = release.withheld.filter((w: WithheldFile) => w.buildId === buildId).map((w) => w.filename);
+  if (clashes.length > 0) return `Built, not published: PyPI serves ${clashes.join(', ')} with other bytes`;
+  const served = release.servedUpstream.filter((s) => targetKey(s) === abi).map((s) => s.filename);
+  return served.length > 0 ? `Served by PyPI: ${[...new Set(served)].join(', ')}` : STATUS_TITLES.upstream;
+}
 
 function statusCell(abi: string, release: ReleaseData, builds: ProjectData['builds']): StatusCell {
   const status = release.abis[abi];
@@ -330,7 +359,9 @@ function statusCell(abi: string, release: ReleaseData, builds: ProjectData['buil
   const title =
     status.status === 'skip' && release.skip
       ? `Skipped: ${release.skip}`
-      : failure
+      : status.status === 'upstream'
+        ? upstreamTitle(abi, release, status.buildId)
+        : failure
         ? `${STATUS_TITLES.fail}: ${FAILURE_KIND_TITLES[failure.kind]}${failure.retryAt === null ? '' : `; retry at ${formatDateTime(failure.retryAt)} UTC`}`
         : STATUS_TITLES[status.status];
   return { abi, status: status.status, title, logUrl: status.buildId === null ? null : logUrl(status.buildId) };
@@ -369,6 +400,26 @@ function failureRows(data: ProjectData, abis: readonly string[]): FailureRow[] {
   return rows;
 }
 
+/**
+ * Why a package with no published file is missing from the index, in a
+ * sentence; null when it has files. pip and uv stop at the first index that
+ * has a page for a project, so the index leaves such a package out and
+ * installers go on to PyPI; the project page says why.
+ */
+export function unpublishedReason(data: ProjectData): string | null {
+  if (data.releases.some((r) => Object.keys(r.files).length > 0)) return null;
+  const statuses = new Set(data.releases.flatMap((r) => Object.values(r.abis).map((a) => a.status)));
+  const why: string[] = [];
+  if (data.skip !== '') why.push(`it is not built here (${data.skip})`);
+  else if (data.releases.length === 0) why.push('it has no releases yet');
+  if (statuses.has('upstream')) why.push('PyPI serves wheels of it that install here');
+  if (statuses.has('fail')) why.push('its builds failed (the marks below link to their logs)');
+  if (statuses.has('pending')) why.push('some builds are still to come');
+  if (why.length === 0 && statuses.has('skip')) why.push('its releases are skipped');
+  const reasons = why.length === 0 ? '' : `: ${why.join('; ')}`;
+  return `No file of this package is published here, so the index does not list it and pip looks for it on PyPI${reasons}.`;
+}
+
 function fileRow(pkg: string, file: FileInfo, builds: ProjectData['builds']): FileRow {
   return {
     filename: file.filename,
@@ -400,6 +451,7 @@ export function projectView(data: ProjectData): ProjectView {
     name: data.name,
     description: data.description,
     skip: data.skip,
+    unpublished: unpublishedReason(data),
     abis: abis.map((abi) => ({ abi, ...targetLabel(abi) })),
     releases: data.releases.map((release) => ({
       version: release.version,
@@ -411,6 +463,7 @@ export function projectView(data: ProjectData): ProjectView {
       skip: release.skip,
       cells: abis.map((abi) => statusCell(abi, release, data.builds)),
       files: Object.values(release.files).map((f) => fileRow(data.package, f, data.builds)),
+      withheld: release.withheld.map((w) => ({ filename: w.filename, sha256: w.hash, upstreamSha256: w.upstreamHash })),
     })),
     failures: failureRows(data, abis),
     fileCount: data.releases.reduce((n, r) => n + Object.keys(r.files).length, 0),

@@ -89,8 +89,8 @@ describe('serving the tree with nginx', () => {
       downloadsRecent: 1,
       downloadsAll: 2,
       releases: [
-        { version: '2.0', released: new Date('2026-11-20T00:00:00Z'), prerelease: false, yanked: true, skip: '', abis: { cp311: { status: 'success', buildId: 2 } }, files: { [w2.filename]: fileInfo(w2, 2) }, attempts: [] },
-        { version: '1.0', released: new Date('2026-11-01T00:00:00Z'), prerelease: false, yanked: false, skip: '', abis: { cp311: { status: 'success', buildId: 1 } }, files: { [w1.filename]: fileInfo(w1, 1) }, attempts: [] },
+        { version: '2.0', released: new Date('2026-11-20T00:00:00Z'), prerelease: false, yanked: true, skip: '', abis: { cp311: { status: 'success', buildId: 2 } }, files: { [w2.filename]: fileInfo(w2, 2) }, attempts: [], withheld: [], servedUpstream: [] },
+        { version: '1.0', released: new Date('2026-11-01T00:00:00Z'), prerelease: false, yanked: false, skip: '', abis: { cp311: { status: 'success', buildId: 1 } }, files: { [w1.filename]: fileInfo(w1, 1) }, attempts: [], withheld: [], servedUpstream: [] },
       ],
     };
     const scribe = await Scribe.create({ output: www, db: new FixtureDatabase([project]) });

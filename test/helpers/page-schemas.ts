@@ -33,7 +33,7 @@ export const projectJsonSchema = z.strictObject({
       abis: z.record(
         z.string(),
         z.strictObject({
-          status: z.enum(['success', 'fail', 'pending', 'skip']),
+          status: z.enum(['success', 'fail', 'pending', 'skip', 'upstream']),
           build_id: z.number().int().nullable(),
           log_url: z.string().regex(/^\/logs\/\d{4}\/\d{4}\/\d{4}\.txt\.gz$/).nullable(),
           failure: z
@@ -67,6 +67,10 @@ export const projectJsonSchema = z.strictObject({
           log_url: z.string().regex(/^\/logs\/\d{4}\/\d{4}\/\d{4}\.txt\.gz$/).nullable(),
         }),
       ),
+      withheld_files: z.array(
+        z.strictObject({ filename: z.string(), filehash: sha256, upstream_filehash: sha256, builder_abi: z.string(), build_id: z.number().int() }),
+      ),
+      served_by_upstream: z.array(z.strictObject({ abi: z.string(), platform: z.string(), filename: z.string() })),
     }),
   ),
   name: z.string(),

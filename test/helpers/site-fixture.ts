@@ -69,6 +69,8 @@ export function sampleProject(): ProjectData {
           }),
         },
         attempts: [],
+        withheld: [],
+        servedUpstream: [],
       },
       {
         version: '1.1',
@@ -81,6 +83,8 @@ export function sampleProject(): ProjectData {
           'sample_pkg-1.1-cp311-cp311-linux_armv7l.whl': file('sample_pkg-1.1-cp311-cp311-linux_armv7l.whl', { hash: HASH('d'), buildId: 78 }),
         },
         attempts: [],
+        withheld: [],
+        servedUpstream: [],
       },
       {
         version: '1.0',
@@ -101,6 +105,8 @@ export function sampleProject(): ProjectData {
           }),
         },
         attempts: [],
+        withheld: [],
+        servedUpstream: [],
       },
       {
         version: '0.9',
@@ -111,6 +117,8 @@ export function sampleProject(): ProjectData {
         abis: { cp39: { status: 'skip', buildId: null }, cp311: { status: 'skip', buildId: null } },
         files: {},
         attempts: [],
+        withheld: [],
+        servedUpstream: [],
       },
     ],
   };
@@ -136,6 +144,8 @@ export function otherProject(name: string, description = `The ${name} package`):
         abis: { cp311: { status: 'success', buildId: 5 } },
         files: { [`${name.replace(/-/g, '_')}-0.1-py3-none-any.whl`]: file(`${name.replace(/-/g, '_')}-0.1-py3-none-any.whl`, { abiFile: 'none', platform: 'any' }) },
         attempts: [],
+        withheld: [],
+        servedUpstream: [],
       },
     ],
   };
@@ -168,6 +178,10 @@ export class FixtureDatabase implements RegenerateDatabase {
 
   async getAllPackages(): Promise<string[]> {
     return [...this.projects.keys()];
+  }
+
+  async getPackagesWithFiles(): Promise<string[]> {
+    return [...this.projects.values()].filter((p) => p.releases.some((r) => Object.keys(r.files).length > 0)).map((p) => p.package);
   }
 
   async getPackageAliases(pkg: string): Promise<string[]> {

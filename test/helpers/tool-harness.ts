@@ -11,6 +11,7 @@ import { MrChase } from '../../coordinator/builds/mr-chase.ts';
 import type { PageRequest } from '../../coordinator/pages/page-request.ts';
 import { Scribe } from '../../coordinator/pages/scribe.ts';
 import { AccessStore } from '../../coordinator/access/access-store.ts';
+import type { UpstreamCheck } from '../../coordinator/upstream/upstream-files.ts';
 import { createDatabase, tempDir, type Dialect, type TestDatabase } from './tool-db.ts';
 
 export interface Harness {
@@ -27,7 +28,10 @@ export interface Harness {
   stop(): Promise<void>;
 }
 
-export async function startHarness(dialect: Dialect, options: { fileQueue?: string; importQueue?: string; logQueue?: string } = {}): Promise<Harness> {
+export async function startHarness(
+  dialect: Dialect,
+  options: { fileQueue?: string; importQueue?: string; logQueue?: string; upstream?: UpstreamCheck } = {},
+): Promise<Harness> {
   const t = await createDatabase(dialect, ['cp311', 'cp39']);
   const tmp = await tempDir();
   const output = join(tmp.path, 'www');
@@ -63,6 +67,7 @@ export async function startHarness(dialect: Dialect, options: { fileQueue?: stri
         },
       },
       builds: { deleted: (pkg, version) => deleted.push([pkg, version]) },
+      ...(options.upstream ? { upstream: options.upstream } : {}),
     },
   });
   const jack = new Lumberjack({

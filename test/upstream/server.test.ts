@@ -79,6 +79,21 @@ describe('piw-upstream', () => {
     assert.equal((await post(`${url}/admin/withhold`, { filename: 'x.tar.gz' })).status, 400);
   });
 
+  test("one release's JSON lists its files as PyPI does: hash, type, upload time", async () => {
+    type Release = { info: { version: string }; urls: Array<{ filename: string; digests: { sha256: string }; packagetype: string; upload_time_iso_8601: string; requires_python: null }> };
+    const release = (await (await fetch(`${url}/pypi/Demo_Pkg/0.1/json`)).json()) as Release;
+    assert.equal(release.info.version, '0.1');
+    const byName = new Map(release.urls.map((u) => [u.filename, u]));
+    assert.deepEqual([...byName.keys()].sort(), ['demo_pkg-0.1-py3-none-any.whl', 'demo_pkg-0.1.tar.gz']);
+    const wheel = byName.get('demo_pkg-0.1-py3-none-any.whl')!;
+    assert.equal(wheel.packagetype, 'bdist_wheel');
+    assert.equal(wheel.digests.sha256, createHash('sha256').update('wheel bytes').digest('hex'));
+    assert.match(wheel.upload_time_iso_8601, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/);
+    assert.equal(byName.get('demo_pkg-0.1.tar.gz')?.packagetype, 'sdist');
+    assert.equal((await fetch(`${url}/pypi/demo-pkg/9.9/json`)).status, 404, 'unknown release');
+    assert.equal((await fetch(`${url}/pypi/absent/0.1/json`)).status, 404, 'unknown project');
+  });
+
   test('refuses bad admin requests with a reason', async () => {
     assert.equal((await post(`${url}/admin/upload`, { name: 'x' })).status, 400);
     assert.equal((await post(`${url}/admin/explode`, {})).status, 400);

@@ -8,6 +8,7 @@ import type { BuildResult } from '../../../shared/build.ts';
 import { SlaveDriver, type SlaveRequest, type SlaveDriverDeps, type SlaveTriage } from '../../../coordinator/builds/slave-driver.ts';
 import type { LostBuild } from '../../../shared/db/index.ts';
 import { checkWheelFilename } from '../../../coordinator/builds/wheel-check.ts';
+import type { UpstreamCheck } from '../../../coordinator/upstream/upstream-files.ts';
 
 const hello = (abi = 'cp311', buildTimeout = 3600, busyTimeout = 300, platform = 'linux_armv7l'): SlaveRequest => ({
   msg: 'HELLO',
@@ -29,7 +30,7 @@ function harness(
   entries: Record<string, BuildKey[]> = { cp311: [['foo', '1.0'], ['bar', '2.0']] },
   holdMs = 0,
   maxSlaves?: number,
-  extra: { minFreeDisk?: number; triage?: SlaveTriage } = {},
+  extra: { minFreeDisk?: number; triage?: SlaveTriage; upstream?: UpstreamCheck } = {},
 ) {
   let clock = 1_000_000;
   const queues = new BuildQueues();
@@ -68,6 +69,7 @@ function harness(
     },
     refill: { nudge() { lows.push(queues.size('cp311')); } },
     ...(extra.triage ? { triage: extra.triage } : {}),
+    ...(extra.upstream ? { upstream: extra.upstream } : {}),
   };
   const driver = new SlaveDriver({ deps, pypiSimple: 'http://index/simple', idleHoldMs: holdMs, maxSlaves, now: () => clock, minFreeDisk: extra.minFreeDisk });
   return {
@@ -211,6 +213,91 @@ describe('slave driver', () => {
     assert.deepEqual(await h.say('pc', built(false)), ['DONE', undefined]);
     assert.equal(h.logged[0]?.platformTag, 'linux_x86_64');
     await h.driver.stop();
+  });
+
+  describe("upstream's files", () => {
+    const OURS = 'ab'.repeat(32);
+    const upstreamFile = (filename: string, filehash: string) => ({ filename, filehash, requiresPython: null, uploadedAt: new Date(0) });
+    const asked: string[] = [];
+    const upstreamServing = (files: ReturnType<typeof upstreamFile>[] | null): UpstreamCheck => ({
+      async filesOf(pkg, version) {
+        asked.push(`${pkg} ${version}`);
+        return files;
+      },
+    });
+
+    test('a file whose name upstream serves with other bytes is never asked for, and is recorded withheld', async () => {
+      const h = harness(undefined, 0, undefined, { upstream: upstreamServing([upstreamFile('foo-1.0-py3-none-any.whl', 'ef'.repeat(32))]) });
+      await h.driver.start();
+      await h.say('a', hello());
+      await h.say('a', idle());
+      const files = [fileTuple('foo-1.0-py3-none-any.whl'), fileTuple('foo-1.0-cp311-cp311-linux_armv7l.whl', 'linux_armv7l')];
+      assert.deepEqual(await h.say('a', built(true, files)), ['SEND', 'foo-1.0-cp311-cp311-linux_armv7l.whl']);
+      assert.deepEqual(await h.say('a', sent), ['DONE', undefined], 'the clashing file is not transferred');
+      assert.deepEqual(asked, ['foo 1.0']);
+      const build = h.logged[0]!;
+      assert.equal(build.status, true);
+      assert.deepEqual(build.files.map((f) => f.filename).sort(), ['foo-1.0-cp311-cp311-linux_armv6l.whl', 'foo-1.0-cp311-cp311-linux_armv7l.whl']);
+      assert.deepEqual(build.withheld, [{ filename: 'foo-1.0-py3-none-any.whl', filehash: OURS, upstreamFilehash: 'ef'.repeat(32) }]);
+      assert.match(build.output, /Not published by the master: upstream serves foo-1\.0-py3-none-any\.whl/);
+      assert.deepEqual(h.expected, ['foo-1.0-cp311-cp311-linux_armv7l.whl']);
+      await h.driver.stop();
+    });
+
+    test('a build whose only file clashed is recorded at once, successful, with nothing to publish', async () => {
+      const h = harness(undefined, 0, undefined, { upstream: upstreamServing([upstreamFile('foo-1.0-py3-none-any.whl', 'EF'.repeat(32))]) });
+      await h.driver.start();
+      await h.say('a', hello());
+      await h.say('a', idle());
+      assert.deepEqual(await h.say('a', built(true, [fileTuple('foo-1.0-py3-none-any.whl')])), ['DONE', undefined]);
+      assert.equal(h.logged[0]?.status, true);
+      assert.deepEqual(h.logged[0]?.files, []);
+      assert.equal(h.logged[0]?.withheld?.[0]?.upstreamFilehash, 'ef'.repeat(32));
+      assert.deepEqual(h.expected, []);
+      await h.driver.stop();
+    });
+
+    test('the same bytes upstream are no clash; failed builds are not asked about', async () => {
+      asked.length = 0;
+      const h = harness(undefined, 0, undefined, { upstream: upstreamServing([upstreamFile('foo-1.0-py3-none-any.whl', OURS)]) });
+      await h.driver.start();
+      await h.say('a', hello());
+      await h.say('a', idle());
+      assert.deepEqual(await h.say('a', built(true, [fileTuple('foo-1.0-py3-none-any.whl')])), ['SEND', 'foo-1.0-py3-none-any.whl']);
+      assert.deepEqual(await h.say('a', sent), ['DONE', undefined]);
+      assert.deepEqual(h.logged[0]?.withheld, []);
+      await h.say('a', idle());
+      assert.deepEqual(await h.say('a', built(false)), ['DONE', undefined]);
+      assert.deepEqual(asked, ['foo 1.0'], 'only the successful build asked');
+      await h.driver.stop();
+    });
+
+    test('upstream that never answered: nothing published blindly, the build recorded failed with the reason', async () => {
+      const h = harness(undefined, 0, undefined, { upstream: upstreamServing(null) });
+      await h.driver.start();
+      await h.say('a', hello());
+      await h.say('a', idle());
+      assert.deepEqual(await h.say('a', built(true, [fileTuple('foo-1.0-py3-none-any.whl')])), ['DONE', undefined]);
+      assert.equal(h.logged[0]?.status, false);
+      assert.deepEqual(h.logged[0]?.files, []);
+      assert.match(h.logged[0]?.output ?? '', /upstream could not be asked/);
+      await h.driver.stop();
+    });
+
+    test('a build skipped while upstream was asked is discarded', async () => {
+      let release: (files: never[]) => void = () => undefined;
+      const slow: UpstreamCheck = { filesOf: () => new Promise((resolve) => (release = resolve)) };
+      const h = harness(undefined, 0, undefined, { upstream: slow });
+      await h.driver.start();
+      await h.say('a', hello());
+      await h.say('a', idle());
+      const reply = h.say('a', built(true, [fileTuple('foo-1.0-py3-none-any.whl')]));
+      h.driver.deleted('foo', '1.0');
+      release([]);
+      assert.deepEqual(await reply, ['DONE', undefined]);
+      assert.deepEqual(h.logged, []);
+      await h.driver.stop();
+    });
   });
 
   test('unknown slaves get no reply; protocol errors get DIE and return the build', async () => {

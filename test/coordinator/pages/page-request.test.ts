@@ -27,6 +27,7 @@ describe('page requests', () => {
       { kind: 'BOTH', package: 'numpy' },
       { kind: 'DELPKG', package: 'numpy' },
       { kind: 'DELVER', package: 'numpy', version: '1.0' },
+      { kind: 'DELFILES', package: 'numpy', filenames: ['numpy-1.0-py3-none-any.whl'] },
       { kind: 'LOG', buildId: 0, log: '' },
       { kind: 'HOME', stats: sampleStats },
       { kind: 'SEARCH', entries: [entry] },
@@ -60,6 +61,8 @@ describe('page requests', () => {
     refused({ kind: 'PROJECT', package: 'Not_Canonical' }, /package: not a canonical package name/);
     refused({ kind: 'DELPKG', package: '' }, /^DELPKG page request refused: package: /);
     refused({ kind: 'DELVER', package: 'numpy', version: '' }, /^DELVER page request refused: version: /);
+    refused({ kind: 'DELFILES', package: 'numpy', filenames: ['../x.whl'] }, /^DELFILES page request refused: filenames\[0\]: not a plain file name$/);
+    refused({ kind: 'DELFILES', package: 'numpy', filenames: [] }, /^DELFILES page request refused: filenames: /);
     refused({ kind: 'LOG', buildId: -4, log: 'x' }, /^LOG page request refused: buildId: /);
   });
 

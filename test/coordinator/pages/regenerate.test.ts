@@ -124,9 +124,13 @@ for (const dialect of DIALECTS) {
         assert.equal(written, 2);
         assert.ok((await lstat(join(out.path, 'simple', 'sample-pkg', 'index.html'))).isFile());
         const index = parse(await readFile(join(out.path, 'simple', 'index.html'), 'utf8'));
-        assert.deepEqual(index.querySelectorAll('a').map((a) => a.getAttribute('href')), ['late-pkg/', 'sample-pkg/']);
+        // late-pkg has no file yet: a project page, but no place in the index (pip goes on to PyPI)
+        assert.deepEqual(index.querySelectorAll('a').map((a) => a.getAttribute('href')), ['sample-pkg/']);
+        await assert.rejects(lstat(join(out.path, 'simple', 'late-pkg')), { code: 'ENOENT' });
         const late = projectJsonSchema.parse(JSON.parse(await readFile(join(out.path, 'project', 'late-pkg', 'json', 'index.json'), 'utf8')));
         assert.equal(late.releases['0.1']?.abis.cp39?.status, 'pending');
+        const latePage = await readFile(join(out.path, 'project', 'late-pkg', 'index.html'), 'utf8');
+        assert.match(latePage, /id="unpublished">No file of this package is published here, so the index does not list it/);
       } finally {
         await out.cleanup();
         await scratch.drop();

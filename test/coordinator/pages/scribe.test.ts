@@ -26,6 +26,24 @@ async function treeFiles(root: string, dir = root): Promise<string[]> {
   return out.sort();
 }
 
+describe('scribe start', () => {
+  test("a killed writer's half-made alias links beside the packages are cleared", async () => {
+    const dir = await tempDir('scribe-sweep');
+    try {
+      // a pid no process has: the writer that left these is dead
+      for (const area of ['simple', 'project']) {
+        await mkdir(join(dir.path, area), { recursive: true });
+        await writeFile(join(dir.path, area, '.Alias.999999999-1-3.tmp'), 'x');
+      }
+      const scribe = await Scribe.create({ output: dir.path, db: new FixtureDatabase([]), now: fixedClock });
+      await scribe.writeStaticPages();
+      for (const area of ['simple', 'project']) assert.deepEqual((await readdir(join(dir.path, area))).filter((n) => n.endsWith('.tmp')), [], area);
+    } finally {
+      await dir.cleanup();
+    }
+  });
+});
+
 describe('scribe', () => {
   let dir: { path: string; cleanup: () => Promise<void> };
   let db: FixtureDatabase;
@@ -223,6 +241,16 @@ describe('scribe', () => {
     assert.doesNotMatch(html, /sample_pkg-1\.0-/);
     const json = projectJsonSchema.parse(JSON.parse(await readFile(join(dir.path, 'project', 'sample-pkg', 'json', 'index.json'), 'utf8')));
     assert.ok(!('1.0' in json.releases));
+  });
+
+  test('deleting files removes them and their metadata, and rewrites the pages from the database', async () => {
+    const simpleDir = join(dir.path, 'simple', 'sample-pkg');
+    await writeFile(join(simpleDir, 'withdrawn-1.0-py3-none-any.whl'), 'x');
+    await writeFile(join(simpleDir, 'withdrawn-1.0-py3-none-any.whl.metadata'), 'x');
+    const before = (await readdir(simpleDir)).filter((n) => !n.startsWith('withdrawn-'));
+    await scribe.handle({ kind: 'DELFILES', package: 'sample-pkg', filenames: ['withdrawn-1.0-py3-none-any.whl', 'never-there-1.0-py3-none-any.whl'] });
+    assert.deepEqual((await readdir(simpleDir)).sort(), before.sort());
+    await assert.rejects(scribe.handle({ kind: 'DELFILES', package: 'sample-pkg', filenames: ['../../index.html'] }), /not a plain file name/);
   });
 
   test('deleting a package removes its directories, wheels and alias links', async () => {

@@ -118,6 +118,9 @@ for (const dialect of DIALECTS) {
           copyFileSync(wheel.path, join(root, 'simple', 'pkg-0001', wheel.filename));
         }
         await scribe.handle({ kind: 'BOTH', package: 'pkg-0001' });
+        // pkg-0002 loses its last file: it leaves the index.
+        for (const version of ['1.0', '1.1', '1.2']) await t.db.deleteBuild('pkg-0002', version);
+        await scribe.handle({ kind: 'BOTH', package: 'pkg-0002' });
         await scribe.handle({ kind: 'SEARCH', entries: await t.db.getSearchIndex() });
         await scribe.handle({ kind: 'HOME', stats: await t.db.getStatistics() });
 
@@ -131,6 +134,15 @@ for (const dialect of DIALECTS) {
         assert.deepEqual(differ, [], 'every file the same');
         assert.ok(a.has('simple/pkg-0001/' + wheel.filename + '.metadata'));
         assert.equal(a.get('project/Pkg_3'), '-> pkg-0003');
+        // Packages without a file (pkg-0000's builds failed; pkg-0002's are gone) are not in the index.
+        for (const pkg of ['pkg-0000', 'pkg-0002']) {
+          assert.ok(![...a.keys()].some((path) => path.startsWith(`simple/${pkg}/`)), `no simple page for ${pkg}`);
+          assert.ok(!(a.get('simple/index.html') ?? '').includes(`"${pkg}/"`), `${pkg} not in the index`);
+          assert.match(a.get(`project/${pkg}/index.html`) ?? '', /No file of this package is published here/);
+        }
+        assert.equal(a.get('simple/Pkg_0'), undefined, 'no alias link into a simple page that is not there');
+        assert.equal(a.get('project/Pkg_0'), '-> pkg-0000');
+        assert.match(a.get('simple/index.html') ?? '', /"pkg-0001\/"/);
 
         // No page names another farm; canonical links, sitemaps and JSON name this one.
         for (const [path, content] of b) assert.ok(!content.includes('piwheels.org'), `${path} names piwheels.org`);
@@ -218,9 +230,12 @@ describe('astro build', () => {
       assert.equal(code, 0, output);
       const written = tree(www);
       for (const path of ['simple/index.html', 'index.html', 'packages.json', 'sitemap.xml', 'faq.html']) assert.ok(written.has(path), `${path} written`);
+      const published = await t.db.getPackagesWithFiles();
+      assert.ok(published.size > 0 && published.size < packages.length, 'some packages with files, some without');
       for (const pkg of packages) {
-        for (const page of [`simple/${pkg}/index.html`, `simple/${pkg}/index.json`, `project/${pkg}/index.html`, `project/${pkg}/json/index.json`]) {
-          assert.ok(written.has(page), `${page} written`);
+        for (const page of [`project/${pkg}/index.html`, `project/${pkg}/json/index.json`]) assert.ok(written.has(page), `${page} written`);
+        for (const page of [`simple/${pkg}/index.html`, `simple/${pkg}/index.json`]) {
+          assert.equal(written.has(page), published.has(pkg), `${page} written only for a package with files`);
         }
       }
       assert.match(written.get('sitemap.xml') ?? '', /https:\/\/wheels\.example\.test\/pi\//);

@@ -42,6 +42,20 @@ describe('audit comparison', () => {
       ],
     );
   });
+
+  test('a package with no wheel must have a project page and no index page', () => {
+    const expected = { wheels: new Map([['a', new Map([['a-1-py3-none-any.whl', 'x']])]]), names: new Set(['a', 'b', 'c']), buildIds: [] };
+    const found = {
+      wheels: new Map([['a', new Set(['a-1-py3-none-any.whl'])], ['b', new Set<string>()]]),
+      pages: new Set(['simple/a/index.html', 'project/a/index.html', 'simple/b/index.html', 'project/b/index.html']),
+      logs: new Set<number>(),
+      danglingLinks: [],
+    };
+    assert.deepEqual(
+      compareTree(expected, found, ['a', 'b', 'c']).map((p) => `${p.kind} ${p.path}`),
+      ['extra-page simple/b/index.html', 'missing-page project/c/index.html'],
+    );
+  });
 });
 
 describe('audit walk', () => {
@@ -154,6 +168,22 @@ for (const dialect of DIALECTS) {
       assert.equal(await exists(join(output, 'simple', 'tidy', 'tidy-0.9-py3-none-any.whl')), false);
       const after = await runTool('audit', [...args, '--no-hashes']);
       assert.equal(after.code, 0, after.stdout);
+    });
+
+    test('an index page of a package with no wheel (written before the index left such packages out) is removed by --fix', async () => {
+      await t.db.addNewPackage('bare');
+      await t.db.addNewPackageVersion('bare', '1.0');
+      const scribe = await Scribe.create({ output, db: t.db });
+      await scribe.writeProject((await t.db.getProjectData('bare'))!, { both: true });
+      await mkdir(join(output, 'simple', 'bare'), { recursive: true });
+      await writeFile(join(output, 'simple', 'bare', 'index.html'), 'an old empty page');
+      const report = await runTool('audit', [...args, '--no-hashes']);
+      assert.equal(report.code, 1);
+      assert.deepEqual(report.stdout.trim().split('\n').map((l) => l.split('\t').slice(0, 2).join(' ')), ['extra-page simple/bare/index.html']);
+      const fixed = await runTool('audit', [...args, '--no-hashes', '--fix']);
+      assert.equal(fixed.code, 0, fixed.stdout);
+      assert.equal(await exists(join(output, 'simple', 'bare')), false);
+      assert.ok(await exists(join(output, 'project', 'bare', 'index.html')));
     });
 
     test('a missing database is a one-line error', async () => {

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { buildWheel } from '../../helpers/wheel.ts';
 import { DIALECTS } from '../../helpers/tool-db.ts';
 import { runTool, startHarness, type Harness } from '../../helpers/tool-harness.ts';
+import { waitFor } from '../../helpers/farm.ts';
 import { getPackageFiles, getPackageName, getVersionFiles, getVersionSkip } from '../../helpers/db.ts';
 
 async function exists(path: string): Promise<boolean> {
@@ -30,7 +31,15 @@ for (const dialect of DIALECTS) {
     let q: string[];
 
     before(async () => {
-      h = await startHarness(dialect);
+      // upstream serves a wheel of clash-pkg 1.0 under the name piw-import will send, with other bytes; of mute-pkg it never said
+      const upstream = {
+        async filesOf(pkg: string) {
+          if (pkg === 'mute-pkg') return null;
+          if (pkg !== 'clash-pkg') return [];
+          return [{ filename: 'clash_pkg-1.0-py3-none-any.whl', filehash: 'ff'.repeat(32), requiresPython: null, uploadedAt: new Date(0) }];
+        },
+      };
+      h = await startHarness(dialect, { upstream });
       q = ['--import-queue', h.importQueue];
     });
 
@@ -46,7 +55,9 @@ for (const dialect of DIALECTS) {
       assert.equal(await getPackageName(h.t.kysely, 'sample-pkg'), 'Sample_Pkg');
       assert.deepEqual(await h.t.db.getPackageAliases('sample-pkg'), ['Sample_Pkg', 'sample.pkg']);
       assert.ok(await exists(join(h.output, 'project', 'sample-pkg', 'index.html')));
-      assert.equal(await readlink(join(h.output, 'simple', 'Sample_Pkg')), 'sample-pkg');
+      assert.equal(await readlink(join(h.output, 'project', 'Sample_Pkg')), 'sample-pkg');
+      assert.equal(await exists(join(h.output, 'simple', 'sample-pkg')), false, 'no file yet: not in the index');
+      assert.equal(await exists(join(h.output, 'simple', 'Sample_Pkg')), false);
 
       const ver = await runTool('add', [...q, '-y', 'sample-pkg', '1.0', '-r', '2026-11-01 12:00:00']);
       assert.equal(ver.code, 0, ver.stderr);
@@ -84,6 +95,9 @@ for (const dialect of DIALECTS) {
       assert.equal(result.code, 0, result.stderr);
       assert.match(result.stderr, /imported build successfully/);
       const served = await readFile(join(h.output, 'simple', 'sample-pkg', wheel.filename));
+      // the pages follow the recorded build
+      const alias = await waitFor('the alias in the index', () => readlink(join(h.output, 'simple', 'Sample_Pkg')).catch(() => undefined), 30_000);
+      assert.equal(alias, 'sample-pkg', 'its first file puts it in the index, aliases too');
       assert.equal(createHash('sha256').update(served).digest('hex'), wheel.sha256);
       const files = await getPackageFiles(h.t.kysely, 'sample-pkg');
       assert.equal(files.get(wheel.filename), wheel.sha256);
@@ -137,6 +151,26 @@ for (const dialect of DIALECTS) {
 
       assert.equal(await builds(h, 'sample-pkg'), before);
       assert.equal(await exists(join(h.output, 'simple', 'sample-pkg', d.filename)), false);
+    });
+
+    test('piw-import refuses a wheel whose name upstream serves with other bytes, or when upstream cannot say', async () => {
+      const base = [...q, '--file-queue', h.fileQueue, '-y', '--abi', 'cp311'];
+      for (const pkg of ['clash-pkg', 'mute-pkg']) {
+        assert.equal((await runTool('add', [...q, '-y', pkg])).code, 0);
+        assert.equal((await runTool('add', [...q, '-y', pkg, '1.0'])).code, 0);
+        const wheel = await buildWheel(join(h.dir, 'upstream'), pkg.replace('-', '_'), '1.0');
+        const refused = await runTool('import', [...base, wheel.path]);
+        assert.equal(refused.code, 1, refused.stderr);
+        assert.match(
+          refused.stderr,
+          pkg === 'clash-pkg'
+            ? /refused the import: upstream serves clash_pkg-1\.0-py3-none-any\.whl with other bytes/
+            : /refused the import: upstream could not be asked/,
+        );
+        assert.equal(await builds(h, pkg), 0);
+        assert.equal(await exists(join(h.output, 'simple', pkg, wheel.filename)), false);
+        assert.equal((await runTool('remove', [...q, '-y', pkg])).code, 0, 'the farm as it was for the tests after');
+      }
     });
 
     test('piw-import --delete removes the local file after success; armv7 wheels get armv6 twins', async () => {

@@ -11,6 +11,7 @@ import type { PackageRewrite } from '../../../coordinator/pages/page-request.ts'
 import { PyPIClient } from '../../../coordinator/upstream/pypi.ts';
 import { AllowList, NOT_ALLOWED } from '../../../coordinator/upstream/allow-list.ts';
 import { UpstreamServer } from '../../../upstream/server.ts';
+import { UpstreamFiles } from '../../../coordinator/upstream/upstream-files.ts';
 import { DIALECTS, freshDatabase, openTables, type TestDatabase } from '../../helpers/db.ts';
 import { EXPECTED, readState, scriptHistory, T } from './history.ts';
 
@@ -247,6 +248,32 @@ for (const dialect of DIALECTS) {
         await pollUntil(gazer, up.serial);
         await gazer.stop();
         assert.deepEqual((await readState(db.kysely)).packages, [{ package: 'dev-pkg', skip: 'development mode' }]);
+      } finally {
+        await up.stop();
+        await db.drop();
+      }
+    });
+
+    test("each recent upload asks upstream, in the background, what it serves of the release", async () => {
+      const db = await freshDatabase(dialect);
+      const up = new UpstreamServer({ systemWheels: false });
+      const url = await up.start();
+      const now = 1_800_000_000;
+      try {
+        up.upload('old-pkg', '1.0', { timestamp: now - 2 * 86_400 });
+        up.upload('new-pkg', '1.0', { timestamp: now - 60 });
+        up.upload('new-pkg', '1.0', { filename: 'new_pkg-1.0-py3-none-any.whl', content: Buffer.from('upstream wheel'), timestamp: now - 30 });
+        const pypi = new PyPIClient({ xmlrpcUrl: `${url}/pypi`, jsonUrl: `${url}/pypi`, ...clientOptions });
+        const files = new UpstreamFiles({ db: db.db, pypi: new PyPIClient({ xmlrpcUrl: `${url}/pypi`, jsonUrl: `${url}/pypi`, ...clientOptions }) });
+        const gazer = new CloudGazer({ db: db.db, pypi, follow: false, descriptions: false, upstreamFiles: files, now: () => now * 1000 });
+        await gazer.start();
+        await pollUntil(gazer, up.serial);
+        await files.settled();
+        await gazer.stop();
+        await files.close();
+        const known = await db.db.getUpstreamFiles('new-pkg', '1.0');
+        assert.deepEqual(known?.files.map((f) => [f.filename, f.uploadedAt.getTime() / 1000]), [['new_pkg-1.0-py3-none-any.whl', now - 30]]);
+        assert.equal(await db.db.getUpstreamFiles('old-pkg', '1.0'), null, 'an old upload is asked about only before publishing');
       } finally {
         await up.stop();
         await db.drop();

@@ -4,6 +4,7 @@ import {
   PyPIClient,
   UpstreamError,
   parseChangelog,
+  parseReleaseFiles,
   truncateDescription,
   USER_AGENT,
 } from '../../../coordinator/upstream/pypi.ts';
@@ -24,6 +25,51 @@ describe('changelog responses', () => {
     assert.deepEqual(batch.rejected.map((r) => r.index), [1, 2, 3]);
     assert.equal(batch.lastSerial, 5);
     assert.throws(() => parseChangelog({ not: 'an array' }), UpstreamError);
+  });
+});
+
+describe('release JSON', () => {
+  const HASH = 'Ab'.repeat(32);
+  const entry = (extra: Record<string, unknown> = {}) => ({
+    filename: 'foo-1.0-py3-none-any.whl',
+    packagetype: 'bdist_wheel',
+    digests: { sha256: HASH, md5: 'x' },
+    upload_time_iso_8601: '2024-01-02T03:04:05.123456Z',
+    requires_python: '>=3.8',
+    size: 10,
+    ...extra,
+  });
+
+  test('keeps the wheels, with a lower-case hash, Requires-Python and upload time', () => {
+    const files = parseReleaseFiles('foo', '1.0', {
+      info: { name: 'foo' },
+      urls: [entry(), entry({ filename: 'foo-1.0.tar.gz', packagetype: 'sdist' }), entry({ filename: 'foo-1.0-cp311-cp311-linux_aarch64.whl', requires_python: null })],
+    });
+    assert.deepEqual(files, [
+      { filename: 'foo-1.0-py3-none-any.whl', filehash: HASH.toLowerCase(), requiresPython: '>=3.8', uploadedAt: new Date('2024-01-02T03:04:05.123Z') },
+      { filename: 'foo-1.0-cp311-cp311-linux_aarch64.whl', filehash: HASH.toLowerCase(), requiresPython: null, uploadedAt: new Date('2024-01-02T03:04:05.123Z') },
+    ]);
+    assert.deepEqual(parseReleaseFiles('foo', '1.0', { urls: [] }), []);
+    const long = parseReleaseFiles('foo', '1.0', { urls: [entry({ requires_python: '>=3.8,'.repeat(40) }), entry({ filename: 'foo-1.0-py2-none-any.whl', requires_python: undefined })] });
+    assert.deepEqual(long.map((f) => f.requiresPython), [null, null], 'too long or absent: not kept');
+    const offset = parseReleaseFiles('foo', '1.0', { urls: [entry({ upload_time_iso_8601: '2024-01-02T05:04:05+02:00' })] });
+    assert.deepEqual(offset[0]?.uploadedAt, new Date('2024-01-02T03:04:05Z'));
+  });
+
+  test('one bad entry spoils the whole answer', () => {
+    const bad: unknown[] = [
+      null,
+      { urls: 'nope' },
+      { urls: [entry({ digests: { md5: 'x' } })] },
+      { urls: [entry({ digests: { sha256: 'abc' } })] },
+      { urls: [entry({ upload_time_iso_8601: 'yesterday' })] },
+      { urls: [entry({ filename: '../evil-1.0-py3-none-any.whl' })] },
+      { urls: [entry({ filename: 'not-a-wheel.whl' })] },
+      { urls: [entry({ filename: 7 })] },
+    ];
+    for (const json of bad) {
+      assert.throws(() => parseReleaseFiles('foo', '1.0', json), (e: unknown) => e instanceof UpstreamError && !e.transient, JSON.stringify(json));
+    }
   });
 });
 
@@ -77,6 +123,30 @@ describe('PyPIClient against piw-upstream', () => {
     assert.equal(await client.projectDescription('foo'), 'The foo package');
     assert.equal(await client.projectDescription('long'), `${'z'.repeat(199)}…`);
     assert.equal(await client.projectDescription('nope'), null);
+  });
+
+  test("lists a release's wheels; an unknown release has none", async () => {
+    upstream.upload('Bar', '2.0', { filename: 'Bar-2.0-py3-none-any.whl', content: Buffer.from('bar wheel'), timestamp: 1_700_000_000 });
+    upstream.upload('Bar', '2.0', { timestamp: 1_700_000_001 });
+    const files = await client.releaseFiles('bar', '2.0');
+    assert.deepEqual(files.map((f) => [f.filename, f.uploadedAt.toISOString()]), [['Bar-2.0-py3-none-any.whl', '2023-11-14T22:13:20.000Z']]);
+    assert.match(files[0]!.filehash, /^[0-9a-f]{64}$/);
+    assert.deepEqual(await client.releaseFiles('bar', '9.9'), []);
+    assert.deepEqual(await client.releaseFiles('nope', '1.0'), []);
+  });
+
+  test('release files: retries as told, then a transient error; garbage is not retried', async () => {
+    let hits = upstream.hits.json;
+    upstream.setFault({ kind: '500', target: 'json' });
+    await assert.rejects(client.releaseFiles('bar', '2.0', { retries: 1 }), (e: unknown) => e instanceof UpstreamError && e.transient);
+    assert.equal(upstream.hits.json - hits, 2);
+    upstream.setFault({ kind: 'hang', target: 'json', count: 1 });
+    assert.equal((await client.releaseFiles('bar', '2.0', { retries: 1 })).length, 1);
+    upstream.setFault({ kind: 'invalid-xml', target: 'json', count: 1 });
+    hits = upstream.hits.json;
+    await assert.rejects(client.releaseFiles('bar', '2.0'), (e: unknown) => e instanceof UpstreamError && !e.transient && /not JSON/.test(e.message));
+    assert.equal(upstream.hits.json - hits, 1);
+    upstream.setFault(null);
   });
 
   test('sends a descriptive user agent', async () => {

@@ -43,6 +43,19 @@ for (const dialect of DIALECTS) {
       await assertConsistent(s.db);
     });
 
+    test('the packages with a file stored are those the index lists', async () => {
+      await addVersions(s.db, 'wf-built', ['1.0']);
+      await addVersions(s.db, 'wf-failed', ['1.0']);
+      await addVersions(s.db, 'wf-none', ['1.0']);
+      await logBuild(s.db, build('wf-built', '1.0', 'cp311', [wheel('wf-built', '1.0', 'cp311')]));
+      await logBuild(s.db, build('wf-failed', '1.0', 'cp311', []));
+      const listed = await s.db.getPackagesWithFiles();
+      assert.ok(listed.has('wf-built'));
+      assert.ok(!listed.has('wf-failed') && !listed.has('wf-none'));
+      await s.db.deleteBuild('wf-built', '1.0');
+      assert.ok(!(await s.db.getPackagesWithFiles()).has('wf-built'), 'its last file gone, it leaves');
+    });
+
     test('a failed build returns its id and records no files', async () => {
       await addVersions(s.db, 'broken', ['1.0']);
       const id = await logBuild(s.db, build('broken', '1.0', 'cp39', []));

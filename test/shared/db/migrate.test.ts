@@ -7,7 +7,12 @@ describe('upgrade plans', () => {
   test('empty: every migration; current: nothing', () => {
     assert.equal(planUpgrade({ kind: 'empty' }).length, MIGRATIONS.length);
     assert.deepEqual(planUpgrade({ kind: 'ours', version: LATEST_VERSION }), []);
-    assert.equal(planUpgrade({ kind: 'ours', version: LATEST_VERSION - 1 }).length, 1);
+    const previous = MIGRATIONS.at(-2)?.version ?? 0;
+    assert.equal(planUpgrade({ kind: 'ours', version: previous }).length, 1);
+  });
+  test('the schema version is the last migration\'s, numbers increasing', () => {
+    assert.equal(LATEST_VERSION, MIGRATIONS.at(-1)?.version);
+    for (let i = 1; i < MIGRATIONS.length; i++) assert.ok(MIGRATIONS[i]!.version > MIGRATIONS[i - 1]!.version);
   });
   test('piwheels 0.23 is adopted then migrated; other versions refused', () => {
     const steps = planUpgrade({ kind: 'piwheels', version: '0.23' });

@@ -1,7 +1,7 @@
 // A release's status on each ABI, as its project page shows it.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { releaseTargetStatuses, type BuildOutcome } from '../../../shared/db/project.ts';
+import { releaseTargetStatuses, withUpstream, type BuildOutcome } from '../../../shared/db/project.ts';
 import { buildTargets } from '../../../shared/target.ts';
 
 describe('release status per ABI', () => {
@@ -85,5 +85,40 @@ describe('release status per target, with platforms', () => {
     const s = releaseTargetStatuses(targets, [on(3, 'cp311', 'linux_armv7l', false, [])], false);
     assert.deepEqual(s['cp311-linux_armv7l'], { status: 'fail', buildId: 3 });
     assert.deepEqual(s['cp311-linux_aarch64'], { status: 'pending', buildId: null });
+  });
+});
+
+describe("upstream's part of the status", () => {
+  const HASH = '0'.repeat(64);
+  const withheld = (buildId: number, abiBuilder: string) => ({ filename: 'p-1.0-py3-none-any.whl', hash: HASH, upstreamHash: HASH, buildId, abiBuilder });
+  const served = (abi: string) => ({ abi, platform: 'linux_armv7l', filename: 'p-1.0-py3-none-any.whl' });
+
+  test('a build that only withheld files reads as served upstream, keeping its log', () => {
+    const statuses = { cp39: { status: 'fail' as const, buildId: 4 }, cp311: { status: 'pending' as const, buildId: null } };
+    assert.deepEqual(withUpstream(statuses, [], [withheld(4, 'cp39')]), {
+      cp39: { status: 'upstream', buildId: 4 },
+      cp311: { status: 'pending', buildId: null },
+    });
+  });
+
+  test('a served target reads so when nothing of ours is there; successes and skips stay', () => {
+    const statuses = {
+      cp39: { status: 'success' as const, buildId: 1 },
+      cp311: { status: 'pending' as const, buildId: null },
+      cp313: { status: 'fail' as const, buildId: 2 },
+      cp37m: { status: 'skip' as const, buildId: null },
+    };
+    assert.deepEqual(withUpstream(statuses, [served('cp39'), served('cp311'), served('cp313'), served('cp37m')], []), {
+      cp39: { status: 'success', buildId: 1 },
+      cp311: { status: 'upstream', buildId: null },
+      cp313: { status: 'upstream', buildId: 2 },
+      cp37m: { status: 'skip', buildId: null },
+    });
+  });
+
+  test('a failure of another build than the one that withheld stays a failure', () => {
+    const statuses = { cp39: { status: 'fail' as const, buildId: 9 } };
+    assert.deepEqual(withUpstream(statuses, [], [withheld(4, 'cp39')]), statuses);
+    assert.deepEqual(withUpstream({}, [served('cp39')], [withheld(4, 'cp39')]), {}, 'no ABI, nothing to mark');
   });
 });

@@ -19,8 +19,10 @@ import {
   simpleIndexJson,
   simpleProjectJson,
   sitemaps,
+  unpublishedReason,
   versionAnchor,
 } from '../../../site/lib/views.ts';
+import { fileSections, releaseRows } from '../../../site/lib/project-html.ts';
 import { wheelIsVersion } from '../../../coordinator/pages/scribe.ts';
 import { otherProject, sampleProject } from '../../helpers/site-fixture.ts';
 import { failureSection } from '../../../site/lib/project-html.ts';
@@ -221,6 +223,66 @@ describe('project page view', () => {
 
   test('version anchors are id-safe', () => {
     assert.equal(versionAnchor('1.0+local/x'), 'v1.0_local_x');
+  });
+});
+
+describe("upstream's part", () => {
+  const HASH = (c: string): string => c.repeat(64);
+  /** The sample with its 1.0 release built on cp311 into a file withheld for clashing, and 1.1 served upstream on cp39. */
+  function withUpstream() {
+    const data = sampleProject();
+    const v10 = data.releases[2]!;
+    v10.abis.cp311 = { status: 'upstream', buildId: 13 };
+    v10.withheld = [{ filename: 'sample_pkg-1.0-py3-none-any.whl', hash: HASH('1'), upstreamHash: HASH('2'), buildId: 13, abiBuilder: 'cp311' }];
+    const v11 = data.releases[1]!;
+    v11.abis.cp39 = { status: 'upstream', buildId: null };
+    v11.servedUpstream = [{ abi: 'cp39', platform: 'linux_armv7l', filename: 'sample_pkg-1.1-py3-none-any.whl' }];
+    return data;
+  }
+
+  test('status cells say what upstream serves, with the build log when there was a build', () => {
+    const view = projectView(withUpstream());
+    const clash = view.releases[2]!.cells.find((c) => c.abi === 'cp311');
+    assert.deepEqual(clash, {
+      abi: 'cp311',
+      status: 'upstream',
+      title: 'Built, not published: PyPI serves sample_pkg-1.0-py3-none-any.whl with other bytes',
+      logUrl: '/logs/0000/0000/0013.txt.gz',
+    });
+    const served = view.releases[1]!.cells.find((c) => c.abi === 'cp39');
+    assert.deepEqual(served, { abi: 'cp39', status: 'upstream', title: 'Served by PyPI: sample_pkg-1.1-py3-none-any.whl', logUrl: null });
+    assert.match(releaseRows(view), /class="st st-upstream" title="Served by PyPI: sample_pkg-1\.1-py3-none-any\.whl"/);
+    const sections = fileSections(view);
+    assert.match(sections, /<li class="withheld"><span class="wheel">sample_pkg-1\.0-py3-none-any\.whl<\/span>/);
+    assert.ok(!sections.includes('href="/simple/sample-pkg/sample_pkg-1.0-py3-none-any.whl'), 'a withheld file is never linked');
+  });
+
+  test('the project JSON lists withheld files and served targets; the index never lists a withheld file', () => {
+    const data = withUpstream();
+    const json = projectJsonSchema.parse(projectJson(data, DEFAULT_SITE));
+    assert.deepEqual(json.releases['1.0']?.withheld_files, [
+      { filename: 'sample_pkg-1.0-py3-none-any.whl', filehash: HASH('1'), upstream_filehash: HASH('2'), builder_abi: 'cp311', build_id: 13 },
+    ]);
+    assert.deepEqual(json.releases['1.0']?.abis.cp311, { status: 'upstream', build_id: 13, log_url: '/logs/0000/0000/0013.txt.gz' });
+    assert.deepEqual(json.releases['1.1']?.served_by_upstream, [{ abi: 'cp39', platform: 'linux_armv7l', filename: 'sample_pkg-1.1-py3-none-any.whl' }]);
+    assert.deepEqual(json.releases['2.0rc1']?.withheld_files, []);
+    assert.ok(simpleFiles(data).every((f) => f.filename !== 'sample_pkg-1.0-py3-none-any.whl'));
+  });
+
+  test('a package with no published file says why the index leaves it out', () => {
+    assert.equal(unpublishedReason(sampleProject()), null, 'it has files');
+    const none = sampleProject();
+    for (const release of none.releases) release.files = {};
+    none.releases[0]!.abis.cp311 = { status: 'fail', buildId: 1 };
+    none.releases[1]!.abis.cp39 = { status: 'upstream', buildId: null };
+    const reason = unpublishedReason(none) ?? '';
+    assert.match(reason, /^No file of this package is published here, so the index does not list it and pip looks for it on PyPI: /);
+    assert.match(reason, /PyPI serves wheels of it that install here/);
+    assert.match(reason, /its builds failed/);
+    assert.match(reason, /some builds are still to come/);
+    assert.equal(projectView(none).unpublished, reason);
+    assert.match(unpublishedReason({ ...none, releases: [] }) ?? '', /it has no releases yet/);
+    assert.match(unpublishedReason({ ...none, skip: 'deleted' }) ?? '', /it is not built here \(deleted\)/);
   });
 });
 
