@@ -348,7 +348,7 @@ const STATUS_TITLES: Record<AbiStatusKind | 'none', string> = {
 function upstreamTitle(abi: string, release: ReleaseData, buildId: number | null): string {
   const clashes = release.withheld.filter((w: WithheldFile) => w.buildId === buildId).map((w) => w.filename);
   if (clashes.length > 0) return `Built, not published: PyPI serves ${clashes.join(', ')} with other bytes`;
-  const served = release.servedUpstream.filter((s) => targetKey(s) === abi).map((s) => s.filename);
+  const served = release.servedUpstream.filter((s) => s.abi === abi || targetKey(s) === abi).map((s) => s.filename);
   return served.length > 0 ? `Served by PyPI: ${[...new Set(served)].join(', ')}` : STATUS_TITLES.upstream;
 }
 
